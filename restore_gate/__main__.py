@@ -1,0 +1,3 @@
+from restore_gate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,284 @@
+"""Build the model from the branch's own code, recording where each layer was made.
+
+The builder is `module:callable` from `.restore-gate.yml`. While it runs, every
+Keras layer constructed records the first stack frame inside the repository, so
+the report can point at `models/classifier.py:14` for the layer to fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from restore_gate.checkpoint import MODEL, OPTIMIZER, layer_of
+from restore_gate.config import Config
+from restore_gate.errors import GateError
+from restore_gate.runtime import import_tensorflow
+
+
+@dataclass
+class ModelVariable:
+    """One variable of the branch model (or of its optimizer)."""
+
+    name: str
+    layer: str
+    shape: list[int] | None
+    dtype: str
+    obj: Any = field(repr=False)
+    group: str = MODEL
+
+
+@dataclass
+class BuiltModel:
+    model: Any
+    optimizer: Any | None
+    variables: list[ModelVariable]
+    optimizer_variables: list[ModelVariable]
+    sources: dict[str, str]
+
+    @property
+    def optimizer_type(self) -> str | None:
+        return type(self.optimizer).__name__ if self.optimizer is not None else None
+
+    def source_of(self, layer: str) -> str | None:
+        """The `file:line` of a layer (or of its outermost known parent)."""
+        parts = layer.split("/")
+        for end in range(len(parts), 0, -1):
+            found = self.sources.get("/".join(parts[:end]))
+            if found:
+                return found
+        return None
+
+
+def resolve_callable(spec: str, root: Path, extra_paths: list[Path], stage: str = "build") -> Any:
+    """Import `module:callable` from the working tree; errors name what is missing."""
+    module_name, _, attr = spec.partition(":")
+    forget_modules_under([root, *extra_paths])
+    with _on_sys_path([root, *extra_paths]):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            searched = ", ".join(str(p) for p in [root, *extra_paths])
+            raise GateError(
+                stage,
+                f"cannot import module '{module_name}' for '{spec}': {exc}",
+                f"check the module path (searched {searched} and the environment); add the "
+                "folder holding it to `model.paths`, or install the package it needs "
+                "(`requirements` input in the action)",
+            ) from exc
+        except Exception as exc:
+            raise GateError(
+                stage,
+                f"importing '{module_name}' raised {type(exc).__name__}: {exc}",
+                f"fix the error at {_user_frame(exc, root)}",
+            ) from exc
+    target: Any = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            names = [n for n in dir(target) if not n.startswith("_")]
+            guess = difflib.get_close_matches(part, names, n=1)
+            suggestion = f"; did you mean '{guess[0]}'?" if guess else ""
+            raise GateError(
+                stage,
+                f"'{module_name}' has no callable '{attr}'{suggestion}",
+                f"define {attr} in {getattr(module, '__file__', module_name)} or fix `{spec}` "
+                "in the config",
+            )
+        target = getattr(target, part)
+    if not callable(target):
+        raise GateError(stage, f"'{spec}' is not callable", "point the config at a function")
+    return target
+
+
+def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
+    """Run the branch's builder, build the model and its optimizer, list their variables."""
+    import_tensorflow("build")
+    import keras
+
+    keras.backend.clear_session()  # fresh layer-name counters, as in a new CI process
+    for module_name in config.section("model").get("custom_objects", []):
+        _import_custom_objects(module_name, config)
+    builder = resolve_callable(config.builder, config.root, config.model_paths)
+    args = config.section("model").get("args", {})
+    with _on_sys_path([config.root, *config.model_paths]), record_layer_sources(config.root) as made:
+        try:
+            model = builder(**args)
+        except GateError:
+            raise
+        except Exception as exc:
+            raise GateError(
+                "build",
+                f"the builder {config.builder} raised {type(exc).__name__}: {exc}",
+                f"fix the error at {_user_frame(exc, config.root)}; if a custom class is "
+                "missing, register it or list its module under `model.custom_objects`",
+            ) from exc
+        shape = config.section("model").get("input_shape") or input_shape
+        ensure_built(model, shape)
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None:
+            _build_optimizer(optimizer, model)
+    sources = {getattr(layer, "name", ""): where for layer, where in made}
+    return BuiltModel(
+        model=model,
+        optimizer=optimizer,
+        variables=[_describe(v, MODEL) for v in _model_weights(model)],
+        optimizer_variables=[_describe(v, OPTIMIZER) for v in getattr(optimizer, "variables", [])],
+        sources=sources,
+    )
+
+
+def _import_custom_objects(module_name: str, config: Config) -> None:
+    with _on_sys_path([config.root, *config.model_paths]):
+        try:
+            importlib.import_module(module_name)
+        except Exception as exc:
+            raise GateError(
+                "build",
+                f"cannot import custom_objects module '{module_name}': {exc}",
+                "fix `model.custom_objects` in the config or the module it names",
+            ) from exc
+
+
+def ensure_built(model: Any, input_shape: list | None) -> None:
+    """Create the model's variables; Keras 3 leaves an unbuilt model's weights uncreated."""
+    if getattr(model, "built", True) and _model_weights(model):
+        return
+    if not input_shape:
+        raise GateError(
+            "build",
+            f"the builder returned an unbuilt {type(model).__name__} (no variables yet)",
+            "set `model.input_shape` in the config (e.g. [null, 28, 28, 1]), give the model a "
+            "keras.Input, or call it once inside the builder",
+        )
+    import numpy as np
+
+    shape = [1 if d is None else d for d in input_shape]
+    try:
+        model(np.zeros(shape, dtype="float32"))
+    except Exception as exc:
+        raise GateError(
+            "build",
+            f"calling the model on zeros of shape {shape} failed: {exc}",
+            "check `model.input_shape` in the config",
+        ) from exc
+
+
+def _build_optimizer(optimizer: Any, model: Any) -> None:
+    """Keras 3 optimizers create their slots lazily: build them before restoring."""
+    if getattr(optimizer, "built", True):
+        return
+    try:
+        optimizer.build(model.trainable_variables)
+    except Exception as exc:
+        raise GateError(
+            "build", f"building the optimizer {type(optimizer).__name__} failed: {exc}",
+            "compile the model with a standard Keras optimizer in the builder",
+        ) from exc
+
+
+def _model_weights(model: Any) -> list:
+    weights = getattr(model, "weights", None)
+    return list(weights if weights is not None else getattr(model, "variables", []))
+
+
+def _describe(variable: Any, group: str) -> ModelVariable:
+    name = getattr(variable, "path", None) or variable.name.split(":")[0]
+    dtype = getattr(variable.dtype, "name", None) or str(variable.dtype)
+    shape = [int(d) if d is not None else None for d in variable.shape]
+    return ModelVariable(
+        name=name, layer=layer_of(name), shape=shape, dtype=dtype, obj=variable, group=group
+    )
+
+
+def forget_modules_under(paths: list[Path]) -> None:
+    """Drop cached modules of the working tree, so the branch's current code is imported."""
+    roots = [p.resolve() for p in paths]
+    package = Path(__file__).resolve().parent
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file:
+            continue
+        path = Path(file).resolve()
+        if path.is_relative_to(package) or "site-packages" in path.parts:
+            continue
+        if any(path.is_relative_to(r) for r in roots):
+            del sys.modules[name]
+
+
+@contextmanager
+def _on_sys_path(paths: list[Path]) -> Iterator[None]:
+    added = [str(p) for p in paths if str(p) not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for p in added:
+            if p in sys.path:
+                sys.path.remove(p)
+
+
+@contextmanager
+def record_layer_sources(root: Path) -> Iterator[list[tuple[Any, str]]]:
+    """Record `file:line` in the repository where each Keras layer is constructed."""
+    made: list[tuple[Any, str]] = []
+    try:
+        from keras.src.layers.layer import Layer
+    except ImportError:  # not Keras 3: no sources, nothing else changes
+        yield made
+        return
+    original = Layer.__init__
+    root = root.resolve()
+
+    def recording_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        where = _caller_in(root)
+        if where:
+            made.append((self, where))
+        original(self, *args, **kwargs)
+
+    Layer.__init__ = recording_init
+    try:
+        yield made
+    finally:
+        Layer.__init__ = original
+
+
+def _caller_in(root: Path) -> str | None:
+    frame = sys._getframe(2)
+    while frame is not None:
+        path = Path(frame.f_code.co_filename)
+        if _is_user_file(path, root):
+            return f"{_relative(path, root)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
+def _is_user_file(path: Path, root: Path) -> bool:
+    text = str(path)
+    if "site-packages" in text or "dist-packages" in text or text.startswith("<"):
+        return False
+    try:
+        path.resolve().relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.resolve().relative_to(root).as_posix()
+
+
+def _user_frame(exc: BaseException, root: Path) -> str:
+    """The innermost traceback line inside the repository, for error hints."""
+    where = "the builder"
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename)
+        if _is_user_file(path, root.resolve()):
+            where = f"{_relative(path, root.resolve())}:{frame.lineno}"
+    return where

@@ -1,0 +1,127 @@
+"""Command line: `restore-gate check | inspect | snapshot | publish | demo`.
+
+Exit codes for every command: 0 pass, 1 fail, 2 error (never a pass).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from restore_gate import __version__
+from restore_gate.config import DEFAULT_CONFIG
+from restore_gate.errors import GateError
+from restore_gate.runtime import DEVICES
+
+EXIT = {"pass": 0, "fail": 1, "error": 2}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="restore-gate",
+        description="Restore the released checkpoint into this branch's model and report "
+        "every incompatibility. Exit codes: 0 pass, 1 fail, 2 error.",
+    )
+    parser.add_argument("--version", action="version", version=f"restore-gate {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="restore the release checkpoint into this branch")
+    _common(check)
+    check.add_argument("--report", type=Path, help="write the JSON report here")
+    check.add_argument("--markdown", type=Path, help="write the rendered comment here")
+    check.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    inspect = commands.add_parser("inspect", help="list a checkpoint's variables from metadata")
+    inspect.add_argument("checkpoint", type=Path)
+    inspect.add_argument("--json", action="store_true", help="print one JSON object")
+    inspect.add_argument("--format", default="auto", help="override format detection")
+
+    snap = commands.add_parser("snapshot", help="write a release bundle (.tar.gz)")
+    snap.add_argument("--checkpoint", required=True, type=Path)
+    snap.add_argument("--out", required=True, type=Path)
+    snap.add_argument("--device", choices=DEVICES, default="cpu")
+
+    publish = commands.add_parser("publish", help="merge reports and post the comment")
+    publish.add_argument("reports", nargs="+", type=Path)
+    publish.add_argument("--markdown", type=Path, help="write the merged comment here")
+
+    demo = commands.add_parser("demo", help="run the gate on the bundled example, offline")
+    demo.add_argument("--workdir", type=Path, help="keep the demo's files here")
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG),
+                        help=f"config file (default: {DEFAULT_CONFIG})")
+    parser.add_argument("--checkpoint", help="PATH, URL or 'release' (overrides the config)")
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
+                        help="cpu (default), gpu (exit 2 if none is visible) or auto")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except GateError as error:
+        print(f"restore-gate: error ({error.stage}): {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 2
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from restore_gate.check import CheckOptions, run_check
+    from restore_gate.render import render
+
+    report = run_check(CheckOptions(args.config, args.checkpoint, args.device, args.quiet))
+    data = report.to_dict()
+    markdown = render(data)
+    if args.report:
+        report.write(args.report)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown, encoding="utf-8")
+    print(markdown)
+    return EXIT[report.verdict]
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from restore_gate.inspect_cmd import format_text, inspect_checkpoint, to_json
+
+    data = inspect_checkpoint(args.checkpoint, args.format)
+    print(to_json(data) if args.json else format_text(data))
+    return 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from restore_gate.runtime import describe_device, prepare_device
+    from restore_gate.snapshot import snapshot
+
+    prepare_device(args.device)
+    manifest = snapshot(args.checkpoint, args.out, describe_device(args.device), Path.cwd())
+    print(f"restore-gate: wrote {args.out} ({manifest['format']}, "
+          f"{len(manifest['variables'])} values)", file=sys.stderr)
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from restore_gate.publish import publish_command
+
+    return publish_command(args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from restore_gate.demo import run_demo
+
+    return run_demo(args.workdir)
+
+
+COMMANDS = {
+    "check": cmd_check,
+    "inspect": cmd_inspect,
+    "snapshot": cmd_snapshot,
+    "publish": cmd_publish,
+    "demo": cmd_demo,
+}

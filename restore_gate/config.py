@@ -1,0 +1,185 @@
+"""Load `.restore-gate.yml` and validate it against the schema shipped in the package.
+
+Every problem names the key, its line in the file, and what to write instead
+(a did-you-mean for misspelt keys).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from restore_gate.errors import GateError
+
+DEFAULT_CONFIG = ".restore-gate.yml"
+OPTIMIZER_POLICIES = ("required", "optional", "ignore")
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A JSON Schema shipped in `restore_gate/schemas/`."""
+    text = resources.files("restore_gate").joinpath("schemas", name).read_text("utf-8")
+    return json.loads(text)
+
+
+@dataclass
+class Config:
+    """The validated configuration, with defaults filled in."""
+
+    path: Path
+    root: Path
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.data.get(name) or {}
+
+    @property
+    def builder(self) -> str:
+        return self.data["model"]["builder"]
+
+    @property
+    def model_paths(self) -> list[Path]:
+        return [self.root / p for p in self.section("model").get("paths", [])]
+
+    @property
+    def checkpoint_format(self) -> str:
+        return self.section("checkpoint").get("format", "auto")
+
+    @property
+    def optimizer_policy(self) -> str:
+        return self.section("checkpoint").get("optimizer", "optional")
+
+    @property
+    def allow(self) -> dict[str, list[str]]:
+        allow = self.section("allow")
+        return {"missing": allow.get("missing", []), "unexpected": allow.get("unexpected", [])}
+
+    @property
+    def thresholds(self) -> dict[str, Any]:
+        value = self.data.get("thresholds") or {}
+        return value if isinstance(value, dict) else {}
+
+
+def load_config(path: Path, root: Path | None = None) -> Config:
+    """Read and validate a config file; raise `GateError(stage="config")` on any problem."""
+    if not path.is_file():
+        raise GateError(
+            "config",
+            f"config file {path} not found",
+            f"create {DEFAULT_CONFIG} at the repository root (see the README) or pass --config PATH",
+        )
+    text = path.read_text(encoding="utf-8")
+    data, lines = parse_yaml(text, path)
+    validate(data, lines, path, "config.schema.json")
+    config = Config(path=path, root=(root or path.parent).resolve(), data=data)
+    thresholds = data.get("thresholds")
+    if isinstance(thresholds, str):
+        config.data["thresholds"] = load_threshold_file(config.root / thresholds)
+    return config
+
+
+def load_threshold_file(path: Path) -> dict[str, Any]:
+    """A separate threshold file named by `thresholds: path.yml`."""
+    if not path.is_file():
+        raise GateError(
+            "config",
+            f"threshold file {path} not found",
+            "fix the `thresholds:` path in the config (relative to the repository root)",
+        )
+    data, lines = parse_yaml(path.read_text(encoding="utf-8"), path)
+    validate(data, lines, path, "config.schema.json", pointer="#/$defs/thresholds")
+    return data
+
+
+def parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML safely; return the data and the line of every key path."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise GateError(
+            "config", f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}", "fix the YAML syntax"
+        ) from exc
+    lines: dict[tuple, int] = {}
+    if node is not None:
+        _collect_lines(node, (), lines)
+    return ({} if data is None else data), lines
+
+
+def _collect_lines(node: yaml.Node, prefix: tuple, lines: dict[tuple, int]) -> None:
+    lines[prefix] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = (*prefix, key.value)
+            lines[path] = key.start_mark.line + 1
+            _collect_lines(value, path, lines)
+            lines[path] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_lines(item, (*prefix, index), lines)
+
+
+def validate(
+    data: Any, lines: dict[tuple, int], path: Path, schema_name: str, pointer: str = "#"
+) -> None:
+    """Validate against a shipped schema; report every error with its key and line."""
+    schema = load_schema(schema_name)
+    if pointer != "#":
+        schema = {**schema, "$ref": pointer}
+        schema.pop("required", None)
+        schema.pop("properties", None)
+        schema.pop("additionalProperties", None)
+        schema.pop("type", None)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return
+    messages = [_describe(error, lines, path) for error in errors]
+    raise GateError(
+        "config",
+        "invalid configuration:\n" + "\n".join(f"  - {m}" for m in messages),
+        "fix the keys above; the README lists every key with an example",
+    )
+
+
+def _describe(error: jsonschema.ValidationError, lines: dict[tuple, int], path: Path) -> str:
+    location = tuple(error.absolute_path)
+    dotted = ".".join(map(str, location)) or "(top level)"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = [k for k in error.instance if k not in allowed]
+        parts = []
+        for key in unknown:
+            line = lines.get((*location, key), lines.get(location, 1))
+            guess = difflib.get_close_matches(str(key), allowed, n=1)
+            suggestion = f"; did you mean '{guess[0]}'?" if guess else ""
+            where = f"{dotted}." if location else ""
+            parts.append(
+                f"{path}:{line}: unknown key '{where}{key}'{suggestion} "
+                f"(allowed here: {', '.join(allowed)})"
+            )
+        return "\n  - ".join(parts)
+    if error.validator == "oneOf" and location and location[-1] == "thresholds":
+        # a dict that failed the threshold schema: show the nested reason
+        best = jsonschema.exceptions.best_match(error.context)
+        if best is not None and isinstance(error.instance, dict):
+            best_path = location + tuple(best.relative_path)
+            fake = jsonschema.ValidationError(
+                best.message, validator=best.validator, path=best_path, instance=best.instance,
+                schema=best.schema,
+            )
+            return _describe(fake, lines, path)
+    line = lines.get(location, 1)
+    return f"{path}:{line}: '{dotted}': {error.message}"

@@ -1,0 +1,94 @@
+"""`restore-gate demo`: the whole gate on the bundled example, offline, with no token.
+
+Trains the example classifier (seconds, deterministic data), snapshots it as the
+release, checks the unchanged branch (pass), then a pull request that widens a
+layer and inserts another (fail), and prints the comment the gate would post.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from restore_gate.check import CheckOptions, run_check
+from restore_gate.render import render
+
+EXAMPLE_FILES = ("classifier.py", "data.py")
+BREAKING_CHANGE = (
+    '    x = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(inputs)\n',
+    '    x = keras.layers.Dense(hidden_units * 2, activation="relu", name="hidden")(inputs)\n'
+    '    x = keras.layers.Dense(8, activation="relu", name="bottleneck")(x)\n',
+)
+
+
+def say(message: str) -> None:
+    print(f"demo: {message}", file=sys.stderr, flush=True)
+
+
+def copy_example(project: Path) -> None:
+    source = resources.files("restore_gate.example")
+    project.mkdir(parents=True, exist_ok=True)
+    for name in EXAMPLE_FILES:
+        (project / name).write_text(source.joinpath(name).read_text("utf-8"), encoding="utf-8")
+    config = source.joinpath("restore-gate.yml").read_text("utf-8")
+    (project / ".restore-gate.yml").write_text(config, encoding="utf-8")
+
+
+def train_release(project: Path) -> Path:
+    """Train the example for a few epochs and snapshot it as `release/model.tar.gz`."""
+    from restore_gate.build import resolve_callable
+    from restore_gate.runtime import describe_device, import_tensorflow, prepare_device
+    from restore_gate.snapshot import snapshot
+
+    prepare_device("cpu")
+    tf = import_tensorflow()
+    tf.keras.utils.set_random_seed(0)
+    build = resolve_callable("classifier:build_model", project, [])
+    x, y = resolve_callable("data:train_data", project, [])()
+    model = build(num_classes=3)
+    model.fit(x, y, epochs=20, batch_size=32, verbose=0)
+    prefix = tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(
+        str(project / "release-checkpoint" / "ckpt")
+    )
+    bundle = project / "release" / "model.tar.gz"
+    snapshot(Path(prefix), bundle, describe_device("cpu"), project)
+    return bundle
+
+
+def check(project: Path, title: str) -> str:
+    say(title)
+    report = run_check(CheckOptions(config=project / ".restore-gate.yml", quiet=True))
+    say(f"verdict: {report.verdict}")
+    if report.errors:
+        print(render(report.to_dict()))
+    return report.verdict
+
+
+def run_demo(workdir: Path | None = None) -> int:
+    """Exit 0 when the gate passed the unchanged branch and failed the breaking one."""
+    keep = workdir is not None
+    base = workdir or Path(tempfile.mkdtemp(prefix="restore-gate-demo-"))
+    project = base / "project"
+    try:
+        copy_example(project)
+        say(f"training the example classifier in {project} (a few seconds)")
+        bundle = train_release(project)
+        say(f"released {bundle.relative_to(base)}")
+        unchanged = check(project, "checking the unchanged branch")
+        model_file = project / "classifier.py"
+        model_file.write_text(model_file.read_text().replace(*BREAKING_CHANGE), encoding="utf-8")
+        say("pull request: widen `hidden` (16 -> 32 units) and insert a `bottleneck` layer")
+        report = run_check(CheckOptions(config=project / ".restore-gate.yml", quiet=True))
+        comment = render(report.to_dict())
+        print(comment)
+        say(f"verdict on the pull request: {report.verdict} (exit code {1 if report.verdict == 'fail' else 2})")
+    finally:
+        if not keep:
+            shutil.rmtree(base, ignore_errors=True)
+    ok = unchanged == "pass" and report.verdict == "fail"
+    say("the gate passed the unchanged branch and blocked the breaking change" if ok
+        else "unexpected verdicts: see above")
+    return 0 if ok else 2

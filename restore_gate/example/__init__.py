@@ -1,0 +1,1 @@
+"""The bundled example: a small classifier on deterministic data, for `restore-gate demo`."""

@@ -1,0 +1,199 @@
+"""Keras 3 files: `.weights.h5` and `.keras` (a zip holding `model.weights.h5`).
+
+Metadata come from h5py (group paths, dataset shapes and dtypes, the layer-name
+attribute Keras writes) and from the `.keras` zip's `metadata.json`; no TensorFlow.
+Pairing uses Keras's own saving walk on the branch model, recorded instead of
+written, so the paths are exactly the ones `load_weights` will look up.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from restore_gate.build import BuiltModel, ModelVariable
+from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable
+from restore_gate.compare import Pairing
+from restore_gate.errors import GateError
+
+WEIGHTS_FORMAT = "keras-weights"
+KERAS_FORMAT = "keras"
+WEIGHTS_ENTRY = "model.weights.h5"
+
+
+def is_keras_zip(path: Path) -> bool:
+    return path.is_file() and path.suffix == ".keras"
+
+
+def is_weights_h5(path: Path) -> bool:
+    return path.is_file() and path.name.endswith(".weights.h5")
+
+
+@contextmanager
+def open_weights(info_or_path: CheckpointInfo | Path) -> Iterator[h5py.File]:
+    """The HDF5 weights file, inside a `.keras` zip or on its own."""
+    path = info_or_path.path if isinstance(info_or_path, CheckpointInfo) else info_or_path
+    try:
+        if path.suffix == ".keras":
+            with zipfile.ZipFile(path) as archive, archive.open(WEIGHTS_ENTRY) as raw:
+                with h5py.File(raw, "r") as handle:
+                    yield handle
+        else:
+            with h5py.File(path, "r") as handle:
+                yield handle
+    except GateError:
+        raise
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
+        raise GateError(
+            "inspect",
+            f"cannot read {path}: {type(exc).__name__}: {exc}",
+            "the file is truncated, corrupted or not a Keras 3 weights file: re-download or "
+            "re-create the release asset",
+        ) from exc
+
+
+def read(path: Path) -> CheckpointInfo:
+    """Every saved variable with its Keras path, shape and dtype."""
+    fmt = KERAS_FORMAT if path.suffix == ".keras" else WEIGHTS_FORMAT
+    written_by = _keras_metadata(path) if fmt == KERAS_FORMAT else {}
+    variables: list[CkptVariable] = []
+    optimizer_type = None
+    with open_weights(path) as handle:
+        written_by.update(
+            {k: _text(v) for k, v in handle.attrs.items() if k in ("keras_version", "backend")}
+        )
+        for group_path, group in _vars_groups(handle):
+            label = _text(group.attrs.get("name", "")) or group_path.rsplit("/", 1)[-1]
+            kind = OPTIMIZER if group_path.split("/")[0] == "optimizer" else MODEL
+            if kind == OPTIMIZER:
+                optimizer_type = label
+            for index in sorted(group, key=_index_key):
+                dataset = group[index]
+                variables.append(
+                    CkptVariable(
+                        name=f"{label}/{index}",
+                        layer=label,
+                        key=f"{group.name.lstrip('/')}/{index}",
+                        shape=list(dataset.shape),
+                        dtype=dataset.dtype.name,
+                        group=kind,
+                    )
+                )
+    return CheckpointInfo(
+        fmt, path, variables, written_by=written_by, optimizer_type=optimizer_type, files=[path]
+    )
+
+
+def _vars_groups(handle: h5py.File) -> list[tuple[str, h5py.Group]]:
+    found: list[tuple[str, h5py.Group]] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Group) and name.rsplit("/", 1)[-1] == "vars":
+            found.append((name.rsplit("/", 1)[0] if "/" in name else "", obj))
+
+    handle.visititems(visit)
+    return found
+
+
+def _index_key(name: str) -> tuple[int, str]:
+    return (int(name), name) if name.isdigit() else (1 << 30, name)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _keras_metadata(path: Path) -> dict[str, str]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = json.loads(archive.read("metadata.json"))
+    except (KeyError, json.JSONDecodeError, zipfile.BadZipFile, OSError) as exc:
+        raise GateError(
+            "inspect", f"cannot read metadata.json in {path}: {exc}",
+            "the .keras file is truncated or corrupted: re-create it with model.save()",
+        ) from exc
+    return {"keras": str(meta.get("keras_version", "unknown"))}
+
+
+def model_layout(model: Any) -> dict[str, Any]:
+    """The `vars/N` keys Keras's own saving walk gives the branch model, with their objects."""
+    from keras.src.saving import saving_lib
+
+    class Recorder(saving_lib.H5IOStore):
+        def __init__(self) -> None:  # no file: record what would be written
+            self.layout: dict[str, Any] = {}
+
+        def make(self, path: str, metadata: dict | None = None) -> Any:
+            prefix = f"{path}/vars" if path else "vars"
+            layout = self.layout
+
+            class Entry(dict):
+                def __setitem__(self, key: str, value: Any) -> None:
+                    layout[f"{prefix}/{key}"] = value
+
+            return Entry()
+
+        def close(self) -> None:
+            pass
+
+    recorder = Recorder()
+    saving_lib._save_state(
+        model, weights_store=recorder, assets_store=None, inner_path="", visited_saveables=set()
+    )
+    return recorder.layout
+
+
+def pair(info: CheckpointInfo, built: BuiltModel) -> tuple[Pairing, Pairing]:
+    """Pair file datasets and branch variables by the path Keras loads them from."""
+    layout = model_layout(built.model)
+    known = {id(v.obj): v for v in [*built.variables, *built.optimizer_variables]}
+    pairings = {MODEL: Pairing(), OPTIMIZER: Pairing()}
+    saved = {v.key: v for v in info.variables}
+    for key, obj in layout.items():
+        group = OPTIMIZER if key.split("/")[0] == "optimizer" else MODEL
+        model_var = known.get(id(obj)) or _unknown(key, obj, group)
+        if key in saved:
+            pairings[group].matched.append((saved[key], model_var))
+        else:
+            pairings[group].missing.append(model_var)
+    for key, ckpt in saved.items():
+        if key not in layout:
+            pairings[ckpt.group].unexpected.append(ckpt)
+    return pairings[MODEL], pairings[OPTIMIZER]
+
+
+def _unknown(key: str, obj: Any, group: str) -> ModelVariable:
+    import numpy as np
+
+    value = np.asarray(obj)
+    return ModelVariable(key, key.rsplit("/vars/", 1)[0], list(value.shape), value.dtype.name,
+                         obj, group)
+
+
+def restore(info: CheckpointInfo, built: BuiltModel, model: Pairing, optimizer: Pairing | None) -> int:
+    """Keras's own `load_weights` when the metadata match; else assign what fits."""
+    from restore_gate.formats.tf_checkpoint import verify
+
+    with open_weights(info) as handle:
+        if model.clean and optimizer is not None and optimizer.clean:
+            try:
+                built.model.load_weights(str(info.path))
+            except Exception as exc:
+                raise GateError(
+                    "restore",
+                    f"Keras's load_weights of {info.path} failed although the metadata match: "
+                    f"{type(exc).__name__}: {exc}",
+                    "report this with the file's `restore-gate inspect --json` output",
+                ) from exc
+        else:
+            for pairing in (model, optimizer or Pairing()):
+                for ckpt, model_var in pairing.compatible:
+                    if hasattr(model_var.obj, "assign"):
+                        model_var.obj.assign(handle[ckpt.key][()])
+        return verify(model, lambda key: handle[key][()])

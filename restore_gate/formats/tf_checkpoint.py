@@ -1,0 +1,275 @@
+"""TF2 object-based checkpoints (`tf.train.Checkpoint`, CheckpointManager directories).
+
+Metadata comes from TensorFlow's own reader: the index gives keys, shapes and
+dtypes, the `_CHECKPOINTABLE_OBJECT_GRAPH` entry gives the object graph with each
+variable's human `full_name`. Pairing replays TensorFlow's restore: a breadth-first
+walk from the root, matching children by name, first binding wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, deque
+from pathlib import Path
+from typing import Any
+
+from restore_gate.build import BuiltModel
+from restore_gate.checkpoint import MODEL, OPTIMIZER, OTHER, CheckpointInfo, CkptVariable, layer_of
+from restore_gate.compare import Pairing
+from restore_gate.errors import GateError
+from restore_gate.runtime import import_tensorflow
+
+FORMAT = "tf-checkpoint"
+TF1_FORMAT = "tf1-checkpoint"
+GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+_STATE_LINE = re.compile(r'^model_checkpoint_path:\s*"(.*)"\s*$', re.M)
+
+
+def find_prefix(path: Path) -> Path | None:
+    """The checkpoint prefix for a prefix, an `.index` file or a CheckpointManager folder."""
+    if path.is_dir():
+        state = path / "checkpoint"
+        if state.is_file():
+            match = _STATE_LINE.search(state.read_text(encoding="utf-8", errors="replace"))
+            if match:
+                latest = Path(match.group(1))
+                return latest if latest.is_absolute() else path / latest
+        indexes = sorted(path.glob("*.index"))
+        return indexes[-1].with_suffix("") if indexes else None
+    if path.suffix == ".index" and path.is_file():
+        return path.with_suffix("")
+    if Path(f"{path}.index").is_file():
+        return path
+    return None
+
+
+def checkpoint_files(prefix: Path) -> list[Path]:
+    return [Path(f"{prefix}.index"), *sorted(prefix.parent.glob(f"{prefix.name}.data-*"))]
+
+
+def read(prefix: Path) -> CheckpointInfo:
+    """Keys, shapes, dtypes and the object graph; no variable values are read."""
+    tf = import_tensorflow("inspect")
+    files = checkpoint_files(prefix)
+    _check_shards(prefix, files)
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        shapes = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
+        graph_bytes = reader.get_tensor(GRAPH_KEY) if GRAPH_KEY in shapes else None
+    except Exception as exc:  # DataLossError, NotFoundError, OutOfRangeError, ...
+        raise _unreadable(prefix, exc) from exc
+    if graph_bytes is None:
+        variables = [
+            CkptVariable(key, layer_of(key), key, list(shapes[key]), dtypes[key].name)
+            for key in sorted(shapes)
+        ]
+        return CheckpointInfo(TF1_FORMAT, prefix, variables, files=files)
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(graph_bytes)
+    by_node = _variables_by_node(graph, shapes, dtypes)
+    _assign_groups(graph, by_node)
+    variables = sorted(by_node.values(), key=lambda v: (v.group != MODEL, v.key))
+    return CheckpointInfo(
+        FORMAT,
+        prefix,
+        variables,
+        optimizer_type=_optimizer_type(variables),
+        files=files,
+        details={"graph": graph, "by_node": by_node},
+    )
+
+
+def _check_shards(prefix: Path, files: list[Path]) -> None:
+    if not files[0].is_file():
+        raise GateError(
+            "inspect", f"checkpoint index {files[0]} not found",
+            "pass the checkpoint prefix (e.g. ckpt/model-3), its folder or its .index file",
+        )
+    shards = files[1:]
+    match = re.search(r"-of-(\d+)$", shards[0].name) if shards else None
+    expected = int(match.group(1)) if match else 1
+    if len(shards) < expected:
+        raise GateError(
+            "inspect",
+            f"checkpoint {prefix} has {len(shards)} of {expected} data shards "
+            f"({prefix.name}.data-*-of-{expected:05d})",
+            "upload or copy every .data-NNNNN-of-NNNNN file next to the .index file",
+        )
+
+
+def _unreadable(prefix: Path, exc: Exception) -> GateError:
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return GateError(
+        "inspect",
+        f"cannot read checkpoint {prefix}: {type(exc).__name__}: {first_line}",
+        "the file is truncated, corrupted or not a TensorFlow checkpoint: re-download or "
+        "re-create the release asset",
+    )
+
+
+def _variables_by_node(graph: Any, shapes: dict, dtypes: dict) -> dict[int, CkptVariable]:
+    found: dict[int, CkptVariable] = {}
+    for node_id, node in enumerate(graph.nodes):
+        for attribute in node.attributes:
+            if attribute.name != "VARIABLE_VALUE" or attribute.checkpoint_key not in shapes:
+                continue
+            key = attribute.checkpoint_key
+            name = attribute.full_name or key.split("/.ATTRIBUTES")[0]
+            found[node_id] = CkptVariable(
+                name=name, layer=layer_of(name), key=key,
+                shape=list(shapes[key]), dtype=dtypes[key].name, group=OTHER,
+            )
+    return found
+
+
+def _assign_groups(graph: Any, by_node: dict[int, CkptVariable]) -> None:
+    """Model values are reachable from the model without passing the optimizer."""
+    model_id, optimizer_id = root_children(graph)
+    optimizer_ids = {optimizer_id} if optimizer_id is not None else set()
+    model_root = model_id if model_id is not None else 0
+    optimizer_ids |= {
+        child.node_id
+        for child in graph.nodes[model_root].children
+        if child.local_name == "optimizer"
+    }
+    for node_id in _reachable(graph, model_root, skip=optimizer_ids):
+        if node_id in by_node:
+            by_node[node_id].group = MODEL
+    for start in optimizer_ids:
+        for node_id in _reachable(graph, start, skip=set()):
+            if node_id in by_node and by_node[node_id].group == OTHER:
+                by_node[node_id].group = OPTIMIZER
+        for slot in graph.nodes[start].slot_variables:
+            if slot.slot_variable_node_id in by_node:
+                by_node[slot.slot_variable_node_id].group = OPTIMIZER
+
+
+def root_children(graph: Any, model: str = "model", optimizer: str = "optimizer"):
+    """Node ids of the root's model and optimizer children (None: the root is the model)."""
+    children = {c.local_name: c.node_id for c in graph.nodes[0].children}
+    return children.get(model), children.get(optimizer)
+
+
+def _reachable(graph: Any, start: int, skip: set[int]) -> set[int]:
+    seen, queue = {start}, deque([start])
+    while queue:
+        for child in graph.nodes[queue.popleft()].children:
+            if child.node_id not in seen and child.node_id not in skip:
+                seen.add(child.node_id)
+                queue.append(child.node_id)
+    return seen
+
+
+def _optimizer_type(variables: list[CkptVariable]) -> str | None:
+    prefixes = Counter(v.name.split("/")[0] for v in variables if v.group == OPTIMIZER)
+    return prefixes.most_common(1)[0][0] if prefixes else None
+
+
+def python_root(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> Any:
+    """The object TensorFlow would restore into: a Checkpoint shaped like the saved root."""
+    tf = import_tensorflow("restore")
+    graph = info.details["graph"]
+    model_name = roots.get("model", "model")
+    optimizer_name = roots.get("optimizer", "optimizer")
+    model_id, optimizer_id = root_children(graph, model_name, optimizer_name)
+    if model_id is None:
+        return built.model
+    children = {model_name: built.model}
+    if optimizer_id is not None and built.optimizer is not None:
+        children[optimizer_name] = built.optimizer
+    return tf.train.Checkpoint(**children)
+
+
+def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tuple[Pairing, Pairing]:
+    """Replay TensorFlow's matching; return the model and the optimizer pairings."""
+    tf = import_tensorflow("restore")
+    graph, by_node = info.details["graph"], info.details["by_node"]
+    root = python_root(info, built, roots)  # the view holds only a weak reference
+    view = tf.train.TrackableView(root)
+    bound: dict[int, Any] = {0: root}
+    queue = deque([0])
+    while queue:
+        node_id = queue.popleft()
+        children = _children(view, bound[node_id])
+        for child in graph.nodes[node_id].children:
+            target = children.get(child.local_name)
+            if target is not None and child.node_id not in bound:
+                bound[child.node_id] = target
+                queue.append(child.node_id)
+    return (
+        _pairing(by_node, bound, built.variables, MODEL),
+        _pairing(by_node, bound, built.optimizer_variables, OPTIMIZER),
+    )
+
+
+def _children(view: Any, obj: Any) -> dict[str, Any]:
+    try:
+        return dict(view.children(obj))
+    except Exception:  # variables and plain values have no children
+        return {}
+
+
+def _pairing(by_node: dict, bound: dict[int, Any], variables: list, group: str) -> Pairing:
+    owner = {id(v.obj): v for v in variables}
+    pairing, used = Pairing(), set()
+    for node_id, ckpt in by_node.items():
+        target = bound.get(node_id)
+        model_var = owner.get(id(target)) if target is not None else None
+        if model_var is not None and id(target) not in used:
+            used.add(id(target))
+            pairing.matched.append((ckpt, model_var))
+        elif ckpt.group == group and model_var is None:
+            pairing.unexpected.append(ckpt)
+    pairing.missing = [v for v in variables if id(v.obj) not in used]
+    return pairing
+
+
+def restore(
+    info: CheckpointInfo, built: BuiltModel, roots: dict[str, str], model: Pairing,
+    optimizer: Pairing | None,
+) -> int:
+    """Restore the compatible values; return how many model variables were verified.
+
+    When the metadata predict a clean match (model and optimizer), TensorFlow's own
+    restore runs and every model variable is then checked to hold the checkpoint's
+    value. Otherwise the compatible values are assigned one by one, so behaviour can
+    still be measured. `optimizer=None` leaves the optimizer state alone.
+    """
+    tf = import_tensorflow("restore")
+    reader = tf.train.load_checkpoint(str(info.path))
+    if model.clean and optimizer is not None and optimizer.clean:
+        root = python_root(info, built, roots)
+        checkpoint = root if isinstance(root, tf.train.Checkpoint) else tf.train.Checkpoint(root)
+        try:
+            checkpoint.read(str(info.path)).expect_partial()
+        except Exception as exc:
+            raise GateError(
+                "restore",
+                f"TensorFlow's restore of {info.path} failed although the metadata match: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                "report this with the checkpoint's `restore-gate inspect --json` output",
+            ) from exc
+    else:
+        for pairing in (model, optimizer or Pairing()):
+            for ckpt, model_var in pairing.compatible:
+                model_var.obj.assign(reader.get_tensor(ckpt.key))
+    return verify(model, reader.get_tensor)
+
+
+def verify(model: Pairing, read_value: Any) -> int:
+    """Check that every restored model variable holds the checkpoint's value."""
+    import numpy as np
+
+    for ckpt, model_var in model.compatible:
+        if not np.array_equal(np.asarray(model_var.obj.numpy()), read_value(ckpt.key)):
+            raise GateError(
+                "restore",
+                f"after the restore, {model_var.name} does not hold the checkpoint's value "
+                f"{ckpt.key}",
+                "the model's object graph and the checkpoint disagree; report this with "
+                "`restore-gate inspect --json` output",
+            )
+    return len(model.compatible)

@@ -1,0 +1,157 @@
+"""The report: the one value every stage adds to, and the JSON file a runner writes.
+
+`check` fills it stage by stage; `render` and `publish` read it back (validated
+against `schemas/report.schema.json`, since a report is an untrusted artifact).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from restore_gate import __version__
+from restore_gate.errors import GateError
+
+SCHEMA_VERSION = 1
+MISMATCH_KINDS = ("missing", "unexpected", "shape", "dtype", "rename")
+VERDICTS = ("pass", "fail", "error")
+
+
+@dataclass
+class TensorSpec:
+    shape: list[int] | None
+    dtype: str
+
+
+@dataclass
+class Mismatch:
+    """One variable that does not restore as it should."""
+
+    kind: str
+    name: str
+    layer: str
+    key: str = ""
+    checkpoint: TensorSpec | None = None
+    model: TensorSpec | None = None
+    allowed: bool = False
+    hint: str = ""
+    source: str | None = None
+    checkpoint_name: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return not self.allowed
+
+
+@dataclass
+class DriftEntry:
+    """One behaviour measurement against its baseline and threshold."""
+
+    kind: str  # metric | output | device
+    name: str
+    baseline: float | None
+    value: float | None
+    delta: float | None
+    threshold: str
+    ok: bool
+    level: str = "fail"  # fail | warn | info
+    note: str = ""
+
+
+@dataclass
+class OptimizerState:
+    """What the checkpoint holds of the optimizer and what became of it."""
+
+    status: str  # restored | lost | changed | absent | new | ignored
+    policy: str
+    checkpoint_type: str | None = None
+    checkpoint_values: int = 0
+    model_type: str | None = None
+    model_values: int = 0
+    restored_values: int = 0
+    ok: bool = True
+    hint: str = ""
+
+
+@dataclass
+class Report:
+    verdict: str = "error"
+    runner: dict[str, Any] = field(default_factory=dict)
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    optimizer: OptimizerState | None = None
+    mismatches: list[Mismatch] = field(default_factory=list)
+    drift: list[DriftEntry] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def add_error(self, error: GateError) -> None:
+        self.errors.append(error.as_dict())
+
+    def decide(self) -> str:
+        """Set and return the verdict: error beats fail beats pass."""
+        if self.errors:
+            self.verdict = "error"
+        elif (
+            any(m.blocking for m in self.mismatches)
+            or any(not d.ok and d.level == "fail" for d in self.drift)
+            or (self.optimizer is not None and not self.optimizer.ok)
+        ):
+            self.verdict = "fail"
+        else:
+            self.verdict = "pass"
+        return self.verdict
+
+    def summary(self) -> dict[str, int]:
+        counts = {kind: 0 for kind in MISMATCH_KINDS}
+        for m in self.mismatches:
+            counts[m.kind] += 1
+        counts["blocking"] = sum(m.blocking for m in self.mismatches)
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["schema_version"] = SCHEMA_VERSION
+        data["tool"] = {"name": "restore-gate", "version": __version__}
+        data["summary"] = self.summary()
+        return data
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def runner_info(device: str = "CPU", device_name: str = "", **versions: str) -> dict[str, Any]:
+    """Describe this runner; TensorFlow/Keras versions are filled in by stages that import them."""
+    return {
+        "name": platform.node() or "local",
+        "device": device,
+        "device_name": device_name,
+        "python": platform.python_version(),
+        "tensorflow": versions.get("tensorflow"),
+        "keras": versions.get("keras"),
+        "tf32": versions.get("tf32"),
+    }
+
+
+def validate_report(data: object, origin: str) -> dict[str, Any]:
+    """Check an untrusted report against the shipped schema; raise `GateError` if invalid."""
+    import jsonschema
+
+    from restore_gate.config import load_schema
+
+    validator = jsonschema.Draft202012Validator(load_schema("report.schema.json"))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        where = "/".join(map(str, errors[0].absolute_path)) or "(top level)"
+        raise GateError(
+            "publish",
+            f"{origin} is not a valid restore-gate report: at {where}: {errors[0].message[:300]}"
+            + (f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""),
+            "pass the JSON file written by `restore-gate check --report`, unmodified",
+        )
+    return data  # type: ignore[return-value]

@@ -1,0 +1,76 @@
+"""TensorFlow, imported lazily and only by the stages that need it, on the chosen device."""
+
+from __future__ import annotations
+
+import os
+import platform
+from types import ModuleType
+from typing import Any
+
+from restore_gate.errors import GateError
+
+DEVICES = ("cpu", "gpu", "auto")
+INSTALL_HINT = (
+    "install TensorFlow into this environment: pip install 'restore-gate[tensorflow]' "
+    "(or your project's own pinned tensorflow / tensorflow[and-cuda])"
+)
+
+
+def prepare_device(device: str) -> None:
+    """Hide GPUs before TensorFlow is imported when the CPU is asked for."""
+    if device not in DEVICES:
+        raise GateError("config", f"unknown device {device!r}", "use --device cpu, gpu or auto")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+
+
+def import_tensorflow(stage: str = "build") -> ModuleType:
+    """Import TensorFlow or explain how to get it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow as tf
+    except ImportError as exc:
+        raise GateError(stage, f"TensorFlow is not installed ({exc})", INSTALL_HINT) from exc
+    return tf
+
+
+def describe_device(device: str) -> dict[str, Any]:
+    """The runner block of the report: device kind and name, TF32 state, versions."""
+    tf = import_tensorflow()
+    import keras
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise GateError(
+            "build",
+            "--device gpu was asked for, but TensorFlow sees no GPU on this runner",
+            "run on a GPU runner with a CUDA build of TensorFlow (tensorflow[and-cuda]), "
+            "check `nvidia-smi` and `--gpus all`, or use --device cpu",
+        )
+    use_gpu = bool(gpus) and device != "cpu"
+    if use_gpu:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        name = details.get("device_name", gpus[0].name)
+    else:
+        name = _cpu_name()
+    return {
+        "name": os.environ.get("RUNNER_NAME") or platform.node() or "local",
+        "device": "GPU" if use_gpu else "CPU",
+        "device_name": name,
+        "tf32": bool(use_gpu and tf.config.experimental.tensor_float_32_execution_enabled()),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

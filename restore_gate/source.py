@@ -1,0 +1,58 @@
+"""Where the release checkpoint comes from: a path, a bundle, a URL or a GitHub release.
+
+Returns a local path to inspect plus the bundle's manifest when there is one.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from restore_gate.bundle import checkpoint_in, extract_bundle, is_bundle
+from restore_gate.config import Config
+from restore_gate.errors import GateError
+
+
+@dataclass
+class CheckpointSource:
+    """A local checkpoint ready to inspect, and what is known of where it came from."""
+
+    description: str
+    path: Path
+    manifest: dict[str, Any] | None = None
+    origin: Path | None = None  # the file that was fetched or named (bundle, .keras, ...)
+    notices: list[str] = field(default_factory=list)
+
+
+def resolve(spec: str | None, config: Config | None, workdir: Path) -> CheckpointSource:
+    """Turn `--checkpoint` (or the config's `checkpoint:` section) into a local checkpoint."""
+    section = config.section("checkpoint") if config else {}
+    spec = spec or section.get("path") or section.get("url") or (
+        "release" if section.get("release") else None
+    )
+    if not spec:
+        raise GateError(
+            "fetch", "no checkpoint to check",
+            "pass --checkpoint PATH|URL|release or set checkpoint.path in the config",
+        )
+    if spec == "release" or spec.startswith(("http://", "https://")):
+        raise GateError(
+            "fetch", f"fetching {spec!r} is not available in this build of restore-gate",
+            "download the release asset and pass its local path with --checkpoint",
+        )
+    base = config.root if config else Path.cwd()
+    path = Path(spec) if Path(spec).is_absolute() else (base / spec)
+    if not path.exists() and not Path(f"{path}.index").exists():
+        path = Path(spec)  # relative to the working directory as a fallback
+    return local(path, workdir)
+
+
+def local(path: Path, workdir: Path) -> CheckpointSource:
+    """A local path; bundles are unpacked (safely) into `workdir`."""
+    if is_bundle(path):
+        target = Path(tempfile.mkdtemp(prefix="bundle-", dir=workdir))
+        manifest = extract_bundle(path, target)
+        return CheckpointSource(str(path), checkpoint_in(target, manifest), manifest, origin=path)
+    return CheckpointSource(str(path), path, None, origin=path)
