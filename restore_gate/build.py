@@ -48,10 +48,14 @@ class BuiltModel:
         return type(self.optimizer).__name__ if self.optimizer is not None else None
 
     def source_of(self, layer: str) -> str | None:
-        """The `file:line` of a layer (or of its outermost known parent)."""
+        """The `file:line` of a layer: its path, else its innermost known name.
+
+        Keras 3 paths of subclassed models carry the model's name (`net/dense`):
+        the layer `dense` is the one to point at, not the model `net`.
+        """
         parts = layer.split("/")
-        for end in range(len(parts), 0, -1):
-            found = self.sources.get("/".join(parts[:end]))
+        for candidate in ["/".join(parts), *reversed(parts)]:
+            found = self.sources.get(candidate)
             if found:
                 return found
         return None
@@ -60,7 +64,7 @@ class BuiltModel:
 def resolve_callable(spec: str, root: Path, extra_paths: list[Path], stage: str = "build") -> Any:
     """Import `module:callable` from the working tree; errors name what is missing."""
     module_name, _, attr = spec.partition(":")
-    forget_modules_under([root, *extra_paths])
+    forget_modules_under([root, *extra_paths], module_name.split(".")[0])
     with _on_sys_path([root, *extra_paths]):
         try:
             module = importlib.import_module(module_name)
@@ -197,8 +201,9 @@ def _describe(variable: Any, group: str) -> ModelVariable:
     )
 
 
-def forget_modules_under(paths: list[Path]) -> None:
-    """Drop cached modules of the working tree, so the branch's current code is imported."""
+def forget_modules_under(paths: list[Path], top: str | None = None) -> None:
+    """Drop cached modules of the working tree (and other copies of package `top`, e.g. from
+    a baseline worktree), so the code under `paths` is what gets imported."""
     roots = [p.resolve() for p in paths]
     package = Path(__file__).resolve().parent
     for name, module in list(sys.modules.items()):
@@ -208,7 +213,7 @@ def forget_modules_under(paths: list[Path]) -> None:
         path = Path(file).resolve()
         if path.is_relative_to(package) or "site-packages" in path.parts:
             continue
-        if any(path.is_relative_to(r) for r in roots):
+        if any(path.is_relative_to(r) for r in roots) or (top and name.split(".")[0] == top):
             del sys.modules[name]
 
 

@@ -24,8 +24,12 @@ def is_bundle(path: Path) -> bool:
     return path.is_file() and path.name.endswith((".tar.gz", ".tgz"))
 
 
-def write_bundle(out: Path, files: list[Path], base: Path, manifest: dict[str, Any]) -> None:
-    """Write the checkpoint files (relative to `base`) and the manifest into `out`."""
+def write_bundle(
+    out: Path, files: list[Path], base: Path, manifest: dict[str, Any],
+    extra_files: list[Path] = (),
+) -> None:
+    """Write the checkpoint files (relative to `base`), the manifest and any extra files
+    (golden outputs, at the bundle's top level) into `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(manifest, indent=2, sort_keys=True).encode()
     manifest_path = out.parent / f".{out.name}.{MANIFEST}"
@@ -33,6 +37,8 @@ def write_bundle(out: Path, files: list[Path], base: Path, manifest: dict[str, A
     try:
         with tarfile.open(out, "w:gz") as archive:
             archive.add(manifest_path, arcname=MANIFEST)
+            for extra in extra_files:
+                archive.add(extra, arcname=extra.name)
             for file in files:
                 archive.add(file, arcname=f"{CHECKPOINT_DIR}/{file.relative_to(base).as_posix()}")
     finally:

@@ -20,9 +20,11 @@ from restore_gate.build import build_model
 from restore_gate.bundle import digest
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
 from restore_gate.compare import find_mismatches, judge_optimizer, same_optimizer
-from restore_gate.config import Config, load_config
+from restore_gate.baseline import git_show, repo_root
+from restore_gate.config import Config, load_config, parse_config, threshold_changes
+from restore_gate.measure import measure, rebuild_at_ref
 from restore_gate.errors import GateError
-from restore_gate.report import Report
+from restore_gate.report import Mismatch, Report, TensorSpec
 from restore_gate.runtime import describe_device, prepare_device
 from restore_gate.source import CheckpointSource, resolve
 
@@ -33,6 +35,8 @@ class CheckOptions:
     checkpoint: str | None = None
     device: str = "cpu"
     quiet: bool = False
+    base: str | None = None  # git ref whose config supplies the thresholds
+    baseline_ref: str | None = None  # git ref of the release's code, for bare checkpoints
 
 
 class StageFailed(Exception):
@@ -86,6 +90,8 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
     with stage(report, "config", quiet):
         config = load_config(options.config)
         prepare_device(options.device)
+        if options.base:
+            apply_base_thresholds(config, options.base, report)
     with stage(report, "fetch", quiet):
         source = resolve(options.checkpoint, config, workdir)
         report.notices.extend(source.notices)
@@ -102,6 +108,20 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         }
     with stage(report, "restore", quiet):
         _restore(config, info, built, report)
+        report.mismatches += positional_moves(info, source, built)
+        report.notices += version_skew(report.checkpoint.get("written_by", {}), report.runner)
+    if report.model.get("restored", 0) < len(built.variables):
+        report.notices.append("Drift not measured: not every weight of the branch model "
+                              "restores from the release.")
+        return
+    with stage(report, "evaluate", quiet):
+        rebuild = None
+        ref = options.baseline_ref or config.section("baseline").get("ref")
+        if ref:
+            def rebuild(golden, data):
+                return rebuild_at_ref(config, ref, workdir, lambda c: restored_model(c, info),
+                                      golden, data)
+        measure(config, built, source, report, rebuild)
 
 
 def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> None:
@@ -125,10 +145,83 @@ def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Non
         )
 
 
+def restored_model(config: Config, info: CheckpointInfo):
+    """Build a model from `config` and restore the checkpoint into it (for a baseline)."""
+    built = build_model(config)
+    roots = config.section("checkpoint").get("root", {})
+    model_pairing, _ = formats.pair(info, built, roots)
+    formats.restore(info, built, roots, model_pairing, None)
+    return built
+
+
+def apply_base_thresholds(config: Config, base: str, report: Report) -> None:
+    """Use the base commit's thresholds; show the pull request's changes to them."""
+    repo = repo_root(config.root)
+    if repo is None:
+        raise GateError("config", f"--base {base} given, but {config.root} is not a git checkout",
+                        "run inside the repository, or drop --base")
+    relative = config.path.resolve().relative_to(repo.resolve()).as_posix()
+    text = git_show(repo, base, relative)
+    if text is None:
+        report.notices.append(f"The base commit {base} has no {relative}: this pull request's "
+                              "own thresholds apply.")
+        return
+    base_config = parse_config(text, Path(f"{base}:{relative}"), config.root)
+    changes = threshold_changes(base_config.thresholds, config.thresholds)
+    if changes:
+        report.notices.append("This pull request changes thresholds; the base commit's apply: "
+                              + "; ".join(changes))
+    config.data["thresholds"] = base_config.thresholds
+
+
+def version_skew(written_by: dict, runner: dict) -> list[str]:
+    """A notice when the release was written by another TensorFlow/Keras minor version."""
+    notices = []
+    for package in ("tensorflow", "keras"):
+        release, here = written_by.get(package), runner.get(package)
+        if release and here and release.split(".")[:2] != here.split(".")[:2]:
+            notices.append(f"Version skew: the release was written with {package} {release}, "
+                           f"this run uses {here}.")
+    return notices
+
+
+def positional_moves(info: CheckpointInfo, source: CheckpointSource, built) -> list[Mismatch]:
+    """Values a positional format now loads into another variable than they were saved from.
+
+    `.weights.h5` matches by Keras's class-derived paths, so reassigning layers of a
+    subclassed model loads values into the wrong layers without any error. The release's
+    layout (recorded by `snapshot`) names each such move.
+    """
+    layout = (source.manifest or {}).get("layout") or {}
+    if not layout or info.format not in ("keras-weights", "keras"):
+        return []
+    from restore_gate.formats.keras_v3 import model_layout
+
+    known = {id(v.obj): v for v in built.variables}
+    released = set(layout.values())
+    moves = []
+    for key, obj in model_layout(built.model).items():
+        now, before = known.get(id(obj)), layout.get(key)
+        if now is None or not before or now.name == before or now.name not in released:
+            continue
+        moves.append(Mismatch(
+            kind="rename", name=now.name, layer=now.layer, key=key,
+            checkpoint=None, model=TensorSpec(now.shape, now.dtype), checkpoint_name=before,
+            source=built.source_of(now.layer),
+            hint=f"saved from {before}, now loads into {now.name}: layers were reassigned or "
+                 "reordered, and a .weights.h5 matches them by position; restore the order "
+                 "in which the layers are assigned, or release anew",
+        ))
+    return moves
+
+
 def _checkpoint_block(source: CheckpointSource, info: CheckpointInfo) -> dict:
     written_by = dict(info.written_by)
     if source.manifest:
         written_by.update({k: v for k, v in source.manifest.get("versions", {}).items() if v})
+        for key in ("device", "device_name"):
+            if isinstance(source.manifest.get(key), str):
+                written_by[key] = source.manifest[key]
     files = [source.origin] if source.origin and source.origin.is_file() else info.files
     return {
         "source": source.description,

@@ -32,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--report", type=Path, help="write the JSON report here")
     check.add_argument("--markdown", type=Path, help="write the rendered comment here")
     check.add_argument("--quiet", action="store_true", help="no progress lines")
+    check.add_argument("--base", help="git ref (the pull request's base) whose config supplies "
+                       "the thresholds")
+    check.add_argument("--baseline-ref", help="git ref (release tag) whose code, with the same "
+                       "checkpoint, gives the baseline for a bare checkpoint")
 
     inspect = commands.add_parser("inspect", help="list a checkpoint's variables from metadata")
     inspect.add_argument("checkpoint", type=Path)
@@ -42,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     snap.add_argument("--checkpoint", required=True, type=Path)
     snap.add_argument("--out", required=True, type=Path)
     snap.add_argument("--device", choices=DEVICES, default="cpu")
+    snap.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG),
+                      help="record golden outputs and metrics with this config's builder and "
+                      "evaluation data (skipped, with a notice, if the file does not exist)")
 
     publish = commands.add_parser("publish", help="merge reports and post the comment")
     publish.add_argument("reports", nargs="+", type=Path)
@@ -75,7 +82,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from restore_gate.check import CheckOptions, run_check
     from restore_gate.render import render
 
-    report = run_check(CheckOptions(args.config, args.checkpoint, args.device, args.quiet))
+    report = run_check(CheckOptions(args.config, args.checkpoint, args.device, args.quiet,
+                                    base=args.base, baseline_ref=args.baseline_ref))
     data = report.to_dict()
     markdown = render(data)
     if args.report:
@@ -99,8 +107,15 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from restore_gate.runtime import describe_device, prepare_device
     from restore_gate.snapshot import snapshot
 
+    from restore_gate.config import load_config
+
     prepare_device(args.device)
-    manifest = snapshot(args.checkpoint, args.out, describe_device(args.device), Path.cwd())
+    config = load_config(args.config) if args.config.is_file() else None
+    if config is None:
+        print(f"restore-gate: no {args.config}: writing a bare bundle without golden outputs "
+              "or metrics (drift will not be measured against it)", file=sys.stderr)
+    manifest = snapshot(args.checkpoint, args.out, describe_device(args.device), Path.cwd(),
+                        config)
     print(f"restore-gate: wrote {args.out} ({manifest['format']}, "
           f"{len(manifest['variables'])} values)", file=sys.stderr)
     return 0

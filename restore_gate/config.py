@@ -76,10 +76,14 @@ def load_config(path: Path, root: Path | None = None) -> Config:
             f"config file {path} not found",
             f"create {DEFAULT_CONFIG} at the repository root (see the README) or pass --config PATH",
         )
-    text = path.read_text(encoding="utf-8")
+    return parse_config(path.read_text(encoding="utf-8"), path, root or path.parent)
+
+
+def parse_config(text: str, path: Path, root: Path) -> Config:
+    """Validate config text (from the working tree or from a git ref)."""
     data, lines = parse_yaml(text, path)
     validate(data, lines, path, "config.schema.json")
-    config = Config(path=path, root=(root or path.parent).resolve(), data=data)
+    config = Config(path=path, root=root.resolve(), data=data)
     thresholds = data.get("thresholds")
     if isinstance(thresholds, str):
         config.data["thresholds"] = load_threshold_file(config.root / thresholds)
@@ -183,3 +187,23 @@ def _describe(error: jsonschema.ValidationError, lines: dict[tuple, int], path: 
             return _describe(fake, lines, path)
     line = lines.get(location, 1)
     return f"{path}:{line}: '{dotted}': {error.message}"
+
+
+def threshold_changes(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
+    """Human lines for every threshold the pull request changes ("a.b 0.01 → 0.2")."""
+    before, after = _flatten(base), _flatten(head)
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key, "(none)"), after.get(key, "(none)")
+        if old != new:
+            changes.append(f"thresholds.{key} {old} → {new}")
+    return changes
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {prefix: value}
+    flat: dict[str, Any] = {}
+    for key, item in value.items():
+        flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+    return flat

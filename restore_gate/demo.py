@@ -41,6 +41,7 @@ def train_release(project: Path) -> Path:
     """Train the example for a few epochs and snapshot it as `release/model.tar.gz`."""
     from restore_gate.build import resolve_callable
     from restore_gate.runtime import describe_device, import_tensorflow, prepare_device
+    from restore_gate.config import load_config
     from restore_gate.snapshot import snapshot
 
     prepare_device("cpu")
@@ -54,7 +55,8 @@ def train_release(project: Path) -> Path:
         str(project / "release-checkpoint" / "ckpt")
     )
     bundle = project / "release" / "model.tar.gz"
-    snapshot(Path(prefix), bundle, describe_device("cpu"), project)
+    config = load_config(project / ".restore-gate.yml")
+    snapshot(Path(prefix), bundle, describe_device("cpu"), project, config)
     return bundle
 
 

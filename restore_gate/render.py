@@ -180,7 +180,8 @@ def _environment(report: dict) -> list[str]:
     rows = ["| | release | this run |", "|---|---|---|"]
     for key in ("tensorflow", "keras", "python"):
         rows.append(f"| {key} | {escape(written.get(key, '—'))} | {escape(runner.get(key) or '—')} |")
-    rows.append(f"| device | {escape(written.get('device', '—'))} | "
+    rows.append(f"| device | {escape(written.get('device', '—'))} "
+                f"{escape(written.get('device_name', ''))} | "
                 f"{escape(runner.get('device', ''))} {escape(runner.get('device_name', ''))} |")
     timings = ", ".join(f"{escape(k)} {v:.1f}s" for k, v in (report.get("timings") or {}).items())
     return ["<details><summary>Environment and timings</summary>", "", *rows, "",

@@ -88,6 +88,7 @@ class Report:
     errors: list[dict[str, str]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def add_error(self, error: GateError) -> None:
         self.errors.append(error.as_dict())

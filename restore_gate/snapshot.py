@@ -6,12 +6,14 @@ import datetime as dt
 import os
 import platform
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from restore_gate import formats
 from restore_gate.bundle import MANIFEST_VERSION, write_bundle
 from restore_gate.checkpoint import CheckpointInfo
+from restore_gate.config import Config
 
 
 def git_commit(cwd: Path) -> str | None:
@@ -58,8 +60,38 @@ def manifest_for(info: CheckpointInfo, inner: str, runner: dict[str, Any], cwd: 
     }
 
 
-def snapshot(checkpoint: Path, out: Path, runner: dict[str, Any], cwd: Path) -> dict:
-    """Write the bundle; return its manifest."""
+def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict[str, Any]:
+    """Restore the release into its own model; record golden outputs, metrics, layout."""
+    from restore_gate import evaluate
+    from restore_gate.baseline import GOLDEN_FILE, save_golden
+    from restore_gate.check import restored_model
+
+    built = restored_model(config, info)
+    data = evaluate.load_eval_data(config)
+    samples = config.section("evaluation").get("golden_samples", evaluate.DEFAULT_GOLDEN_SAMPLES)
+    golden = evaluate.golden_inputs(built.model, data, samples)
+    result = evaluate.run(built.model, config, golden, data)
+    save_golden(folder / GOLDEN_FILE, golden, result.output_names, result.golden_outputs)
+    layout: dict[str, str] = {}
+    if info.format in ("keras-weights", "keras"):
+        from restore_gate.formats.keras_v3 import model_layout
+
+        names = {id(v.obj): v.name for v in built.variables}
+        layout = {k: names[id(o)] for k, o in model_layout(built.model).items() if id(o) in names}
+    return {
+        "golden": {"file": GOLDEN_FILE, "outputs": result.output_names,
+                   "samples": int(len(result.golden_outputs[0]))},
+        "metrics": result.metrics,
+        "metric_errors": result.metric_errors,
+        "variable_order": [v.name for v in built.variables],
+        "layout": layout,
+    }
+
+
+def snapshot(
+    checkpoint: Path, out: Path, runner: dict[str, Any], cwd: Path, config: Config | None = None
+) -> dict:
+    """Write the bundle; return its manifest. With a config, behaviour is recorded too."""
     info = formats.read(checkpoint)
     base = info.path.parent if info.path.is_file() or not info.path.is_dir() else info.path
     if info.path.is_dir():
@@ -69,5 +101,10 @@ def snapshot(checkpoint: Path, out: Path, runner: dict[str, Any], cwd: Path) -> 
     inner_rel = info.path.relative_to(base).as_posix() if info.path != base else ""
     inner = f"checkpoint/{inner_rel}".rstrip("/")
     manifest = manifest_for(info, inner, runner, cwd)
-    write_bundle(out, files, base, manifest)
+    with tempfile.TemporaryDirectory(prefix="restore-gate-") as folder:
+        extra_files: list[Path] = []
+        if config is not None:
+            manifest.update(record_behaviour(config, info, Path(folder)))
+            extra_files = [Path(folder) / manifest["golden"]["file"]]
+        write_bundle(out, files, base, manifest, extra_files)
     return manifest

@@ -23,6 +23,7 @@ class CheckpointSource:
     path: Path
     manifest: dict[str, Any] | None = None
     origin: Path | None = None  # the file that was fetched or named (bundle, .keras, ...)
+    bundle_dir: Path | None = None  # where a bundle was unpacked (golden outputs live there)
     notices: list[str] = field(default_factory=list)
 
 
@@ -46,7 +47,12 @@ def resolve(spec: str | None, config: Config | None, workdir: Path) -> Checkpoin
     path = Path(spec) if Path(spec).is_absolute() else (base / spec)
     if not path.exists() and not Path(f"{path}.index").exists():
         path = Path(spec)  # relative to the working directory as a fallback
-    return local(path, workdir)
+    found = local(path, workdir)
+    if path.is_absolute() and path.is_relative_to(base.resolve()):
+        found.description = path.relative_to(base.resolve()).as_posix()
+    else:
+        found.description = spec
+    return found
 
 
 def local(path: Path, workdir: Path) -> CheckpointSource:
@@ -54,5 +60,7 @@ def local(path: Path, workdir: Path) -> CheckpointSource:
     if is_bundle(path):
         target = Path(tempfile.mkdtemp(prefix="bundle-", dir=workdir))
         manifest = extract_bundle(path, target)
-        return CheckpointSource(str(path), checkpoint_in(target, manifest), manifest, origin=path)
+        return CheckpointSource(
+            str(path), checkpoint_in(target, manifest), manifest, origin=path, bundle_dir=target
+        )
     return CheckpointSource(str(path), path, None, origin=path)

@@ -1,0 +1,117 @@
+"""The release's behaviour to compare against: from the bundle, a git ref, or the config.
+
+In order: the bundle's recorded golden outputs and metrics; the release's code rebuilt
+from a git ref (`--baseline-ref` / `baseline.ref`) with the same checkpoint restored;
+baseline metric values written in the config; else nothing ("not measured").
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from restore_gate.errors import GateError
+
+GOLDEN_FILE = "golden.npz"
+
+
+@dataclass
+class Baseline:
+    source: str
+    golden_inputs: Any = None
+    output_names: list[str] = field(default_factory=list)
+    golden_outputs: list[np.ndarray] | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def save_golden(path: Path, inputs: Any, names: list[str], outputs: list[np.ndarray]) -> None:
+    """Golden inputs and outputs as a plain .npz (no pickled objects)."""
+    arrays: dict[str, np.ndarray] = {}
+    if isinstance(inputs, dict):
+        arrays.update({f"input:{k}": np.asarray(v) for k, v in inputs.items()})
+    elif isinstance(inputs, (list, tuple)):
+        arrays.update({f"input:#{i}": np.asarray(v) for i, v in enumerate(inputs)})
+    else:
+        arrays["input"] = np.asarray(inputs)
+    arrays.update({f"output:{n}": np.asarray(o) for n, o in zip(names, outputs, strict=True)})
+    np.savez_compressed(path, **arrays)
+
+
+def load_golden(path: Path) -> tuple[Any, list[str], list[np.ndarray]]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise GateError("fetch", f"cannot read golden outputs {path}: {exc}",
+                        "re-create the bundle with `restore-gate snapshot`") from exc
+    names = [k.split(":", 1)[1] for k in arrays if k.startswith("output:")]
+    outputs = [arrays[f"output:{n}"] for n in names]
+    if "input" in arrays:
+        inputs: Any = arrays["input"]
+    elif any(k.startswith("input:#") for k in arrays):
+        inputs = [arrays[k] for k in sorted(
+            (k for k in arrays if k.startswith("input:#")), key=lambda k: int(k[7:]))]
+    else:
+        inputs = {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("input:")}
+    return inputs, names, outputs
+
+
+def from_manifest(manifest: dict[str, Any] | None, bundle_dir: Path | None) -> Baseline | None:
+    """Golden outputs and metrics recorded by `snapshot`."""
+    if not manifest or not (manifest.get("golden") or manifest.get("metrics")):
+        return None
+    baseline = Baseline(source="release bundle", metrics=dict(manifest.get("metrics") or {}))
+    golden = manifest.get("golden")
+    if golden and bundle_dir is not None:
+        path = (bundle_dir / golden["file"]).resolve()
+        if not path.is_relative_to(bundle_dir.resolve()) or not path.is_file():
+            raise GateError("fetch", f"the bundle's golden file {golden['file']!r} is missing",
+                            "re-create the bundle with `restore-gate snapshot`")
+        inputs, names, outputs = load_golden(path)
+        baseline.golden_inputs = inputs
+        baseline.output_names, baseline.golden_outputs = names, outputs
+    return baseline
+
+
+def from_config(values: dict[str, float] | None) -> Baseline | None:
+    if not values:
+        return None
+    return Baseline(source="baseline.metrics in the config", metrics=dict(values))
+
+
+def worktree(repo: Path, ref: str, parent: Path) -> Path:
+    """Check out `ref` in a temporary git worktree (the release's own code)."""
+    target = Path(tempfile.mkdtemp(prefix="baseline-", dir=parent))
+    result = subprocess.run(
+        ["git", "-C", str(repo), "worktree", "add", "--detach", str(target), ref],
+        capture_output=True, text=True, timeout=120,
+    )
+    if result.returncode != 0:
+        raise GateError("evaluate", f"cannot check out baseline ref {ref!r}: "
+                        f"{result.stderr.strip().splitlines()[-1] if result.stderr else ''}",
+                        "fetch the release tag (actions/checkout with fetch-depth: 0) or fix "
+                        "--baseline-ref / baseline.ref")
+    return target
+
+
+def remove_worktree(repo: Path, path: Path) -> None:
+    subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
+                   capture_output=True, timeout=120)
+
+
+def git_show(repo: Path, ref: str, path: str) -> str | None:
+    """A file's text at a ref (None if it does not exist there)."""
+    result = subprocess.run(["git", "-C", str(repo), "show", f"{ref}:{path}"],
+                            capture_output=True, text=True, timeout=60)
+    return result.stdout if result.returncode == 0 else None
+
+
+def repo_root(path: Path) -> Path | None:
+    result = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"],
+                            capture_output=True, text=True, timeout=30)
+    return Path(result.stdout.strip()) if result.returncode == 0 else None
