@@ -142,6 +142,9 @@ def model_layout(model: Any) -> dict[str, Any]:
         def close(self) -> None:
             pass
 
+        def __bool__(self) -> bool:
+            return True
+
     recorder = Recorder()
     saving_lib._save_state(
         model, weights_store=recorder, assets_store=None, inner_path="", visited_saveables=set()
