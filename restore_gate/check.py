@@ -95,6 +95,8 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
     with stage(report, "fetch", quiet):
         source = resolve(options.checkpoint, config, workdir)
         report.notices.extend(source.notices)
+    if source.path is None:  # no release yet: nothing to restore, the notice says why (pass)
+        return
     with stage(report, "inspect", quiet):
         info = formats.read(source.path, config.checkpoint_format)
         report.checkpoint = _checkpoint_block(source, info)

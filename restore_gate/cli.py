@@ -53,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     publish = commands.add_parser("publish", help="merge reports and post the comment")
     publish.add_argument("reports", nargs="+", type=Path)
     publish.add_argument("--markdown", type=Path, help="write the merged comment here")
+    publish.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG),
+                         help="config with the `publish:` settings (optional)")
+    publish.add_argument("--pr", type=int, help="pull request number (default: from the event)")
+    publish.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
+    publish.add_argument("--event", type=Path, help="event JSON the reports belong to (artifact)")
+    publish.add_argument("--no-comment", action="store_true", help="do not post the comment")
+    publish.add_argument("--check-run", action="store_true", help="also create a check run")
+    publish.add_argument("--comment-author", help="login the sticky comment is written as "
+                         "(default: the token's own, e.g. github-actions[bot])")
 
     demo = commands.add_parser("demo", help="run the gate on the bundled example, offline")
     demo.add_argument("--workdir", type=Path, help="keep the demo's files here")

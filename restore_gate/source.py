@@ -20,7 +20,7 @@ class CheckpointSource:
     """A local checkpoint ready to inspect, and what is known of where it came from."""
 
     description: str
-    path: Path
+    path: Path | None  # None: nothing to check against (no release yet); see `notices`
     manifest: dict[str, Any] | None = None
     origin: Path | None = None  # the file that was fetched or named (bundle, .keras, ...)
     bundle_dir: Path | None = None  # where a bundle was unpacked (golden outputs live there)
@@ -39,10 +39,7 @@ def resolve(spec: str | None, config: Config | None, workdir: Path) -> Checkpoin
             "pass --checkpoint PATH|URL|release or set checkpoint.path in the config",
         )
     if spec == "release" or spec.startswith(("http://", "https://")):
-        raise GateError(
-            "fetch", f"fetching {spec!r} is not available in this build of restore-gate",
-            "download the release asset and pass its local path with --checkpoint",
-        )
+        return fetched(spec, section.get("release") or {}, workdir)
     base = config.root if config else Path.cwd()
     path = Path(spec) if Path(spec).is_absolute() else (base / spec)
     if not path.exists() and not Path(f"{path}.index").exists():
@@ -53,6 +50,19 @@ def resolve(spec: str | None, config: Config | None, workdir: Path) -> Checkpoin
     else:
         found.description = spec
     return found
+
+
+def fetched(spec: str, release: dict[str, Any], workdir: Path) -> CheckpointSource:
+    """A release asset or URL, downloaded (cached) by `fetch` and unpacked like a local path."""
+    from restore_gate.fetch import fetch
+
+    result = fetch(spec, release)
+    if result.path is None:
+        return CheckpointSource(result.description, None, notices=result.notices)
+    source = local(result.path, workdir)
+    source.description = result.description
+    source.notices.extend(result.notices)
+    return source
 
 
 def local(path: Path, workdir: Path) -> CheckpointSource:

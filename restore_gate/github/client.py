@@ -155,7 +155,7 @@ class GitHub:
 
     def request(self, method: str, path: str, *, permission: str = "", what: str = "",
                 ok: tuple[int, ...] = (), **kwargs: Any) -> requests.Response:
-        """Send one call; raise `GitHubError` unless it succeeded (2xx, 3xx, or a status in `ok`)."""
+        """Send one call; raise `GitHubError` unless it succeeded (< 400, or a status in `ok`)."""
         url = self.url(path)
         if not url.startswith(self.api_url + "/"):
             raise GitHubError(f"refusing to send the token to {urlsplit(url).netloc}")

@@ -1,0 +1,151 @@
+"""`restore-gate publish REPORT...`: merge runners' reports, post the sticky comment, write the
+job summary, annotations and step outputs.
+
+Reports are untrusted artifacts: each is validated before anything is rendered or sent,
+and an invalid one is an error (exit 2) with nothing posted. The exit code follows the
+worst verdict (a maintainer's override label turns a fail into a pass); a publishing
+problem is a warning and never changes it. No TensorFlow is imported here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from restore_gate.errors import GateError
+from restore_gate.publish.context import Context
+from restore_gate.publish.merge import (
+    COMMENT_LIMIT,
+    SUMMARY_LIMIT,
+    comment_body,
+    fit,
+    mismatch_rows,
+    utf8_bytes,
+    utf16_units,
+    worst,
+)
+from restore_gate.publish.workflow import (
+    annotations,
+    blocking,
+    describe,
+    warn,
+    write_outputs,
+    write_summary,
+)
+from restore_gate.render import MARKER
+
+EXIT = {"pass": 0, "fail": 1, "error": 2}
+DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
+MAX_REPORT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class Outcome:
+    verdict: str
+    overridden: str = ""  # the notice shown when an override label turned a fail into a pass
+    comment_url: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_reports(paths: list[Path]) -> list[dict[str, Any]]:
+    """Read and validate every report; the first problem is a `GateError` (exit 2)."""
+    from restore_gate.report import validate_report
+
+    reports = []
+    for path in paths:
+        try:
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_REPORT_BYTES + 1)
+        except OSError as exc:
+            raise GateError("publish", f"cannot read report {path}: {exc.strerror}",
+                            "pass the JSON files written by `restore-gate check --report`"
+                            ) from None
+        if len(raw) > MAX_REPORT_BYTES:
+            raise GateError("publish", f"report {path} is over {MAX_REPORT_BYTES} bytes",
+                            "pass the JSON file written by `restore-gate check --report`")
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise GateError("publish", f"report {path} is not JSON: {str(exc)[:200]}",
+                            "pass the JSON file written by `restore-gate check --report`") from None
+        reports.append(validate_report(data, str(path)))
+    return reports
+
+
+def publish_settings(config_path: Path | None) -> dict[str, Any]:
+    """The config's `publish:` section; no config file means the defaults."""
+    if config_path is None or not config_path.is_file():
+        return {}
+    from restore_gate.config import load_config
+
+    return load_config(config_path).section("publish")
+
+
+def publish_command(args: argparse.Namespace) -> int:
+    ctx = Context.from_env(getattr(args, "pr", None), getattr(args, "repo", None),
+                           getattr(args, "event", None))
+    try:
+        reports = load_reports(args.reports)
+        settings = publish_settings(getattr(args, "config", None))
+    except GateError:
+        _outputs(ctx, "error", args.reports, "", [])
+        raise
+    outcome = publish(reports, args, ctx, settings)
+    print(f"restore-gate: verdict {outcome.verdict}"
+          + (" (overridden by label)" if outcome.overridden else "")
+          + (f"; comment {outcome.comment_url}" if outcome.comment_url else ""), file=sys.stderr)
+    return EXIT[outcome.verdict]
+
+
+def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
+            settings: dict[str, Any]) -> Outcome:
+    """Decide, render, post, annotate and write the files; returns the final verdict."""
+    from restore_gate.publish.remote import Remote
+
+    remote = Remote(ctx, getattr(args, "comment_author", None))
+    outcome = Outcome(worst([r["verdict"] for r in reports]), warnings=remote.warnings)
+    label = settings.get("override_label") or DEFAULT_OVERRIDE_LABEL
+    if outcome.verdict == "fail" and label in remote.labels():
+        outcome.verdict = "pass"
+        outcome.overridden = (f"The label `{label}` is on this pull request, so this failure "
+                              "does not block the merge. The next release must carry the break.")
+    total = mismatch_rows(reports)
+
+    def make(rows: int) -> str:
+        return comment_body(reports, rows, outcome.overridden)
+
+    body, _ = fit(make, total, COMMENT_LIMIT - 512, utf16_units)
+    if getattr(args, "markdown", None):
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(body, encoding="utf-8")
+    if not getattr(args, "no_comment", False):
+        outcome.comment_url = remote.comment(body)
+    if ctx.in_actions:
+        level = "warning" if outcome.overridden else "error"
+        for line in annotations(reports, ctx.workspace, level):
+            print(line, flush=True)
+    if getattr(args, "check_run", False) or settings.get("check_run"):
+        remote.check_run(body, reports, outcome.verdict, bool(outcome.overridden))
+    if ctx.summary:
+        summary, _ = fit(make, total, SUMMARY_LIMIT - 1024, utf8_bytes, "the report artifact")
+        try:
+            write_summary(ctx.summary, summary.replace(MARKER + "\n", "", 1))
+        except OSError as exc:
+            warn(f"cannot write the job summary: {exc}", ctx.in_actions)
+    _outputs(ctx, outcome.verdict, args.reports, outcome.comment_url, reports)
+    return outcome
+
+
+def _outputs(ctx: Context, verdict: str, paths: list[Path], url: str, reports: list[dict]) -> None:
+    if not ctx.output:
+        return
+    values = {"verdict": verdict, "report": "\n".join(str(p) for p in paths),
+              "comment-url": url, "mismatches": "\n".join(describe(m) for m in blocking(reports))}
+    try:
+        write_outputs(ctx.output, values)
+    except OSError as exc:
+        warn(f"cannot write the step outputs: {exc}", ctx.in_actions)
