@@ -1,0 +1,303 @@
+"""The container action's entry point: GitHub's `INPUT_*` / `GITHUB_*` environment → restore-gate.
+
+GitHub passes each `with:` input as `INPUT_<NAME>` with the name upper-cased and its hyphens
+kept (`INPUT_GITHUB-TOKEN`, `INPUT_FAIL-ON`), which is why the image runs this file directly
+(`/bin/sh` drops such variables). The inputs map onto `restore-gate check` and/or
+`restore-gate publish`; `fail-on` then decides the step's exit code, and the step outputs go to
+`GITHUB_OUTPUT`. The token travels in the environment (`GITHUB_TOKEN`), never on a command line,
+and is never printed.
+
+Exit codes: the verdict's (0 pass, 1 fail, 2 error) filtered by `fail-on`; a misconfigured step
+(an unknown input value, a requirements file that does not install) always exits 2.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULTS = {  # the same defaults as action.yml (a `docker://` step gets no action.yml)
+    "config": ".restore-gate.yml",
+    "checkpoint": "",
+    "mode": "check-and-publish",
+    "device": "cpu",
+    "reports": "",
+    "github-token": "",
+    "comment": "true",
+    "fail-on": "fail",
+    "requirements": "",
+}
+MODES = ("check", "publish", "check-and-publish")
+FAIL_ON = ("fail", "error", "never")
+DEVICES = ("cpu", "gpu", "auto")
+BOOLEANS = {"true": True, "false": False}
+VERDICTS = {0: "pass", 1: "fail", 2: "error"}
+REPORT = "restore-gate-report.json"  # written in the workspace, so later steps can upload it
+MARKDOWN = "restore-gate-comment.md"
+TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB-TOKEN")
+
+
+class InputError(Exception):
+    """An input value the action cannot work with (always exit 2)."""
+
+
+@dataclass
+class Inputs:
+    config: str
+    checkpoint: str
+    mode: str
+    device: str
+    reports: list[str]
+    token: str
+    comment: bool
+    fail_on: str
+    requirements: str
+
+
+def input_value(env: Mapping[str, str], name: str) -> str:
+    """One input as GitHub passes it: `INPUT_` + the name upper-cased, hyphens kept."""
+    return env.get(f"INPUT_{name.replace(' ', '_').upper()}", "").strip() or DEFAULTS[name]
+
+
+def choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = input_value(env, name).lower()
+    if value not in allowed:
+        raise InputError(f"input `{name}` is {value!r}: use one of {', '.join(allowed)}")
+    return value
+
+
+def read_inputs(env: Mapping[str, str]) -> Inputs:
+    comment = input_value(env, "comment").lower()
+    if comment not in BOOLEANS:
+        raise InputError(f"input `comment` is {comment!r}: use true or false")
+    reports = [line.strip() for line in input_value(env, "reports").splitlines() if line.strip()]
+    return Inputs(
+        config=input_value(env, "config"),
+        checkpoint=input_value(env, "checkpoint"),
+        mode=choice(env, "mode", MODES),
+        device=choice(env, "device", DEVICES),
+        reports=reports,
+        token=input_value(env, "github-token") or env.get("GITHUB_TOKEN", ""),
+        comment=BOOLEANS[comment],
+        fail_on=choice(env, "fail-on", FAIL_ON),
+        requirements=input_value(env, "requirements"),
+    )
+
+
+def apply_fail_on(code: int, fail_on: str) -> int:
+    """The step's exit code: `fail` keeps the verdict's, `error` only fails on 2, `never` is 0."""
+    if fail_on == "never":
+        return 0
+    if fail_on == "error":
+        return 2 if code == 2 else 0
+    return code
+
+
+def log(message: str) -> None:
+    print(f"restore-gate action: {message}", file=sys.stderr, flush=True)
+
+
+def annotate(level: str, message: str) -> None:
+    """A workflow command (`::error::`...), with GitHub's escaping of the message."""
+    text = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    print(f"::{level} title=restore-gate::{text}", flush=True)
+
+
+def set_outputs(path: str | None, values: Mapping[str, str]) -> None:
+    """Append step outputs to `GITHUB_OUTPUT` (heredoc form with a random delimiter)."""
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as out:
+        for name, value in values.items():
+            delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            out.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+def child_environment() -> dict[str, str]:
+    """The environment for third-party installers: no token in it."""
+    return {k: v for k, v in os.environ.items() if k not in TOKEN_VARIABLES}
+
+
+def install_requirements(requirements: str) -> None:
+    """pip-install the model's own dependencies into this interpreter; InputError if it fails."""
+    path = Path(requirements)
+    if not path.is_file():
+        raise InputError(f"input `requirements`: {requirements} is not a file in the workspace "
+                         f"({Path.cwd()}); give its path relative to the repository root")
+    command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check",
+               "--no-input", "-r", str(path)]
+    print(f"::group::pip install -r {path}", flush=True)
+    try:
+        status = subprocess.run(command, env=child_environment(), check=False).returncode
+    finally:
+        print("::endgroup::", flush=True)
+    if status != 0:
+        raise InputError(f"`pip install -r {path}` failed (exit {status}): see pip's output above; "
+                         "fix the requirements file (versions that exist for Python "
+                         f"{sys.version_info.major}.{sys.version_info.minor} on Linux) and rerun")
+    import importlib
+
+    importlib.invalidate_caches()
+
+
+def trust_workspace(workspace: Path) -> None:
+    """The checkout belongs to the runner's user, not to the container's root: tell git so."""
+    count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+    os.environ[f"GIT_CONFIG_KEY_{count}"] = "safe.directory"
+    os.environ[f"GIT_CONFIG_VALUE_{count}"] = str(workspace)
+    os.environ["GIT_CONFIG_COUNT"] = str(count + 1)
+
+
+def base_commit(event_path: str | None) -> str | None:
+    """The pull request's base commit, when the event names one and the checkout holds it."""
+    if not event_path or not Path(event_path).is_file():
+        return None
+    try:
+        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        sha = event["pull_request"]["base"]["sha"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(sha, str) or not sha.isalnum():
+        return None
+    git = shutil.which("git")
+    found = git and subprocess.run(
+        [git, "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True, check=False
+    ).returncode == 0
+    if not found:
+        annotate("notice", f"the base commit {sha[:12]} is not in the checkout, so this pull "
+                 "request's own thresholds apply: check out with `fetch-depth: 2` (or fetch the "
+                 "base) to have the base commit's thresholds enforced")
+        return None
+    return sha
+
+
+def check_arguments(inputs: Inputs, base: str | None) -> list[str]:
+    argv = ["check", "--config", inputs.config, "--device", inputs.device,
+            "--report", REPORT, "--markdown", MARKDOWN]
+    if inputs.checkpoint:
+        argv += ["--checkpoint", inputs.checkpoint]
+    if base:
+        argv += ["--base", base]
+    return argv
+
+
+def run_cli(argv: list[str], untrusted_output: bool = False) -> int:
+    """`restore_gate.cli.main(argv)` in this process; any crash is an error (2), never a pass."""
+    from restore_gate.cli import main
+
+    stop = secrets.token_hex(16)
+    if untrusted_output:  # the branch's names end up in the log: no workflow commands in them
+        print(f"::stop-commands::{stop}", flush=True)
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 2
+    except Exception as exc:  # fail closed
+        log(f"restore-gate crashed: {type(exc).__name__}: {exc}")
+        code = 2
+    finally:
+        sys.stdout.flush()
+        if untrusted_output:
+            print(f"::{stop}::", flush=True)
+    return code if code in VERDICTS else 2
+
+
+def matching_reports(patterns: list[str]) -> list[str]:
+    found: list[str] = []
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern, recursive=True)):
+            if Path(path).is_file() and path not in found:
+                found.append(path)
+    return found
+
+
+def report_outputs(path: str) -> dict[str, str]:
+    """`report` and `mismatches` from a report file (blocking mismatches only)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        count = sum(1 for m in data.get("mismatches", []) if not m.get("allowed"))
+    except (OSError, ValueError, AttributeError):
+        return {"report": path if Path(path).is_file() else "", "mismatches": ""}
+    return {"report": path, "mismatches": str(count)}
+
+
+def run(inputs: Inputs, env: Mapping[str, str],
+        cli: Callable[[list[str], bool], int] = run_cli) -> tuple[int, dict[str, str]]:
+    """Check and/or publish; return the verdict's exit code and the step outputs."""
+    outputs: dict[str, str] = {"report": "", "mismatches": "", "comment-url": ""}
+    code = 0
+    reports: list[str] = []
+    if inputs.mode in ("check", "check-and-publish"):
+        code = cli(check_arguments(inputs, base_commit(env.get("GITHUB_EVENT_PATH"))), True)
+        outputs.update(report_outputs(REPORT))
+        if inputs.mode == "check":
+            write_summary(env.get("GITHUB_STEP_SUMMARY"))
+        if Path(REPORT).is_file():
+            reports.append(REPORT)
+    if inputs.mode in ("publish", "check-and-publish"):
+        reports += [r for r in matching_reports(inputs.reports) if r not in reports]
+        if not reports:
+            raise InputError(
+                "no report to publish: input `reports` "
+                + (f"({', '.join(inputs.reports)}) matches no file in {Path.cwd()}"
+                   if inputs.reports else "is empty")
+                + "; give a glob of the report files the check jobs uploaded"
+            )
+        code = publish(inputs, reports, outputs, cli)
+    outputs["verdict"] = VERDICTS[code]
+    return code, outputs
+
+
+def publish(inputs: Inputs, reports: list[str], outputs: dict[str, str],
+            cli: Callable[[list[str], bool], int]) -> int:
+    argv = ["publish", *reports, "--markdown", MARKDOWN]
+    if not inputs.comment:
+        argv.append("--no-comment")
+    code = cli(argv, False)
+    if not outputs["report"]:
+        outputs.update(report_outputs(reports[0]))
+    return code
+
+
+def write_summary(path: str | None) -> None:
+    """In `check` mode (nothing published), the rendered comment goes to the job summary."""
+    if path and Path(MARKDOWN).is_file():
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write(Path(MARKDOWN).read_text(encoding="utf-8") + "\n")
+
+
+def main() -> int:
+    env = os.environ
+    outputs_file = env.get("GITHUB_OUTPUT")
+    workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd())
+    try:
+        inputs = read_inputs(env)
+        os.chdir(workspace)
+        trust_workspace(workspace)
+        if inputs.token:
+            os.environ["GITHUB_TOKEN"] = inputs.token  # for fetch and publish; never on argv
+        if inputs.requirements:
+            install_requirements(inputs.requirements)
+        code, outputs = run(inputs, env)
+    except (InputError, OSError) as error:
+        annotate("error", f"{error}")
+        set_outputs(outputs_file, {"verdict": "error", "report": "", "comment-url": "",
+                                   "mismatches": ""})
+        return 2
+    set_outputs(outputs_file, outputs)
+    status = apply_fail_on(code, inputs.fail_on)
+    log(f"verdict {outputs['verdict']} (exit {code}); fail-on: {inputs.fail_on} → "
+        f"the step exits {status}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

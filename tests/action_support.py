@@ -1,0 +1,98 @@
+"""Run `entrypoint.py` the way GitHub runs the container action, and read back what it wrote.
+
+GitHub gives a container action every input of action.yml as `INPUT_<NAME>` (upper-cased,
+hyphens kept), defaults filled in from action.yml (`${{ github.token }}` evaluated), plus the
+`GITHUB_*` variables pointing at files in the runner's temp folder, with the workspace as cwd.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+ENTRYPOINT = REPO / "entrypoint.py"
+ACTION = REPO / "action.yml"
+TOKEN_EXPRESSION = "${{ github.token }}"
+
+
+def action_inputs() -> dict:
+    return yaml.safe_load(ACTION.read_text(encoding="utf-8"))["inputs"]
+
+
+@dataclass
+class ActionRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str]
+    summary: str
+
+    @property
+    def log(self) -> str:
+        return self.stdout + self.stderr
+
+
+def action_env(workspace: Path, runner_temp: Path, inputs: dict[str, str], token: str,
+               event: dict | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Exactly the variables a container action's process gets (plus PATH/HOME/TF settings)."""
+    runner_temp.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("INPUT_", "GITHUB_", "GH_", "RUNNER_"))}
+    for name, spec in action_inputs().items():
+        value = inputs.get(name, spec.get("default", ""))
+        env[f"INPUT_{name.upper()}"] = token if value == TOKEN_EXPRESSION else str(value)
+    event_path = runner_temp / "event.json"
+    event_path.write_text(json.dumps(event or {}), encoding="utf-8")
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV", "GITHUB_PATH",
+                 "GITHUB_STATE"):
+        path = runner_temp / name.lower()
+        path.write_text("", encoding="utf-8")
+        env[name] = str(path)
+    env.update({
+        "CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_EVENT_PATH": str(event_path), "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_REPOSITORY": "octo/models", "GITHUB_API_URL": "https://api.github.invalid",
+        "GITHUB_SERVER_URL": "https://github.invalid", "GITHUB_RUN_ID": "4242",
+        "GITHUB_SHA": "0" * 40, "RUNNER_TEMP": str(runner_temp), "RUNNER_NAME": "test-runner",
+        "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2",
+    })
+    env.update(extra or {})
+    return env
+
+
+def run_action(workspace: Path, env: dict[str, str], python: str = sys.executable,
+               entrypoint: Path = ENTRYPOINT, timeout: float = 120) -> ActionRun:
+    proc = subprocess.run([python, str(entrypoint)], cwd=workspace, env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    return ActionRun(proc.returncode, proc.stdout, proc.stderr,
+                     parse_outputs(Path(env["GITHUB_OUTPUT"]).read_text(encoding="utf-8")),
+                     Path(env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8"))
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """GITHUB_OUTPUT as the runner reads it: `name=value` lines and `name<<DELIM` heredocs."""
+    outputs: dict[str, str] = {}
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        heredoc = re.match(r"^([^=<]+)<<(.+)$", line)
+        if heredoc:
+            name, delimiter = heredoc.groups()
+            end = lines.index(delimiter, i + 1)  # ValueError: an unterminated value
+            outputs[name] = "\n".join(lines[i + 1:end])
+            i = end + 1
+            continue
+        if "=" in line:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+        i += 1
+    return outputs

@@ -1,0 +1,171 @@
+"""`entrypoint.py` run as a subprocess with a container action's exact environment (mode check).
+
+A real tiny Keras project and a real release bundle: the unchanged branch passes, a widened
+layer fails with the layer and both shapes named, a broken setup is an error, never a pass.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from action_support import ENTRYPOINT, action_env, action_inputs, parse_outputs, run_action
+from conftest import Project, functional_model
+
+TOKEN = "ghs_" + "NeverPrintMe" * 3
+CONFIG = "checkpoint:\n  path: release/model.tar.gz\n"
+PR_EVENT = {"pull_request": {"number": 7, "base": {"sha": "f" * 40}}}
+
+
+def load_entrypoint():
+    spec = importlib.util.spec_from_file_location("action_entrypoint", ENTRYPOINT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> Path:
+    """A repository whose release bundle was saved from the model the branch still builds."""
+    import tensorflow as tf
+
+    from restore_gate.runtime import describe_device
+    from restore_gate.snapshot import snapshot
+
+    project = Project(tmp_path_factory.mktemp("released") / "repo")
+    project.write("model.py", functional_model(units=8))
+    project.config(CONFIG)
+    model = project.build()
+    model.optimizer.build(model.trainable_variables)
+    prefix = tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(
+        str(project.root.parent / "ckpt" / "ckpt"))
+    snapshot(Path(prefix), project.root / "release" / "model.tar.gz", describe_device("cpu"),
+             project.root)
+    return project.root
+
+
+@pytest.fixture
+def workspace(released: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(released, tmp_path / "workspace"))
+
+
+def run(workspace: Path, tmp_path: Path, **inputs: str):
+    env = action_env(workspace, tmp_path / "runner-temp", inputs, TOKEN, PR_EVENT)
+    result = run_action(workspace, env)
+    assert TOKEN not in result.log, "the token was printed"
+    return result
+
+
+# --- inputs, defaults and fail-on (no TensorFlow) ---
+
+def test_hyphenated_input_names_are_read_as_github_passes_them():
+    inputs = load_entrypoint().read_inputs({
+        "INPUT_FAIL-ON": "never", "INPUT_GITHUB-TOKEN": "t0k", "INPUT_MODE": "Check",
+        "INPUT_REPORTS": "cpu/*.json\n gpu/*.json \n", "INPUT_COMMENT": "false",
+    })
+    assert (inputs.fail_on, inputs.token, inputs.mode) == ("never", "t0k", "check")
+    assert inputs.reports == ["cpu/*.json", "gpu/*.json"]
+    assert inputs.comment is False
+
+
+def test_entrypoint_defaults_are_action_yml_defaults():
+    """A `docker://` step gets no action.yml, so the entrypoint applies the same defaults."""
+    defaults = {name: str(spec.get("default", "")) for name, spec in action_inputs().items()}
+    assert defaults.pop("github-token") == "${{ github.token }}"
+    ours = dict(load_entrypoint().DEFAULTS)
+    assert ours.pop("github-token") == ""
+    assert ours == defaults
+
+
+@pytest.mark.parametrize(("code", "fail_on", "status"), [
+    (0, "fail", 0), (1, "fail", 1), (2, "fail", 2),
+    (0, "error", 0), (1, "error", 0), (2, "error", 2),
+    (0, "never", 0), (1, "never", 0), (2, "never", 0),
+])
+def test_fail_on_decides_the_step_exit_code(code, fail_on, status):
+    assert load_entrypoint().apply_fail_on(code, fail_on) == status
+
+
+def test_outputs_use_a_delimiter_a_value_cannot_forge(tmp_path):
+    out = tmp_path / "out"
+    value = "line one\nEOF\nverdict=pass"
+    load_entrypoint().set_outputs(str(out), {"mismatches": value, "verdict": "fail"})
+    assert parse_outputs(out.read_text()) == {"mismatches": value, "verdict": "fail"}
+
+
+def test_an_unknown_input_value_is_an_error_even_with_fail_on_never(workspace, tmp_path):
+    result = run(workspace, tmp_path, mode="chek", **{"fail-on": "never"})
+    assert result.returncode == 2
+    assert "::error title=restore-gate::input `mode` is 'chek'" in result.stdout
+    assert result.outputs["verdict"] == "error"
+
+
+def test_a_missing_config_is_an_error_verdict_and_fail_on_applies(workspace, tmp_path):
+    result = run(workspace, tmp_path, mode="check", config="nope.yml")
+    assert result.returncode == 2
+    assert result.outputs["verdict"] == "error"
+    assert "config file nope.yml not found" in result.summary
+    relaxed = run(workspace, tmp_path / "again", mode="check", config="nope.yml",
+                  **{"fail-on": "never"})
+    assert relaxed.returncode == 0
+    assert relaxed.outputs["verdict"] == "error"
+
+
+def test_requirements_are_installed_before_the_check(workspace, tmp_path):
+    (workspace / "requirements.txt").write_text("--no-index\npyyaml\n")
+    result = run(workspace, tmp_path, mode="check", config="nope.yml", requirements=
+                 "requirements.txt", **{"fail-on": "never"})
+    assert "::group::pip install -r requirements.txt" in result.stdout
+    assert "Requirement already satisfied: pyyaml" in result.log
+    assert result.returncode == 0
+    assert result.outputs["verdict"] == "error"  # the check still ran: it found no config
+
+
+def test_requirements_that_do_not_install_stop_the_step_with_exit_2(workspace, tmp_path):
+    (workspace / "requirements.txt").write_text("--no-index\nno-such-package-restore-gate==1\n")
+    result = run(workspace, tmp_path, mode="check", requirements="requirements.txt",
+                 **{"fail-on": "never"})
+    assert result.returncode == 2
+    assert "`pip install -r requirements.txt` failed" in result.stdout
+    assert result.outputs["verdict"] == "error"
+    assert not (workspace / "restore-gate-report.json").exists()  # no check ran
+
+
+# --- the gate itself, TensorFlow in the subprocess ---
+
+def test_unchanged_branch_passes(workspace, tmp_path):
+    from restore_gate.report import validate_report
+
+    result = run(workspace, tmp_path, mode="check")
+    assert result.returncode == 0, result.log
+    assert result.outputs["verdict"] == "pass"
+    assert result.outputs["mismatches"] == "0"
+    assert result.outputs["report"] == "restore-gate-report.json"
+    report = json.loads((workspace / "restore-gate-report.json").read_text())
+    validate_report(report, "restore-gate-report.json")
+    assert report["verdict"] == "pass"
+    assert "restore-gate: **pass**" in result.summary
+    # the branch's names reach the log only between stop-commands and its resume token
+    start = result.stdout.index("::stop-commands::")
+    token = result.stdout[start:].split("\n", 1)[0].removeprefix("::stop-commands::")
+    assert result.stdout.index("**pass**") > start
+    assert result.stdout.index(f"::{token}::") > result.stdout.index("**pass**")
+
+
+def test_breaking_pull_request_fails_naming_the_layer_and_shapes(workspace, tmp_path):
+    (workspace / "model.py").write_text(functional_model(units=16))
+    result = run(workspace, tmp_path, mode="check")
+    assert result.returncode == 1, result.log
+    assert result.outputs["verdict"] == "fail"
+    assert int(result.outputs["mismatches"]) >= 2
+    assert "`hidden/kernel`" in result.summary
+    assert "4×8 float32 | 4×16 float32" in result.summary
+    assert "`model.py:" in result.summary  # the line that defines the layer
+    data = yaml.safe_load((workspace / "restore-gate-report.json").read_text())
+    assert {m["layer"] for m in data["mismatches"]} >= {"hidden"}
