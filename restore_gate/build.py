@@ -208,8 +208,8 @@ def forget_modules_under(paths: list[Path], top: str | None = None) -> None:
     package = Path(__file__).resolve().parent
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if not file:
-            continue
+        if not file or "site-packages" in file or "dist-packages" in file:
+            continue  # cheap string test first: resolving thousands of paths takes a second
         path = Path(file).resolve()
         if path.is_relative_to(package) or "site-packages" in path.parts:
             continue
