@@ -55,6 +55,7 @@ def measure(
         baseline = from_config(config.section("baseline").get("metrics"))
     report.extra["golden_outputs"] = _parity_sample(result.output_names, result.golden_outputs)
     thresholds = config.thresholds
+    report.extra["thresholds"] = {"devices": thresholds.get("devices")}
     if baseline is not None and baseline.golden_outputs is not None:
         tol = tolerance(thresholds.get("outputs"), DEFAULT_TOLERANCES[_regime(report)])
         top1 = (thresholds.get("outputs") or {}).get("max_top1_changed", DEFAULT_MAX_TOP1_CHANGED)
