@@ -239,12 +239,25 @@ def restore(
     still be measured. `optimizer=None` leaves the optimizer state alone.
     """
     tf = import_tensorflow("restore")
+    try:
+        return _restore_values(tf, info, built, roots, model, optimizer)
+    except tf.errors.DataLossError as exc:  # checksum or size mismatch in a .data shard
+        error = _unreadable(info.path, exc)
+        raise GateError("restore", error.message, error.hint) from exc
+
+
+def _restore_values(
+    tf: Any, info: CheckpointInfo, built: BuiltModel, roots: dict[str, str], model: Pairing,
+    optimizer: Pairing | None,
+) -> int:
     reader = tf.train.load_checkpoint(str(info.path))
     if model.clean and optimizer is not None and optimizer.clean:
         root = python_root(info, built, roots)
         checkpoint = root if isinstance(root, tf.train.Checkpoint) else tf.train.Checkpoint(root)
         try:
             checkpoint.read(str(info.path)).expect_partial()
+        except tf.errors.DataLossError:
+            raise
         except Exception as exc:
             raise GateError(
                 "restore",
