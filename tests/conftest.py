@@ -74,3 +74,61 @@ def functional_model(units: int = 8, extra: str = "", compiled: bool = True,
         f"{compile_line}"
         "    return model\n"
     )
+
+
+# --- saved releases, shared by the check/inspect tests (module-scoped fixtures build on these) ---
+
+SUBCLASSED_MODEL = """\
+import keras
+
+
+class Net(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.{first} = keras.layers.Dense(8, activation="relu")
+        self.head = keras.layers.Dense(3)
+
+    def call(self, x):
+        return self.head(self.{first}(x))
+
+
+def build():
+    model = Net()
+    model(keras.ops.zeros((1, 4)))
+    return model
+"""
+
+
+def save_release(model, directory: Path, kind: str) -> Path:
+    """Save `model` as a release checkpoint of one kind, with plain TF/Keras calls.
+
+    kinds: `tf` (tf.train.Checkpoint(model=...)), `tf-opt` (with the optimizer),
+    `manager` (a CheckpointManager folder, two saves), `h5` (.weights.h5), `keras` (.keras).
+    """
+    import tensorflow as tf
+
+    directory.mkdir(parents=True, exist_ok=True)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    if kind == "tf":
+        return Path(tf.train.Checkpoint(model=model).write(str(directory / "ckpt")))
+    if kind == "tf-opt":
+        return Path(tf.train.Checkpoint(model=model, optimizer=optimizer).write(
+            str(directory / "ckpt")))
+    if kind == "manager":
+        manager = tf.train.CheckpointManager(
+            tf.train.Checkpoint(model=model, optimizer=optimizer), str(directory), max_to_keep=2
+        )
+        manager.save()
+        manager.save()
+        return directory
+    if kind == "h5":
+        path = directory / "model.weights.h5"
+        model.save_weights(str(path))
+        return path
+    if kind == "keras":
+        path = directory / "model.keras"
+        model.save(str(path))
+        return path
+    raise ValueError(kind)
