@@ -42,6 +42,7 @@ BOOLEANS = {"true": True, "false": False}
 VERDICTS = {0: "pass", 1: "fail", 2: "error"}
 REPORT = "restore-gate-report.json"  # written in the workspace, so later steps can upload it
 MARKDOWN = "restore-gate-comment.md"
+EVENT = "restore-gate-event.json"  # `check` mode's copy of the event, for the fork-safe split
 TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB-TOKEN")
 
 
@@ -220,18 +221,45 @@ def matching_reports(patterns: list[str]) -> list[str]:
 
 
 def report_outputs(path: str) -> dict[str, str]:
-    """`report` and `mismatches` from a report file (blocking mismatches only)."""
+    """`report` and `mismatches` (one line per blocking mismatch, as `publish` writes them)."""
+    from restore_gate.publish.workflow import blocking, describe
+
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        count = sum(1 for m in data.get("mismatches", []) if not m.get("allowed"))
-    except (OSError, ValueError, AttributeError):
+        lines = [describe(m) for m in blocking([data])]
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return {"report": path if Path(path).is_file() else "", "mismatches": ""}
-    return {"report": path, "mismatches": str(count)}
+    return {"report": path, "mismatches": "\n".join(lines)}
+
+
+def event_for(reports: list[str], env: Mapping[str, str]) -> str | None:
+    """The event the reports belong to: `RESTORE_GATE_EVENT`, else the `restore-gate-event.json`
+    a `check` step saved beside them (the fork-safe split uploads both as one artifact)."""
+    if env.get("RESTORE_GATE_EVENT"):
+        return env["RESTORE_GATE_EVENT"]
+    for report in reports:
+        candidate = Path(report).parent / EVENT
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def save_event(env: Mapping[str, str]) -> None:
+    """`check` mode keeps a copy of the event beside the report, for a later `publish`."""
+    source = env.get("GITHUB_EVENT_PATH")
+    if source and Path(source).is_file():
+        shutil.copyfile(source, EVENT)
+
+
+def output_size(env: Mapping[str, str]) -> int:
+    path = env.get("GITHUB_OUTPUT")
+    return Path(path).stat().st_size if path and Path(path).is_file() else -1
 
 
 def run(inputs: Inputs, env: Mapping[str, str],
-        cli: Callable[[list[str], bool], int] = run_cli) -> tuple[int, dict[str, str]]:
-    """Check and/or publish; return the verdict's exit code and the step outputs."""
+        cli: Callable[[list[str], bool], int] = run_cli) -> tuple[int, dict[str, str] | None]:
+    """Check and/or publish; return the verdict's exit code and the step outputs to write
+    (None when `publish` wrote them itself)."""
     outputs: dict[str, str] = {"report": "", "mismatches": "", "comment-url": ""}
     code = 0
     reports: list[str] = []
@@ -240,6 +268,7 @@ def run(inputs: Inputs, env: Mapping[str, str],
         outputs.update(report_outputs(REPORT))
         if inputs.mode == "check":
             write_summary(env.get("GITHUB_STEP_SUMMARY"))
+            save_event(env)
         if Path(REPORT).is_file():
             reports.append(REPORT)
     if inputs.mode in ("publish", "check-and-publish"):
@@ -251,20 +280,21 @@ def run(inputs: Inputs, env: Mapping[str, str],
                    if inputs.reports else "is empty")
                 + "; give a glob of the report files the check jobs uploaded"
             )
-        code = publish(inputs, reports, outputs, cli)
+        before = output_size(env)
+        code = cli(publish_arguments(inputs, reports, event_for(reports, env)), False)
+        if output_size(env) > before:
+            return code, None
     outputs["verdict"] = VERDICTS[code]
     return code, outputs
 
 
-def publish(inputs: Inputs, reports: list[str], outputs: dict[str, str],
-            cli: Callable[[list[str], bool], int]) -> int:
-    argv = ["publish", *reports, "--markdown", MARKDOWN]
+def publish_arguments(inputs: Inputs, reports: list[str], event: str | None) -> list[str]:
+    argv = ["publish", *reports, "--markdown", MARKDOWN, "--config", inputs.config]
+    if event:
+        argv += ["--event", event]
     if not inputs.comment:
         argv.append("--no-comment")
-    code = cli(argv, False)
-    if not outputs["report"]:
-        outputs.update(report_outputs(reports[0]))
-    return code
+    return argv
 
 
 def write_summary(path: str | None) -> None:
@@ -292,9 +322,10 @@ def main() -> int:
         set_outputs(outputs_file, {"verdict": "error", "report": "", "comment-url": "",
                                    "mismatches": ""})
         return 2
-    set_outputs(outputs_file, outputs)
+    if outputs is not None:
+        set_outputs(outputs_file, outputs)
     status = apply_fail_on(code, inputs.fail_on)
-    log(f"verdict {outputs['verdict']} (exit {code}); fail-on: {inputs.fail_on} → "
+    log(f"verdict {VERDICTS[code]} (exit {code}); fail-on: {inputs.fail_on} → "
         f"the step exits {status}")
     return status
 

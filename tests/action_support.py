@@ -96,3 +96,44 @@ def parse_outputs(text: str) -> dict[str, str]:
             outputs[name] = value
         i += 1
     return outputs
+
+
+_RELEASE: dict[str, Path] = {}
+
+
+def release_bundle() -> Path:
+    """A real release bundle (tf.train.Checkpoint + manifest) of `functional_model(units=8)`,
+    built once per test session (several test modules share it)."""
+    if "bundle" not in _RELEASE:
+        import atexit
+        import shutil
+        import tempfile
+
+        import tensorflow as tf
+        from conftest import Project, functional_model
+
+        from restore_gate.runtime import describe_device
+        from restore_gate.snapshot import snapshot
+
+        folder = Path(tempfile.mkdtemp(prefix="restore-gate-action-release-"))
+        atexit.register(shutil.rmtree, folder, True)
+        project = Project(folder / "repo")
+        project.write("model.py", functional_model(units=8))
+        model = project.build()
+        model.optimizer.build(model.trainable_variables)
+        prefix = tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(
+            str(folder / "ckpt" / "ckpt"))
+        bundle = folder / "model-1.0.0.tar.gz"
+        snapshot(Path(prefix), bundle, describe_device("cpu"), project.root)
+        _RELEASE["bundle"] = bundle
+    return _RELEASE["bundle"]
+
+
+def write_project(root: Path, units: int, checkpoint: str) -> Path:
+    """The branch: the tiny model with `units` hidden units and a config naming `checkpoint`."""
+    from conftest import Project, functional_model
+
+    project = Project(root)
+    project.write("model.py", functional_model(units=units))
+    project.config(checkpoint)
+    return root

@@ -1,21 +1,24 @@
-"""`entrypoint.py` run as a subprocess with a container action's exact environment (mode check).
+"""`entrypoint.py`: inputs as GitHub passes them, `fail-on`, outputs, requirements, setup errors.
 
-A real tiny Keras project and a real release bundle: the unchanged branch passes, a widened
-layer fails with the layer and both shapes named, a broken setup is an error, never a pass.
+The subprocess runs get a container action's exact environment; a broken setup is an error
+(exit 2), never a pass. The gate's verdicts through the action are in test_action_publish.py.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from action_support import ENTRYPOINT, action_env, action_inputs, parse_outputs, run_action
-from conftest import Project, functional_model
+from action_support import (
+    ENTRYPOINT,
+    action_env,
+    action_inputs,
+    parse_outputs,
+    run_action,
+    write_project,
+)
 
 TOKEN = "ghs_" + "NeverPrintMe" * 3
 CONFIG = "checkpoint:\n  path: release/model.tar.gz\n"
@@ -30,29 +33,10 @@ def load_entrypoint():
     return module
 
 
-@pytest.fixture(scope="module")
-def released(tmp_path_factory) -> Path:
-    """A repository whose release bundle was saved from the model the branch still builds."""
-    import tensorflow as tf
-
-    from restore_gate.runtime import describe_device
-    from restore_gate.snapshot import snapshot
-
-    project = Project(tmp_path_factory.mktemp("released") / "repo")
-    project.write("model.py", functional_model(units=8))
-    project.config(CONFIG)
-    model = project.build()
-    model.optimizer.build(model.trainable_variables)
-    prefix = tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(
-        str(project.root.parent / "ckpt" / "ckpt"))
-    snapshot(Path(prefix), project.root / "release" / "model.tar.gz", describe_device("cpu"),
-             project.root)
-    return project.root
-
-
 @pytest.fixture
-def workspace(released: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(released, tmp_path / "workspace"))
+def workspace(tmp_path: Path) -> Path:
+    """A checked-out branch (these tests stop before TensorFlow: see test_action_publish)."""
+    return write_project(tmp_path / "workspace", 8, CONFIG)
 
 
 def run(workspace: Path, tmp_path: Path, **inputs: str):
@@ -135,37 +119,3 @@ def test_requirements_that_do_not_install_stop_the_step_with_exit_2(workspace, t
     assert "`pip install -r requirements.txt` failed" in result.stdout
     assert result.outputs["verdict"] == "error"
     assert not (workspace / "restore-gate-report.json").exists()  # no check ran
-
-
-# --- the gate itself, TensorFlow in the subprocess ---
-
-def test_unchanged_branch_passes(workspace, tmp_path):
-    from restore_gate.report import validate_report
-
-    result = run(workspace, tmp_path, mode="check")
-    assert result.returncode == 0, result.log
-    assert result.outputs["verdict"] == "pass"
-    assert result.outputs["mismatches"] == "0"
-    assert result.outputs["report"] == "restore-gate-report.json"
-    report = json.loads((workspace / "restore-gate-report.json").read_text())
-    validate_report(report, "restore-gate-report.json")
-    assert report["verdict"] == "pass"
-    assert "restore-gate: **pass**" in result.summary
-    # the branch's names reach the log only between stop-commands and its resume token
-    start = result.stdout.index("::stop-commands::")
-    token = result.stdout[start:].split("\n", 1)[0].removeprefix("::stop-commands::")
-    assert result.stdout.index("**pass**") > start
-    assert result.stdout.index(f"::{token}::") > result.stdout.index("**pass**")
-
-
-def test_breaking_pull_request_fails_naming_the_layer_and_shapes(workspace, tmp_path):
-    (workspace / "model.py").write_text(functional_model(units=16))
-    result = run(workspace, tmp_path, mode="check")
-    assert result.returncode == 1, result.log
-    assert result.outputs["verdict"] == "fail"
-    assert int(result.outputs["mismatches"]) >= 2
-    assert "`hidden/kernel`" in result.summary
-    assert "4×8 float32 | 4×16 float32" in result.summary
-    assert "`model.py:" in result.summary  # the line that defines the layer
-    data = yaml.safe_load((workspace / "restore-gate-report.json").read_text())
-    assert {m["layer"] for m in data["mismatches"]} >= {"hidden"}
