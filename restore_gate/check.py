@@ -11,19 +11,19 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from restore_gate import formats
+from restore_gate.baseline import git_show, repo_root
 from restore_gate.build import build_model
 from restore_gate.bundle import digest
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
 from restore_gate.compare import find_mismatches, judge_optimizer, same_optimizer
-from restore_gate.baseline import git_show, repo_root
 from restore_gate.config import Config, load_config, parse_config, threshold_changes
-from restore_gate.measure import measure, rebuild_at_ref
 from restore_gate.errors import GateError
+from restore_gate.measure import measure, rebuild_at_ref
 from restore_gate.report import Mismatch, Report, TensorSpec
 from restore_gate.runtime import describe_device, prepare_device
 from restore_gate.source import CheckpointSource, resolve
@@ -76,11 +76,8 @@ def stage(report: Report, name: str, quiet: bool = False) -> Iterator[None]:
 def run_check(options: CheckOptions) -> Report:
     """Run the whole gate and return the decided report (never raises a GateError)."""
     report = Report()
-    with tempfile.TemporaryDirectory(prefix="restore-gate-") as workdir:
-        try:
-            _pipeline(options, report, Path(workdir))
-        except StageFailed:
-            pass
+    with tempfile.TemporaryDirectory(prefix="restore-gate-") as workdir, suppress(StageFailed):
+        _pipeline(options, report, Path(workdir))
     report.decide()
     return report
 

@@ -113,10 +113,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
+    from restore_gate.config import load_config
     from restore_gate.runtime import describe_device, prepare_device
     from restore_gate.snapshot import snapshot
-
-    from restore_gate.config import load_config
 
     prepare_device(args.device)
     config = load_config(args.config) if args.config.is_file() else None

@@ -1,8 +1,9 @@
 """`restore-gate demo`: the whole gate on the bundled example, offline, with no token.
 
 Trains the example classifier (seconds, deterministic data), snapshots it as the
-release, checks the unchanged branch (pass), then a pull request that widens a
-layer and inserts another (fail), and prints the comment the gate would post.
+release, checks the unchanged branch (pass), then two pull requests: a silent
+activation change (fail on drift) and one that widens a layer and inserts another
+(fail on structure), printing the comment the gate would post for each.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from restore_gate.check import CheckOptions, run_check
 from restore_gate.render import render
 
 EXAMPLE_FILES = ("classifier.py", "data.py")
+SILENT_CHANGE = ('activation="relu"', 'activation="sigmoid"')
 BREAKING_CHANGE = (
     '    x = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(inputs)\n',
     '    x = keras.layers.Dense(hidden_units * 2, activation="relu", name="hidden")(inputs)\n'
@@ -40,8 +42,8 @@ def copy_example(project: Path) -> None:
 def train_release(project: Path) -> Path:
     """Train the example for a few epochs and snapshot it as `release/model.tar.gz`."""
     from restore_gate.build import resolve_callable
-    from restore_gate.runtime import describe_device, import_tensorflow, prepare_device
     from restore_gate.config import load_config
+    from restore_gate.runtime import describe_device, import_tensorflow, prepare_device
     from restore_gate.snapshot import snapshot
 
     prepare_device("cpu")
@@ -69,6 +71,15 @@ def check(project: Path, title: str) -> str:
     return report.verdict
 
 
+def pull_request(project: Path):
+    """Check the changed branch; print the comment the gate would post."""
+    report = run_check(CheckOptions(config=project / ".restore-gate.yml", quiet=True))
+    print(render(report.to_dict()))
+    code = {"pass": 0, "fail": 1}.get(report.verdict, 2)
+    say(f"verdict on the pull request: {report.verdict} (exit code {code})")
+    return report
+
+
 def run_demo(workdir: Path | None = None) -> int:
     """Exit 0 when the gate passed the unchanged branch and failed the breaking one."""
     keep = workdir is not None
@@ -81,16 +92,17 @@ def run_demo(workdir: Path | None = None) -> int:
         say(f"released {bundle.relative_to(base)}")
         unchanged = check(project, "checking the unchanged branch")
         model_file = project / "classifier.py"
-        model_file.write_text(model_file.read_text().replace(*BREAKING_CHANGE), encoding="utf-8")
-        say("pull request: widen `hidden` (16 -> 32 units) and insert a `bottleneck` layer")
-        report = run_check(CheckOptions(config=project / ".restore-gate.yml", quiet=True))
-        comment = render(report.to_dict())
-        print(comment)
-        say(f"verdict on the pull request: {report.verdict} (exit code {1 if report.verdict == 'fail' else 2})")
+        original = model_file.read_text()
+        say("pull request 1: the hidden activation relu -> sigmoid (weights still restore)")
+        model_file.write_text(original.replace(*SILENT_CHANGE), encoding="utf-8")
+        silent = pull_request(project)
+        say("pull request 2: widen `hidden` (16 -> 32 units) and insert a `bottleneck` layer")
+        model_file.write_text(original.replace(*BREAKING_CHANGE), encoding="utf-8")
+        report = pull_request(project)
     finally:
         if not keep:
             shutil.rmtree(base, ignore_errors=True)
-    ok = unchanged == "pass" and report.verdict == "fail"
-    say("the gate passed the unchanged branch and blocked the breaking change" if ok
+    ok = unchanged == "pass" and silent.verdict == "fail" and report.verdict == "fail"
+    say("the gate passed the unchanged branch and blocked both changes" if ok
         else "unexpected verdicts: see above")
     return 0 if ok else 2

@@ -44,7 +44,9 @@ def headline(report: dict) -> str:
     verdict = report["verdict"]
     summary = report.get("summary", {})
     blocking = summary.get("blocking", 0)
-    failed_drift = sum(1 for d in report.get("drift", []) if not d["ok"] and d.get("level") != "warn")
+    failed_drift = sum(
+        1 for d in report.get("drift", []) if not d["ok"] and d.get("level") != "warn"
+    )
     if verdict == "error":
         detail = "the gate could not decide"
     elif verdict == "fail":
@@ -52,7 +54,8 @@ def headline(report: dict) -> str:
         if blocking:
             parts.append(f"{blocking} blocking mismatch{'es' if blocking != 1 else ''}")
         if failed_drift:
-            parts.append(f"{failed_drift} drift check{'s' if failed_drift != 1 else ''} over threshold")
+            plural = "s" if failed_drift != 1 else ""
+            parts.append(f"{failed_drift} drift check{plural} over threshold")
         optimizer = report.get("optimizer") or {}
         if optimizer and not optimizer.get("ok", True):
             parts.append("optimizer state does not restore")
@@ -154,7 +157,8 @@ def _drift_table(report: dict) -> list[str]:
     if not drift:
         return []
     lines = ["### Behaviour against the release", "",
-             "| | check | baseline | this branch | change | threshold |", "|---|---|---|---|---|---|"]
+             "| | check | baseline | this branch | change | threshold |",
+             "|---|---|---|---|---|---|"]
     for d in drift:
         mark = "✅" if d["ok"] else ("⚠️" if d.get("level") == "warn" else "❌")
         lines.append(
@@ -179,7 +183,8 @@ def _environment(report: dict) -> list[str]:
         return []
     rows = ["| | release | this run |", "|---|---|---|"]
     for key in ("tensorflow", "keras", "python"):
-        rows.append(f"| {key} | {escape(written.get(key, '—'))} | {escape(runner.get(key) or '—')} |")
+        release, here = written.get(key) or "—", runner.get(key) or "—"
+        rows.append(f"| {key} | {escape(release)} | {escape(here)} |")
     rows.append(f"| device | {escape(written.get('device', '—'))} "
                 f"{escape(written.get('device_name', ''))} | "
                 f"{escape(runner.get('device', ''))} {escape(runner.get('device_name', ''))} |")

@@ -80,7 +80,7 @@ def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict
         layout = {k: names[id(o)] for k, o in model_layout(built.model).items() if id(o) in names}
     return {
         "golden": {"file": GOLDEN_FILE, "outputs": result.output_names,
-                   "samples": int(len(result.golden_outputs[0]))},
+                   "samples": len(result.golden_outputs[0])},
         "metrics": result.metrics,
         "metric_errors": result.metric_errors,
         "variable_order": [v.name for v in built.variables],
