@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import sys
+import tarfile
 import time
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -218,6 +219,7 @@ def save(response: requests.Response, target: Path, expected: str | None, size: 
                 "fetch", f"{label}: sha256 {sha.hexdigest()} does not match the published digest "
                 f"sha256:{expected}", "the asset changed or was tampered with in transit: re-run, "
                 "and if it persists re-upload the asset")
+        check_archive(part, label)
         os.replace(part, target)
     except requests.RequestException as exc:
         raise GateError("fetch", f"{label}: download failed after {meter.done} bytes: "
@@ -225,6 +227,27 @@ def save(response: requests.Response, target: Path, expected: str | None, size: 
     finally:
         response.close()
         part.unlink(missing_ok=True)
+
+
+def check_archive(path: Path, label: str) -> None:
+    """Refuse an archive holding absolute paths, `..` or links before it enters the cache
+    (extraction's `data` filter would only neutralise some of them; an error is clearer)."""
+    if not label.endswith((".tar.gz", ".tgz")):
+        return
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            for member in archive:
+                parts = PurePosixPath(member.name).parts
+                bad = ("an absolute path" if member.name.startswith(("/", "\\")) else
+                       "a '..' path" if ".." in parts else
+                       "a link" if member.issym() or member.islnk() else
+                       "a device or fifo" if not (member.isfile() or member.isdir()) else "")
+                if bad:
+                    raise GateError("fetch", f"refusing to unpack {label}: {member.name!r} is "
+                                    f"{bad}", "re-create the bundle with `restore-gate snapshot`")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise GateError("fetch", f"cannot unpack {label}: {type(exc).__name__}: {exc}",
+                        "the archive is truncated or corrupted: re-create it") from None
 
 
 def _length(response: requests.Response) -> int | None:

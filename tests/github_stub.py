@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+
 SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "github" / "openapi-subset.json"
 BODY_LIMIT = 65536
 MAX_PER_PAGE = 100
@@ -173,7 +175,7 @@ class GitHubStub:
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
         server.stub = self  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         self._servers.append(server)
         return server
 
@@ -346,7 +348,9 @@ class _ApiHandler(_Handler):
         status, payload, headers = self._answer(method, path, query, body, bool(problems))
         record.status = status
         data = b"" if payload is None else json.dumps(payload).encode()
-        self._check_response(request, status, data, headers, method, path)
+        sample = payload[:2] if isinstance(payload, list) else payload  # items are alike
+        sample_data = data if sample is payload else json.dumps(sample).encode()
+        self._check_response(request, status, sample_data, headers, method, path)
         self._send(status, data, {**_rate_headers(), **headers})
 
     def _answer(self, method: str, path: str, query: dict[str, str], body: Any,
@@ -579,3 +583,26 @@ def _declared_statuses(request) -> set[str]:
         if re.match(pattern, request.path) and request.method in item:
             return set(item[request.method]["responses"])
     return set()
+
+
+GITHUB_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_API_URL", "GITHUB_REPOSITORY",
+                    "GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME", "GITHUB_OUTPUT",
+                    "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "GITHUB_WORKSPACE", "GITHUB_SHA",
+                    "RESTORE_GATE_CACHE")
+
+
+def clean_environ(monkeypatch) -> None:
+    """Tests may run inside GitHub Actions: drop the runner's own variables."""
+    for name in GITHUB_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(name="github")
+def github_fixture(monkeypatch, tmp_path):
+    """A running stand-in with its environment set (and a private download cache)."""
+    clean_environ(monkeypatch)
+    with GitHubStub() as stub:
+        for key, value in stub.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("RESTORE_GATE_CACHE", str(tmp_path / "cache"))
+        yield stub

@@ -53,8 +53,8 @@ class Repo:
         )
 
     # pull requests and comments --------------------------------------------------------
-    def pull(self, number: int) -> dict[str, Any]:
-        return self.github.json("GET", f"{self.path}/pulls/{int(number)}", permission=PULLS_READ,
+    def pull(self, number: int, permission: str = PULLS_READ) -> dict[str, Any]:
+        return self.github.json("GET", f"{self.path}/pulls/{int(number)}", permission=permission,
                                 what=f"pull request #{number}")
 
     def comments(self, issue: int) -> Iterator[dict[str, Any]]:

@@ -131,7 +131,8 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
     if getattr(args, "check_run", False) or settings.get("check_run"):
         remote.check_run(body, reports, outcome.verdict, bool(outcome.overridden))
     if ctx.summary:
-        summary, _ = fit(make, total, SUMMARY_LIMIT - 1024, utf8_bytes, "the report artifact")
+        summary, _ = fit(make, total, SUMMARY_LIMIT - 1024, utf8_bytes, "the report artifact",
+                         most=10_000)
         try:
             write_summary(ctx.summary, summary.replace(MARKER + "\n", "", 1))
         except OSError as exc:

@@ -50,9 +50,12 @@ def mismatch_rows(reports: list[dict]) -> int:
 
 
 def fit(make: Callable[[int], str], total_rows: int, limit: int, measure: Callable[[str], int],
-        where: str = "the job summary and the report artifact") -> tuple[str, bool]:
-    """The body with as many detail rows as fit under `limit`; True when something was cut."""
-    for rows in ROW_LIMITS:
+        where: str = "the job summary and the report artifact", most: int = ROW_LIMITS[0]
+        ) -> tuple[str, bool]:
+    """The body with as many detail rows (at most `most`) as fit under `limit`; True when
+    something was cut."""
+    for rows in sorted({min(most, total_rows), *(r for r in ROW_LIMITS if r < most)},
+                       reverse=True):
         body = make(rows)
         note = ""
         if rows < total_rows:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from restore_gate.github import GitHub, GitHubError, Repo, identities
+from restore_gate.github.repo import PULLS_WRITE
 from restore_gate.publish.context import Context
 from restore_gate.publish.sticky import check_run, upsert
 from restore_gate.publish.workflow import describe, located, warn
@@ -59,8 +60,8 @@ class Remote:
             self._pull = {}
             if self.ctx.pr and not self.missing:
                 number = self.ctx.pr
-                self._pull = self.call(f"reading pull request #{number}",
-                                       lambda: self.repo().pull(number)) or {}
+                self._pull = self.call(f"reading pull request #{number}",  # to comment: write
+                                       lambda: self.repo().pull(number, PULLS_WRITE)) or {}
                 head = (self._pull.get("head") or {}).get("sha")
                 trusted = self.ctx.trusted_head_sha
                 if self._pull and trusted and head != trusted:

@@ -40,7 +40,7 @@ def warn(message: str, in_actions: bool) -> None:
 
 def describe(m: dict) -> str:
     """One line for a mismatch: kind, name, checkpoint vs branch (plain text)."""
-    text = f"{m['kind']} {' '.join(str(m['name']).split())}"
+    text = f"{m['kind']} {_short(m['name'], 300)}"
     if m.get("checkpoint") or m.get("model"):
         plain = lambda spec: fmt_spec(spec).replace("\\", "")  # noqa: E731
         text += f": checkpoint {plain(m.get('checkpoint'))}, branch {plain(m.get('model'))}"
@@ -77,12 +77,17 @@ def annotations(reports: list[dict], workspace: Path | None, level: str = "error
              for (file, line), m in shown]
     if len(spots) > len(shown):
         rest = spots[len(shown):]
-        names = ", ".join(" ".join(str(m["name"]).split()) for _, m in rest[:20])
+        names = ", ".join(_short(m["name"]) for _, m in rest[:20])
         (file, line), _ = rest[0]
         lines.append(command(level, f"restore-gate: {len(rest)} more mismatches ({names}"
                              f"{', …' if len(rest) > 20 else ''}): see the job summary",
                              file=file, line=line, title="restore-gate: more mismatches"))
     return lines
+
+
+def _short(name: object, width: int = 60) -> str:
+    text = " ".join(str(name).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _location(source: object, workspace: Path | None) -> tuple[str, int] | None:

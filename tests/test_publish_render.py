@@ -1,0 +1,81 @@
+"""Merged comment rendering, size limits and workflow-command encoding (no HTTP here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_publish import BREAKING, make_report, shape
+
+from restore_gate.publish.merge import (
+    comment_body,
+    fit,
+    merged,
+    runner_names,
+    utf16_units,
+    worst,
+)
+from restore_gate.publish.workflow import annotations, command, write_outputs
+from restore_gate.render import MARKER
+
+
+def test_worst_verdict_is_error_then_fail_then_pass():
+    assert worst(["pass", "fail", "pass"]) == "fail"
+    assert worst(["fail", "error"]) == "error"
+    assert worst(["pass"]) == "pass"
+    assert worst([]) == "error"
+
+
+def test_runner_columns_are_unique_and_escaped():
+    a, b = make_report(device="GPU"), make_report(device="GPU")
+    b["runner"]["tensorflow"] = "2.21.0"
+    c = make_report()
+    c["runner"]["tensorflow"] = "<b>@evil</b>"
+    names = runner_names([a, b, c])
+    assert names[0] == "GPU · TF 2.21.0" and names[1] == "GPU · TF 2.21.0 (2)"
+    body = merged([a, b, c], 10)
+    assert "<b>" not in body and "@evil" not in body
+
+
+def test_merged_body_marks_each_runner_and_lists_errors_per_runner():
+    error = {"stage": "restore", "message": "CUDA error", "hint": "check the driver"}
+    body = merged([make_report(BREAKING), make_report(device="GPU", errors=[error])], 50)
+    assert body.startswith(MARKER) and "**error** across 2 runners" in body
+    assert "- **GPU · TF 2.21.0**, restore: CUDA error" in body
+    assert "| blocking mismatches | 2 | 0 |" in body
+
+
+def test_hard_cut_when_rows_alone_cannot_make_it_fit():
+    errors = [{"stage": "build", "message": "x" * 4000, "hint": ""} for _ in range(40)]
+    report = make_report([shape()], errors=errors)
+    body, cut = fit(lambda rows: comment_body([report], rows), 1, 65_000, utf16_units)
+    assert cut and utf16_units(body) <= 65_000 and "Cut short" in body
+    assert body.startswith(MARKER)
+
+
+def test_override_notice_follows_the_headline():
+    body = comment_body([make_report(BREAKING)], override="label applied")
+    lines = body.splitlines()
+    assert lines[0] == MARKER and lines[1].startswith("## ") and lines[3] == "> [!IMPORTANT]"
+
+
+def test_workflow_commands_cannot_be_broken_out_of():
+    line = command("error", "a\n::set-output name=x::y %", file="a,b:c.py", line=3)
+    assert "\n" not in line and line.endswith("a%0A::set-output name=x::y %25")
+    assert line.startswith("::error file=a%2Cb%3Ac.py,line=3::")
+
+
+def test_annotation_paths_are_made_relative_to_the_workspace(tmp_path):
+    report = make_report([shape(line=5)])
+    report["mismatches"][0]["source"] = f"{tmp_path}/src/model.py:5"
+    [line] = annotations([report], tmp_path)
+    assert line.startswith("::error file=src/model.py,line=5,")
+
+
+def test_outputs_use_a_delimiter_the_value_does_not_contain(tmp_path: Path):
+    out = tmp_path / "out"
+    write_outputs(out, {"mismatches": "one\ntwo", "verdict": "fail"})
+    text = out.read_text()
+    head = text.splitlines()[0]
+    name, _, delimiter = head.partition("<<")
+    assert name == "mismatches" and delimiter.startswith("ghadelimiter_")
+    assert text.count(delimiter) == 2 and "one\ntwo\n" + delimiter in text
