@@ -285,3 +285,15 @@ def test_standin_is_reusable_as_a_plain_context_manager(tmp_path):
         env = stub.env(pr=1, event_path=tmp_path / "event.json")
         assert env["GITHUB_REPOSITORY"] == "acme/widgets"
         assert json.loads((tmp_path / "event.json").read_text())["pull_request"]["number"] == 1
+
+
+def test_cpu_and_gpu_outputs_are_compared_when_merging(run, github):
+    cpu, gpu = make_report(), make_report(device="GPU")
+    cpu["extra"] = {"golden_outputs": {"probs": [0.1, 0.9, 0.5]}}
+    gpu["extra"] = {"golden_outputs": {"probs": [0.1 + 1e-7, 0.9, 0.5]}}
+    assert run(cpu, gpu) == 0
+    assert "### CPU vs GPU" in github.comments_on(PR)[0]["body"]
+    gpu["extra"] = {"golden_outputs": {"probs": [0.3, 0.9, 0.5]}}
+    assert run(cpu, gpu) == 1
+    body = github.comments_on(PR)[0]["body"]
+    assert "**fail** across 2 runners" in body and "| ❌ | `CPU vs" in body

@@ -24,6 +24,7 @@ from restore_gate.publish.merge import (
     comment_body,
     fit,
     mismatch_rows,
+    parity_verdict,
     utf8_bytes,
     utf16_units,
     worst,
@@ -77,12 +78,25 @@ def load_reports(paths: list[Path]) -> list[dict[str, Any]]:
 
 
 def publish_settings(config_path: Path | None) -> dict[str, Any]:
-    """The config's `publish:` section; no config file means the defaults."""
+    """The config's `publish:` section plus `devices` thresholds; no config: the defaults."""
     if config_path is None or not config_path.is_file():
         return {}
     from restore_gate.config import load_config
 
-    return load_config(config_path).section("publish")
+    config = load_config(config_path)
+    return {**config.section("publish"), "devices": config.thresholds.get("devices")}
+
+
+def device_parity(reports: list[dict], settings: dict[str, Any]) -> tuple[list[dict], str]:
+    """CPU-vs-GPU entries from the runners' golden outputs; an error message if undecidable."""
+    from dataclasses import asdict
+
+    from restore_gate.drift import device_parity as parity
+
+    try:
+        return [asdict(e) for e in parity(reports, settings.get("devices"))], ""
+    except Exception as exc:  # malformed outputs in an (already validated) report: undecidable
+        return [], f"CPU vs GPU parity could not be computed: {type(exc).__name__}: {exc}"
 
 
 def publish_command(args: argparse.Namespace) -> int:
@@ -107,7 +121,12 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
     from restore_gate.publish.remote import Remote
 
     remote = Remote(ctx, getattr(args, "comment_author", None))
-    outcome = Outcome(worst([r["verdict"] for r in reports]), warnings=remote.warnings)
+    parity, problem = device_parity(reports, settings)
+    if problem:
+        reports = [*reports[:-1], {**reports[-1], "verdict": "error", "errors": [
+            *reports[-1]["errors"], {"stage": "evaluate", "message": problem, "hint": ""}]}]
+    verdicts = [r["verdict"] for r in reports] + [parity_verdict(parity)]
+    outcome = Outcome(worst(verdicts), warnings=remote.warnings)
     label = settings.get("override_label") or DEFAULT_OVERRIDE_LABEL
     if outcome.verdict == "fail" and label in remote.labels():
         outcome.verdict = "pass"
@@ -116,7 +135,7 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
     total = mismatch_rows(reports)
 
     def make(rows: int) -> str:
-        return comment_body(reports, rows, outcome.overridden)
+        return comment_body(reports, rows, outcome.overridden, parity)
 
     body, _ = fit(make, total, COMMENT_LIMIT - 512, utf16_units)
     if getattr(args, "markdown", None):

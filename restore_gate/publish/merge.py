@@ -36,9 +36,13 @@ def runner_names(reports: list[dict]) -> list[str]:
     return names
 
 
-def comment_body(reports: list[dict], rows: int = 200, override: str = "") -> str:
+def comment_body(reports: list[dict], rows: int = 200, override: str = "",
+                 parity: list[dict] | None = None) -> str:
     """The Markdown for one report or a merged table for several, with the override notice."""
-    body = render(reports[0], details_limit=rows) if len(reports) == 1 else merged(reports, rows)
+    if len(reports) == 1:
+        body = render(reports[0], details_limit=rows)
+    else:
+        body = merged(reports, rows, parity or [])
     if override:
         head, _, rest = body.partition("\n\n")
         body = f"{head}\n\n> [!IMPORTANT]\n> {override}\n\n{rest}"
@@ -85,9 +89,14 @@ def utf8_bytes(text: str) -> int:
 
 
 # the merged comment -----------------------------------------------------------------------
-def merged(reports: list[dict], rows: int) -> str:
+def parity_verdict(parity: list[dict]) -> str:
+    failed = any(not d["ok"] and d.get("level", "fail") == "fail" for d in parity)
+    return "fail" if failed else "pass"
+
+
+def merged(reports: list[dict], rows: int, parity: list[dict] = ()) -> str:
     names = runner_names(reports)
-    verdict = worst([r["verdict"] for r in reports])
+    verdict = worst([r["verdict"] for r in reports] + [parity_verdict(list(parity))])
     each = ", ".join(f"{escape(n)}: {r['verdict']}" for n, r in zip(names, reports, strict=True))
     lines = [MARKER, f"## {ICONS[verdict]} restore-gate: **{verdict}** across "
              f"{len(reports)} runners ({each})", ""]
@@ -96,6 +105,7 @@ def merged(reports: list[dict], rows: int) -> str:
     lines += _errors(reports, names)
     lines += _mismatch_table(reports, names, rows)
     lines += _drift_table(reports, names)
+    lines += _parity_table(list(parity))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -205,6 +215,19 @@ def _drift_table(reports: list[dict], names: list[str]) -> list[str]:
         cells = [_drift_cell(row["runners"].get(i)) for i in range(len(reports))]
         lines.append(_row([f"{escape(kind)}: {code(name)}",
                            escape(row["d"].get("threshold", "")), *cells]))
+    return [*lines, ""]
+
+
+def _parity_table(parity: list[dict]) -> list[str]:
+    if not parity:
+        return []
+    lines = ["### CPU vs GPU", "", _row(["", "check", "CPU", "GPU", "difference", "threshold"]),
+             _row(["---"] * 6)]
+    for d in parity:
+        mark = "✅" if d["ok"] else ("⚠️" if d.get("level") == "warn" else "❌")
+        values = [_num(d.get(k)) if d.get(k) is not None else "—"
+                  for k in ("baseline", "value", "delta")]
+        lines.append(_row([mark, code(d["name"]), *values, escape(d.get("threshold", ""))]))
     return [*lines, ""]
 
 
