@@ -1,0 +1,102 @@
+"""The Dockerfile's own steps, replayed in a venv (no Docker engine here).
+
+The venv sees the system site-packages, as the image sees the TensorFlow base image's: the
+Dockerfile's COPY instructions fill a folder standing for `/action`, its RUN instructions run
+verbatim (with that folder for `/action` and the venv's `python` first on PATH), then its
+ENTRYPOINT runs the action's check with the environment GitHub gives a container action.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from action_support import REPO, action_env, release_bundle, run_action, write_project
+
+DOCKERFILE = REPO / "Dockerfile"
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    lines, current = [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        current += line[:-1] + " " if line.endswith("\\") else line
+        if not line.endswith("\\"):
+            lines.append(current)
+            current = ""
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def env_pairs(arguments: str) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in shlex.split(arguments))
+
+
+def test_dockerfile_shape():
+    steps = instructions(DOCKERFILE.read_text())
+    assert steps[0][0] == "FROM" and steps[0][1].startswith("tensorflow/tensorflow:2.")
+    assert ":latest" not in steps[0][1]
+    runs = [args for kind, args in steps if kind == "RUN"]
+    assert any("pip install --no-cache-dir /action" in run for run in runs)
+    assert not any("tensorflow" in run or "[" in run for run in runs)  # no second TensorFlow
+    assert steps[-1] == ("ENTRYPOINT", '["python", "/action/entrypoint.py"]')  # no shell
+
+
+def test_dockerfile_steps_install_a_working_action_in_a_venv(tmp_path):
+    venv, action = tmp_path / "venv", tmp_path / "action"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
+                    str(venv)], check=True)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    entrypoint: list[str] = []
+    for kind, args in instructions(DOCKERFILE.read_text()):
+        if kind == "ENV":
+            env.update(env_pairs(args))
+        elif kind == "COPY":
+            *sources, target = shlex.split(args)
+            copy(sources, Path(str(action) + target.removeprefix("/action")))
+        elif kind == "RUN":
+            if "apt-get" in args and not shutil.which("git"):
+                pytest.skip("the image's git step would need apt-get here")
+            command = args.replace("/action", str(action))
+            subprocess.run(["bash", "-euo", "pipefail", "-c", command], env=env, check=True,
+                           timeout=180, cwd=tmp_path)
+        elif kind == "ENTRYPOINT":
+            entrypoint = [arg.replace("/action", str(action)) for arg in json.loads(args)]
+
+    python = venv / "bin" / "python"
+    where = subprocess.run([str(python), "-c", "import restore_gate; print(restore_gate.__file__)"],
+                           env=env, capture_output=True, text=True, check=True, cwd=tmp_path
+                           ).stdout
+    assert Path(where.strip()).is_relative_to(venv), where  # the venv's copy, not the checkout
+    version = subprocess.run([str(venv / "bin" / "restore-gate"), "--version"], env=env,
+                             capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert version.startswith("restore-gate ")
+
+    assert entrypoint[0] == "python"
+    workspace = write_project(tmp_path / "workspace", 8, "checkpoint:\n  path: model.tar.gz\n")
+    shutil.copyfile(release_bundle(), workspace / "model.tar.gz")
+    run_env = action_env(workspace, tmp_path / "temp", {"mode": "check"}, "ghs_x" * 8,
+                         extra={k: v for k, v in env.items() if k.startswith(("PIP_", "PATH"))})
+    result = run_action(workspace, run_env, python=str(python), entrypoint=Path(entrypoint[1]))
+    assert result.returncode == 0, result.log
+    assert result.outputs["verdict"] == "pass"
+
+
+def copy(sources: list[str], target: Path) -> None:
+    """COPY semantics for files into a folder (`dst/`) and a folder onto a path."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for source in sources:
+        path = REPO / source
+        if path.is_dir():
+            shutil.copytree(path, target, ignore=ignore)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / path.name)
