@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from restore_gate.errors import GateError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 DEFAULT_CONFIG = ".restore-gate.yml"
 OPTIMIZER_POLICIES = ("required", "optional", "ignore")
@@ -74,7 +76,8 @@ def load_config(path: Path, root: Path | None = None) -> Config:
         raise GateError(
             "config",
             f"config file {path} not found",
-            f"create {DEFAULT_CONFIG} at the repository root (see the README) or pass --config PATH",
+            f"create {DEFAULT_CONFIG} at the repository root (see the README) "
+            "or pass --config PATH",
         )
     return parse_config(path.read_text(encoding="utf-8"), path, root or path.parent)
 
@@ -112,7 +115,8 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise GateError(
-            "config", f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}", "fix the YAML syntax"
+            "config", f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}",
+            "fix the YAML syntax",
         ) from exc
     lines: dict[tuple, int] = {}
     if node is not None:
@@ -137,6 +141,8 @@ def validate(
     data: Any, lines: dict[tuple, int], path: Path, schema_name: str, pointer: str = "#"
 ) -> None:
     """Validate against a shipped schema; report every error with its key and line."""
+    import jsonschema  # lazily: `inspect` and `render` never validate a config
+
     schema = load_schema(schema_name)
     if pointer != "#":
         schema = {**schema, "$ref": pointer}
@@ -159,6 +165,8 @@ def validate(
 
 
 def _describe(error: jsonschema.ValidationError, lines: dict[tuple, int], path: Path) -> str:
+    import jsonschema
+
     location = tuple(error.absolute_path)
     dotted = ".".join(map(str, location)) or "(top level)"
     if error.validator == "additionalProperties":
@@ -177,9 +185,11 @@ def _describe(error: jsonschema.ValidationError, lines: dict[tuple, int], path: 
         return "\n  - ".join(parts)
     if error.validator == "oneOf" and location and location[-1] == "thresholds":
         # a dict that failed the threshold schema: show the nested reason
-        best = jsonschema.exceptions.best_match(error.context)
+        # skip the string branch's "is not of type 'string'": the dict branch says what is wrong
+        nested = [e for e in error.context if e.relative_path or e.validator != "type"]
+        best = jsonschema.exceptions.best_match(nested)
         if best is not None and isinstance(error.instance, dict):
-            best_path = location + tuple(best.relative_path)
+            best_path = tuple(best.absolute_path)  # best_match may descend into nested oneOfs
             fake = jsonschema.ValidationError(
                 best.message, validator=best.validator, path=best_path, instance=best.instance,
                 schema=best.schema,

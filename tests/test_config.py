@@ -1,0 +1,146 @@
+"""`.restore-gate.yml`: every problem names the key and its line, with a did-you-mean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from restore_gate.config import load_config
+from restore_gate.errors import GateError
+
+VALID = """\
+version: 1
+model:
+  builder: models.classifier:build_model
+  paths: [src]
+  args: {num_classes: 10}
+checkpoint:
+  path: release/model.tar.gz
+  format: auto
+  optimizer: required
+evaluation:
+  data: models.data:eval_data
+  metrics: [accuracy, loss]
+  batch_size: 256
+thresholds:
+  metrics:
+    accuracy: {max_drop: 0.01}
+    loss: {max_increase: "5%"}
+  outputs: {atol: 1.0e-5, rtol: 1.0e-4}
+allow:
+  missing: ['^head/']
+  unexpected: []
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = ".restore-gate.yml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_for(tmp_path: Path, text: str) -> GateError:
+    with pytest.raises(GateError) as caught:
+        load_config(write(tmp_path, text))
+    assert caught.value.stage == "config"
+    return caught.value
+
+
+def test_the_spec_sketch_is_valid_and_read(tmp_path):
+    config = load_config(write(tmp_path, VALID))
+    assert config.builder == "models.classifier:build_model"
+    assert config.model_paths == [tmp_path.resolve() / "src"]
+    assert config.optimizer_policy == "required"
+    assert config.checkpoint_format == "auto"
+    assert config.allow == {"missing": ["^head/"], "unexpected": []}
+    assert config.thresholds["metrics"]["loss"] == {"max_increase": "5%"}
+
+
+def test_defaults_for_a_minimal_config(tmp_path):
+    config = load_config(write(tmp_path, "version: 1\nmodel:\n  builder: m:build\n"))
+    assert config.optimizer_policy == "optional"
+    assert config.checkpoint_format == "auto"
+    assert config.allow == {"missing": [], "unexpected": []}
+    assert config.model_paths == []
+
+
+def test_unknown_top_level_key_names_line_and_suggestion(tmp_path):
+    error = error_for(tmp_path, VALID.replace("allow:", "allwo:"))
+    assert ".restore-gate.yml:19: unknown key 'allwo'" in error.message
+    assert "did you mean 'allow'?" in error.message
+
+
+def test_unknown_nested_key_names_its_dotted_path_and_line(tmp_path):
+    error = error_for(tmp_path, VALID.replace("  format: auto", "  fromat: auto"))
+    assert ":8: unknown key 'checkpoint.fromat'" in error.message
+    assert "did you mean 'format'?" in error.message
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = VALID.replace("  format: auto", "  fromat: auto").replace("allow:", "allwo:")
+    error = error_for(tmp_path, text)
+    assert "fromat" in error.message and "allwo" in error.message
+
+
+def test_wrong_type_names_key_and_line(tmp_path):
+    error = error_for(tmp_path, VALID.replace("batch_size: 256", "batch_size: big"))
+    assert ":13: 'evaluation.batch_size'" in error.message
+    assert "'big' is not of type 'integer'" in error.message
+
+
+def test_bad_enum_value_names_the_allowed_values(tmp_path):
+    error = error_for(tmp_path, VALID.replace("optimizer: required", "optimizer: sometimes"))
+    assert ":9: 'checkpoint.optimizer'" in error.message
+    assert "required" in error.message and "ignore" in error.message
+
+
+def test_builder_without_callable_is_rejected(tmp_path):
+    error = error_for(tmp_path, VALID.replace("models.classifier:build_model", "models.classifier"))
+    assert ":3: 'model.builder'" in error.message
+
+
+def test_invalid_regex_in_allow_is_rejected(tmp_path):
+    error = error_for(tmp_path, VALID.replace("'^head/'", "'(unclosed'"))
+    assert "allow.missing.0" in error.message and ":20:" in error.message
+
+
+def test_missing_required_keys(tmp_path):
+    error = error_for(tmp_path, "version: 1\n")
+    assert "'model' is a required property" in error.message
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    error = error_for(tmp_path, "version: 1\nmodel:\n  builder: [unclosed\n")
+    assert "invalid YAML" in error.message
+    assert ".restore-gate.yml:" in error.message
+
+
+def test_missing_config_file_says_how_to_create_one(tmp_path):
+    with pytest.raises(GateError) as caught:
+        load_config(tmp_path / ".restore-gate.yml")
+    assert "not found" in caught.value.message and "--config" in caught.value.hint
+
+
+def test_separate_threshold_file_is_read_and_validated(tmp_path):
+    write(tmp_path, "metrics:\n  accuracy: {max_drop: 0.02}\n", "thresholds.yml")
+    config = load_config(write(tmp_path, VALID.split("thresholds:")[0]
+                               + "thresholds: thresholds.yml\n"))
+    assert config.thresholds == {"metrics": {"accuracy": {"max_drop": 0.02}}}
+    write(tmp_path, "metrics:\n  accuracy: {max_dorp: 0.02}\n", "thresholds.yml")
+    with pytest.raises(GateError) as caught:
+        load_config(tmp_path / ".restore-gate.yml")
+    assert "thresholds.yml:2" in caught.value.message and "max_dorp" in caught.value.message
+    assert "did you mean 'max_drop'?" in caught.value.message
+
+
+def test_missing_threshold_file_is_named(tmp_path):
+    with pytest.raises(GateError) as caught:
+        load_config(write(tmp_path, VALID.split("thresholds:")[0] + "thresholds: nope.yml\n"))
+    assert "nope.yml" in caught.value.message and "not found" in caught.value.message
+
+
+def test_bad_nested_threshold_is_explained_not_just_one_of(tmp_path):
+    error = error_for(tmp_path, VALID.replace('max_increase: "5%"', 'max_increase: "five"'))
+    assert "thresholds.metrics.loss.max_increase" in error.message
+    assert ":17:" in error.message
