@@ -9,6 +9,7 @@ the token (requests strips `Authorization` when the host changes).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -197,11 +198,11 @@ def sha256_of(path: Path) -> str:
 def save(response: requests.Response, target: Path, expected: str | None, size: int | None,
          label: str) -> None:
     """Stream `response` into `target` (atomically), checking size and sha256."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     meter = Meter(label, size)
     sha = hashlib.sha256()
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with part.open("wb") as out:
             for block in response.iter_content(MiB):
                 out.write(block)
@@ -224,9 +225,13 @@ def save(response: requests.Response, target: Path, expected: str | None, size: 
     except requests.RequestException as exc:
         raise GateError("fetch", f"{label}: download failed after {meter.done} bytes: "
                         f"{type(exc).__name__}", "re-run the job") from None
+    except OSError as exc:
+        raise GateError("fetch", f"cannot write {part}: {exc.strerror}",
+                        f"make the cache folder writable, or point {CACHE_ENV} elsewhere") from None
     finally:
         response.close()
-        part.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)
 
 
 def check_archive(path: Path, label: str) -> None:

@@ -204,3 +204,24 @@ def test_check_with_no_release_yet_is_a_pass_with_the_notice(github, project):
     from restore_gate.render import render
 
     assert "no published release" in render(report.to_dict())
+
+
+def test_store_refuses_a_token_so_the_redirect_test_means_something(github, tmp_path):
+    import requests
+
+    github.add_release("v1.0", {"model-1.0.tar.gz": bundle()})
+    resolve_release(tmp_path)
+    leaked = requests.get(github.store_url + github.store_requests[0].path,
+                          params=github.store_requests[0].query,
+                          headers={"Authorization": f"Bearer {github.token}"}, timeout=10)
+    assert leaked.status_code == 400 and b"Only one auth mechanism" in leaked.content
+
+
+def test_unwritable_cache_is_a_fetch_error(github, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("RESTORE_GATE_CACHE", str(blocker))
+    github.add_release("v1.0", {"model-1.0.tar.gz": bundle()})
+    with pytest.raises(GateError, match="cannot write") as caught:
+        resolve_release(tmp_path)
+    assert "RESTORE_GATE_CACHE" in caught.value.hint
