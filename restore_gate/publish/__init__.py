@@ -139,8 +139,11 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
 
     body, _ = fit(make, total, COMMENT_LIMIT - 512, utf16_units)
     if getattr(args, "markdown", None):
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(body, encoding="utf-8")
+        try:
+            args.markdown.parent.mkdir(parents=True, exist_ok=True)
+            args.markdown.write_text(body, encoding="utf-8")
+        except OSError as exc:
+            warn(f"cannot write {args.markdown}: {exc.strerror}", ctx.in_actions)
     if not getattr(args, "no_comment", False):
         outcome.comment_url = remote.comment(body)
     if ctx.in_actions:
