@@ -67,7 +67,8 @@ def functional_model(units: int = 8, extra: str = "", compiled: bool = True,
         "import keras\n\n\n"
         "def build():\n"
         "    inputs = keras.Input((4,))\n"
-        f'    x = keras.layers.Dense({units}, activation="relu", name="hidden", dtype="{dtype}")(inputs)\n'
+        f'    x = keras.layers.Dense({units}, activation="relu", name="hidden", '
+        f'dtype="{dtype}")(inputs)\n'
         f"{extra}"
         '    outputs = keras.layers.Dense(3, name="out")(x)\n'
         "    model = keras.Model(inputs, outputs)\n"

@@ -158,7 +158,9 @@ import keras
 
 
 def build():
-    return keras.Sequential([keras.layers.Dense(8, name="hidden"), keras.layers.Dense(3, name="out")])
+    return keras.Sequential(
+        [keras.layers.Dense(8, name="hidden"), keras.layers.Dense(3, name="out")]
+    )
 """
 
 

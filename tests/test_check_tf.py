@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SUBCLASSED_MODEL, Project, functional_model, save_release
 
 DROPOUT = '    x = keras.layers.Dropout(0.2)(x)\n'
@@ -98,10 +97,8 @@ def test_layer_added_in_uncompiled_functional_model_fails_per_layer(releases, pr
 
 
 def test_layer_removed_reports_unexpected_values(releases, project):
-    code = functional_model(compiled=False).replace(
-        '    x = keras.layers.Dense(8, activation="relu", name="hidden", dtype="float32")(inputs)\n',
-        "    x = inputs\n",
-    )
+    lines = functional_model(compiled=False).splitlines(keepends=True)
+    code = "".join("    x = inputs\n" if 'name="hidden"' in line else line for line in lines)
     report = branch(project, code).check(releases["plain"])
     assert report.verdict == "fail"
     kinds = {(m.kind, m.checkpoint_name or m.name) for m in report.mismatches}
@@ -134,7 +131,7 @@ def test_inserted_layer_shifts_positions_without_optimizer_and_tf_agrees(
         "out/kernel", "out/bias"}
     model = project.build()
     status = tf.train.Checkpoint(model=model).read(str(releases["plain"]))
-    with pytest.raises(AssertionError, match="out/kernel|out/bias"):
+    with pytest.raises(AssertionError, match=r"out/(kernel|bias)"):
         status.assert_existing_objects_matched()
     assert not np.array_equal(model.get_layer("out").kernel.numpy(), releases["plain_kernel"])
     status.expect_partial()
