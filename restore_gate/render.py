@@ -22,6 +22,7 @@ def escape(value: Any) -> str:
     text = _SPECIAL.sub(r"\\\1", text)
     if text.count("`") % 2:
         text = text.replace("`", "\\`")
+    text = re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:3] + "\u200b.", text)  # GFM autolinks
     return text.replace("@", "@\u200b").replace("://", ":\u200b//")
 
 

@@ -1,0 +1,119 @@
+"""The comment is built from an untrusted report: hostile names must render inert.
+
+Every string field a branch (or a forged report artifact) controls is filled with
+HTML, links, images, @mentions, table pipes, backticks and a copy of the sticky
+comment's marker; the rendered Markdown must carry none of them live.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from restore_gate.render import MARKER, code, escape, render
+from restore_gate.report import (
+    DriftEntry,
+    Mismatch,
+    OptimizerState,
+    Report,
+    TensorSpec,
+    validate_report,
+)
+
+HOSTILE = (
+    "<img src=x onerror=alert(1)> <script>alert(1)</script> [click](https://evil.example/a) "
+    "![pixel](https://evil.example/p.png) @octocat @org/team | cell | `tick` ``fence``` "
+    "<!-- restore-gate:comment --> </details> *bold* _em_ ~~strike~~ \\ "
+    "<https://evil.example/auto> www.evil.example\n# heading\n---"
+)
+OWN_TAGS = {"<!-- restore-gate:comment -->", "<details>", "</details>", "<summary>",
+            "</summary>"}
+
+
+def hostile_report() -> dict:
+    report = Report(
+        runner={"name": HOSTILE[:256], "device": "CPU", "device_name": HOSTILE[:256],
+                "tensorflow": HOSTILE[:256], "keras": "3", "python": "3.11"},
+        checkpoint={"source": HOSTILE, "format": HOSTILE[:256], "variables": 1,
+                    "written_by": {"tensorflow": HOSTILE[:256], "device": HOSTILE[:256]}},
+        model={"builder": HOSTILE, "variables": 2, "restored": 1},
+        optimizer=OptimizerState(status="changed", policy="required", ok=False,
+                                 checkpoint_type=HOSTILE[:256], model_type=HOSTILE[:256],
+                                 hint=HOSTILE),
+        notices=[HOSTILE],
+        timings={HOSTILE[:40]: 1.0},
+    )
+    for kind in ("missing", "unexpected", "shape", "dtype", "rename"):
+        report.mismatches.append(Mismatch(
+            kind=kind, name=HOSTILE, layer=HOSTILE, key=HOSTILE, hint=HOSTILE,
+            checkpoint=TensorSpec([1, 2], HOSTILE[:256]), model=TensorSpec(None, "float32"),
+            source="evil|`[x](https://e.example)`.py:3", checkpoint_name=HOSTILE,
+        ))
+    report.drift.append(DriftEntry(kind="metric", name=HOSTILE, baseline=1.0, value=0.5,
+                                   delta=-0.5, threshold=HOSTILE, ok=False))
+    report.errors.append({"stage": "build", "message": HOSTILE, "hint": HOSTILE})
+    report.decide()
+    return validate_report(report.to_dict(), "hostile.json")
+
+
+@pytest.fixture(scope="module")
+def comment() -> str:
+    return render(hostile_report())
+
+
+def outside_code(text: str) -> str:
+    """The comment without its inline code spans (where Markdown is not interpreted)."""
+    return re.sub(r"(?<!\\)`[^`\n]*`", "", text)
+
+
+def test_no_html_tag_of_the_report_survives(comment):
+    tags = set(re.findall(r"<[^>\n]*>", outside_code(comment)))  # code spans are inert
+    assert tags <= OWN_TAGS
+    live = outside_code(comment)
+    assert live.count(MARKER) == 1 and comment.startswith(MARKER)
+    assert live.count("<details>") == live.count("</details>") <= 1
+
+
+def test_no_link_image_or_autolink(comment):
+    text = outside_code(comment)
+    assert not re.search(r"(?<!\\)\]\(", text)  # [text](url) and ![alt](url)
+    assert "://" not in text
+    assert not re.search(r"(?<![\w\u200b])www\.", text)
+
+
+def test_no_mentions(comment):
+    assert not re.search(r"@[A-Za-z0-9]", outside_code(comment))
+
+
+def test_table_rows_keep_their_columns(comment):
+    for table in re.findall(r"((?:^\|.*\|$\n?)+)", comment, flags=re.M):
+        rows = table.strip().splitlines()
+        widths = {len(re.findall(r"(?<!\\)\|", row)) for row in rows}
+        assert len(widths) == 1, rows
+
+
+def test_no_emphasis_heading_or_rule_from_the_report(comment):
+    text = outside_code(comment)
+    assert not re.search(r"(?<!\\)\*bold(?<!\\)\*", text)
+    assert not re.search(r"(?<!\\)_em(?<!\\)_", text)
+    own_headings = {line for line in comment.splitlines() if line.startswith("#")}
+    assert all("heading" not in line for line in own_headings)
+    assert "\n---" not in comment
+
+
+def test_code_spans_cannot_be_broken_out_of():
+    assert code("a`b``c") == "`a'b''c`"
+    assert code("x|y") == "`x\\|y`"
+    assert code("two\nlines") == "`two lines`"
+
+
+def test_escape_keeps_plain_names_readable():
+    assert escape("hidden/kernel") == "hidden/kernel"
+    assert escape("dense_1/bias") == "dense\\_1/bias"
+    assert escape("a < b & c") == "a &lt; b &amp; c"
+
+
+def test_hostile_names_are_still_shown(comment):
+    assert "alert(1)" in comment  # shown as text, not dropped
+    assert "octocat" in comment
