@@ -111,7 +111,8 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
         _import_custom_objects(module_name, config)
     builder = resolve_callable(config.builder, config.root, config.model_paths)
     args = config.section("model").get("args", {})
-    with _on_sys_path([config.root, *config.model_paths]), record_layer_sources(config.root) as made:
+    paths = [config.root, *config.model_paths]
+    with _on_sys_path(paths), record_layer_sources(config.root) as made:
         try:
             model = builder(**args)
         except GateError:
