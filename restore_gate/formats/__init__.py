@@ -2,6 +2,15 @@
 
 Each adapter reads a `CheckpointInfo` from metadata (`read`), pairs its values
 with a built model's variables (`pair`) and restores them (`restore`).
+
+| format           | adapter            | matched by                                    |
+|------------------|--------------------|-----------------------------------------------|
+| tf-checkpoint    | tf_checkpoint      | TF2 object graph (+ untracked-weight causes)  |
+| tf1-checkpoint   | tf1_checkpoint     | variable name (V1 and V2, optional `.meta`)   |
+| saved-model      | saved_model        | object graph (TF2) or name; + signatures      |
+| keras-weights    | keras_v3           | Keras 3 saving paths (`layers/dense/vars/0`)  |
+| keras            | keras_v3           | same, + safe rebuild of the release's config  |
+| keras-h5         | keras_h5           | layer name, then weight order (legacy by_name)|
 """
 
 from __future__ import annotations
@@ -12,64 +21,98 @@ from restore_gate.build import BuiltModel
 from restore_gate.checkpoint import CheckpointInfo
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
-from restore_gate.formats import keras_v3, tf_checkpoint
+from restore_gate.formats import (
+    keras_h5,
+    keras_v3,
+    saved_model,
+    tf1_checkpoint,
+    tf_checkpoint,
+    tf_files,
+    untracked,
+)
 
 FORMATS = ("tf-checkpoint", "keras-weights", "keras", "saved-model", "tf1-checkpoint", "keras-h5")
-CHECKABLE = ("tf-checkpoint", "keras-weights", "keras")
+CHECKABLE = FORMATS
+# A name-based checkpoint is found as a `tf-checkpoint` prefix until its index is read.
+_COMPATIBLE = {("tf1-checkpoint", "tf-checkpoint")}
 
 
 def detect(path: Path) -> tuple[str, Path]:
     """The format of a checkpoint path, and the path its reader takes."""
     if keras_v3.is_keras_zip(path):
         return keras_v3.KERAS_FORMAT, path
+    if keras_h5.is_legacy_h5(path):
+        return keras_h5.FORMAT, path
     if keras_v3.is_weights_h5(path):
         return keras_v3.WEIGHTS_FORMAT, path
-    if path.is_dir() and (path / "saved_model.pb").is_file():
-        return "saved-model", path
+    if saved_model.is_saved_model(path):
+        return saved_model.FORMAT, path
     if path.is_file() and path.suffix in (".h5", ".hdf5"):
-        return "keras-h5", path
+        return keras_h5.FORMAT, path
     prefix = tf_checkpoint.find_prefix(path)
     if prefix is not None:
-        return tf_checkpoint.FORMAT, prefix
+        fmt = tf1_checkpoint.FORMAT if tf_files.is_v1_file(prefix) else tf_checkpoint.FORMAT
+        return fmt, prefix
     if not path.exists() and not Path(f"{path}.index").exists():
         raise GateError(
             "inspect", f"checkpoint {path} not found",
-            "pass an existing checkpoint prefix, folder, .weights.h5, .keras or bundle .tar.gz",
+            "pass an existing checkpoint prefix, folder, SavedModel folder, .weights.h5, .h5, "
+            ".keras or bundle .tar.gz",
         )
     raise GateError(
         "inspect",
         f"cannot tell the format of {path}",
-        "pass a tf.train.Checkpoint prefix or folder, a .weights.h5, a .keras file or a "
-        "`restore-gate snapshot` bundle, or set `checkpoint.format` in the config",
+        "pass a checkpoint prefix or folder (tf.train.Checkpoint or tf.compat.v1 Saver), a "
+        "SavedModel folder, a .weights.h5, .h5 or .keras file or a `restore-gate snapshot` "
+        "bundle, or set `checkpoint.format` in the config",
     )
 
 
 def read(path: Path, declared: str = "auto") -> CheckpointInfo:
     """Inspect a checkpoint from its metadata."""
     fmt, target = detect(path)
-    if declared not in ("auto", fmt) and not (declared == "tf1-checkpoint" and fmt == "tf-checkpoint"):
+    if declared not in ("auto", fmt) and (declared, fmt) not in _COMPATIBLE:
         raise GateError(
             "inspect",
             f"{path} looks like a {fmt} file, but the config says checkpoint.format: {declared}",
             f"set checkpoint.format to {fmt} or auto, or point --checkpoint at a {declared}",
         )
     if fmt in (keras_v3.KERAS_FORMAT, keras_v3.WEIGHTS_FORMAT):
-        return keras_v3.read(target)
-    if fmt == tf_checkpoint.FORMAT:
-        return tf_checkpoint.read(target)
-    raise GateError(
-        "inspect",
-        f"{path} is a {fmt}, which this version of restore-gate cannot read yet",
-        "save the release with tf.train.Checkpoint, model.save_weights('x.weights.h5') or "
-        "model.save('x.keras')",
-    )
+        info = keras_v3.read(target)
+        if fmt == keras_v3.KERAS_FORMAT:
+            from restore_gate.formats.keras_config import layer_classes, read_keras_config
+
+            info.details["config"] = read_keras_config(target)
+            info.extra["layer_classes"] = layer_classes(info.details["config"])
+        return info
+    if fmt == keras_h5.FORMAT:
+        return keras_h5.read(target)
+    if fmt == saved_model.FORMAT:
+        return saved_model.read(target)
+    if fmt == tf1_checkpoint.FORMAT:
+        return tf1_checkpoint.read(target)
+    info = tf_checkpoint.read(target)
+    return tf1_checkpoint.complete(info) if info.format == tf1_checkpoint.FORMAT else info
 
 
 def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tuple[Pairing, Pairing]:
     """Which checkpoint value each model and optimizer variable would receive."""
     _require_checkable(info)
     if info.format == tf_checkpoint.FORMAT:
-        return tf_checkpoint.pair(info, built, roots)
+        model, optimizer = tf_checkpoint.pair(info, built, roots)
+        untracked.explain(model, built, tf_checkpoint.python_root(info, built, roots))
+        return model, optimizer
+    if info.format == tf1_checkpoint.FORMAT:
+        return tf1_checkpoint.pair(info, built)
+    if info.format == saved_model.FORMAT:
+        return saved_model.pair(info, built, roots)
+    if info.format == keras_h5.FORMAT:
+        return keras_h5.pair(info, built)
+    if info.format == keras_v3.KERAS_FORMAT:
+        from restore_gate.formats.keras_config import check_loadable, read_keras_config
+
+        config = info.details.get("config") or read_keras_config(info.path)
+        check_loadable(info.path, config)
     return keras_v3.pair(info, built)
 
 
@@ -84,6 +127,12 @@ def restore(
     _require_checkable(info)
     if info.format == tf_checkpoint.FORMAT:
         return tf_checkpoint.restore(info, built, roots, model, optimizer)
+    if info.format == tf1_checkpoint.FORMAT:
+        return tf1_checkpoint.restore(info, model, optimizer)
+    if info.format == saved_model.FORMAT:
+        return saved_model.restore(info, built, roots, model, optimizer)
+    if info.format == keras_h5.FORMAT:
+        return keras_h5.restore(info, model, optimizer)
     return keras_v3.restore(info, built, model, optimizer)
 
 
@@ -91,6 +140,6 @@ def _require_checkable(info: CheckpointInfo) -> None:
     if info.format not in CHECKABLE:
         raise GateError(
             "restore",
-            f"restoring a {info.format} into the branch model is not supported yet",
-            "release a tf.train.Checkpoint, .weights.h5 or .keras file alongside it",
+            f"restoring a {info.format} into the branch model is not supported",
+            "release a tf.train.Checkpoint, SavedModel, .weights.h5 or .keras file",
         )

@@ -41,9 +41,9 @@ def open_weights(info_or_path: CheckpointInfo | Path) -> Iterator[h5py.File]:
     path = info_or_path.path if isinstance(info_or_path, CheckpointInfo) else info_or_path
     try:
         if path.suffix == ".keras":
-            with zipfile.ZipFile(path) as archive, archive.open(WEIGHTS_ENTRY) as raw:
-                with h5py.File(raw, "r") as handle:
-                    yield handle
+            with (zipfile.ZipFile(path) as archive, archive.open(WEIGHTS_ENTRY) as raw,
+                  h5py.File(raw, "r") as handle):
+                yield handle
         else:
             with h5py.File(path, "r") as handle:
                 yield handle
@@ -154,7 +154,7 @@ def model_layout(model: Any) -> dict[str, Any]:
 
 def pair(info: CheckpointInfo, built: BuiltModel) -> tuple[Pairing, Pairing]:
     """Pair file datasets and branch variables by the path Keras loads them from."""
-    layout = model_layout(built.model)
+    layout = loading_layout(built.model, info)
     known = {id(v.obj): v for v in [*built.variables, *built.optimizer_variables]}
     pairings = {MODEL: Pairing(), OPTIMIZER: Pairing()}
     saved = {v.key: v for v in info.variables}
@@ -171,6 +171,19 @@ def pair(info: CheckpointInfo, built: BuiltModel) -> tuple[Pairing, Pairing]:
     return pairings[MODEL], pairings[OPTIMIZER]
 
 
+def loading_layout(model: Any, info: CheckpointInfo) -> dict[str, Any]:
+    """The saving walk's layout, with each variable moved to the path Keras's loading walk
+    reads it from (legacy files keep layers where older Keras wrote them): keras_walk.py."""
+    from restore_gate.formats.keras_walk import load_layout
+
+    saved_layout = model_layout(model)
+    loaded = load_layout(model, {v.key: v.shape for v in info.variables})
+    if not loaded:
+        return saved_layout
+    placed = {id(obj) for obj in loaded.values()}
+    return {**loaded, **{k: o for k, o in saved_layout.items() if id(o) not in placed}}
+
+
 def _unknown(key: str, obj: Any, group: str) -> ModelVariable:
     import numpy as np
 
@@ -179,7 +192,9 @@ def _unknown(key: str, obj: Any, group: str) -> ModelVariable:
                          obj, group)
 
 
-def restore(info: CheckpointInfo, built: BuiltModel, model: Pairing, optimizer: Pairing | None) -> int:
+def restore(
+    info: CheckpointInfo, built: BuiltModel, model: Pairing, optimizer: Pairing | None
+) -> int:
     """Keras's own `load_weights` when the metadata match; else assign what fits."""
     from restore_gate.formats.tf_checkpoint import verify
 

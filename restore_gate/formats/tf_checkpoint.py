@@ -8,7 +8,6 @@ walk from the root, matching children by name, first binding wins.
 
 from __future__ import annotations
 
-import re
 from collections import Counter, deque
 from pathlib import Path
 from typing import Any
@@ -17,41 +16,27 @@ from restore_gate.build import BuiltModel
 from restore_gate.checkpoint import MODEL, OPTIMIZER, OTHER, CheckpointInfo, CkptVariable, layer_of
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
+from restore_gate.formats import tf_files
 from restore_gate.runtime import import_tensorflow
 
 FORMAT = "tf-checkpoint"
 TF1_FORMAT = "tf1-checkpoint"
 GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-_STATE_LINE = re.compile(r'^model_checkpoint_path:\s*"(.*)"\s*$', re.M)
 
 
 def find_prefix(path: Path) -> Path | None:
-    """The checkpoint prefix for a prefix, an `.index` file or a CheckpointManager folder."""
-    if path.is_dir():
-        state = path / "checkpoint"
-        if state.is_file():
-            match = _STATE_LINE.search(state.read_text(encoding="utf-8", errors="replace"))
-            if match:
-                latest = Path(match.group(1))
-                return latest if latest.is_absolute() else path / latest
-        indexes = sorted(path.glob("*.index"))
-        return indexes[-1].with_suffix("") if indexes else None
-    if path.suffix == ".index" and path.is_file():
-        return path.with_suffix("")
-    if Path(f"{path}.index").is_file():
-        return path
-    return None
+    """The checkpoint prefix for a prefix, an `.index` file, a V1 file or a folder."""
+    return tf_files.find_prefix(path)  # state files, V1 files, shards: formats/tf_files.py
 
 
 def checkpoint_files(prefix: Path) -> list[Path]:
-    return [Path(f"{prefix}.index"), *sorted(prefix.parent.glob(f"{prefix.name}.data-*"))]
+    return tf_files.data_files(prefix)
 
 
 def read(prefix: Path) -> CheckpointInfo:
     """Keys, shapes, dtypes and the object graph; no variable values are read."""
     tf = import_tensorflow("inspect")
-    files = checkpoint_files(prefix)
-    _check_shards(prefix, files)
+    files = checkpoint_files(prefix)  # raises naming any missing data shard
     try:
         reader = tf.train.load_checkpoint(str(prefix))
         shapes = reader.get_variable_to_shape_map()
@@ -82,24 +67,6 @@ def read(prefix: Path) -> CheckpointInfo:
     )
 
 
-def _check_shards(prefix: Path, files: list[Path]) -> None:
-    if not files[0].is_file():
-        raise GateError(
-            "inspect", f"checkpoint index {files[0]} not found",
-            "pass the checkpoint prefix (e.g. ckpt/model-3), its folder or its .index file",
-        )
-    shards = files[1:]
-    match = re.search(r"-of-(\d+)$", shards[0].name) if shards else None
-    expected = int(match.group(1)) if match else 1
-    if len(shards) < expected:
-        raise GateError(
-            "inspect",
-            f"checkpoint {prefix} has {len(shards)} of {expected} data shards "
-            f"({prefix.name}.data-*-of-{expected:05d})",
-            "upload or copy every .data-NNNNN-of-NNNNN file next to the .index file",
-        )
-
-
 def _unreadable(prefix: Path, exc: Exception) -> GateError:
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return GateError(
@@ -122,6 +89,13 @@ def _variables_by_node(graph: Any, shapes: dict, dtypes: dict) -> dict[int, Ckpt
                 name=name, layer=layer_of(name), key=key,
                 shape=list(shapes[key]), dtype=dtypes[key].name, group=OTHER,
             )
+    # tf.Variables created without a name all record the full_name "Variable": name
+    # those by their object path (`a`, `blocks/0/w`) so every value has its own name.
+    counts = Counter(v.name for v in found.values())
+    for variable in found.values():
+        if counts[variable.name] > 1:
+            variable.name = variable.key.split("/.ATTRIBUTES")[0]
+            variable.layer = layer_of(variable.name)
     return found
 
 
