@@ -46,6 +46,9 @@ class CheckpointInfo:
     optimizer_type: str | None = None
     files: list[Path] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # format-specific, not serialized
+    # Format-specific facts `inspect --json` shows beside the variables (signatures,
+    # layer classes, problems); set by the adapters in formats/.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def bytes(self) -> int:
@@ -62,6 +65,7 @@ class CheckpointInfo:
             "optimizer": self.optimizer_type,
             "bytes": self.bytes,
             "variables": [v.as_dict() for v in self.variables],
+            **self.extra,
         }
 
 

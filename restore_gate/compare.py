@@ -24,6 +24,11 @@ class Pairing:
     matched: list[tuple[CkptVariable, ModelVariable]] = field(default_factory=list)
     missing: list[ModelVariable] = field(default_factory=list)
     unexpected: list[CkptVariable] = field(default_factory=list)
+    # Set by format adapters (formats/): the likely cause of a missing variable, keyed by
+    # id() of the model variable's object, and mismatches found beside the variables
+    # (a SavedModel's serving signatures).
+    notes: dict[int, str] = field(default_factory=dict)
+    extra: list[Mismatch] = field(default_factory=list)
 
     @property
     def compatible(self) -> list[tuple[CkptVariable, ModelVariable]]:
@@ -58,7 +63,8 @@ def find_mismatches(
         )
         found.append(entry)
     for model in missing:
-        entry = _mismatch("missing", None, model, _missing_hint(model))
+        entry = _mismatch("missing", None, model,
+                          pairing.notes.get(id(model.obj)) or _missing_hint(model))
         entry.allowed = _matches(allow["missing"], model.name)
         found.append(entry)
     for ckpt in unexpected:
@@ -67,7 +73,14 @@ def find_mismatches(
         found.append(entry)
     for entry in found:
         entry.source = built.source_of(entry.layer)
-    return found
+    for entry in pairing.extra:  # allow: patterns apply to these names too
+        needs = _ALLOW_KEYS.get(entry.kind, ())
+        entry.allowed = bool(needs) and all(_matches(allow[k], entry.name) for k in needs)
+    return [*found, *pairing.extra]
+
+
+_ALLOW_KEYS = {"missing": ("missing",), "unexpected": ("unexpected",),
+               "rename": ("missing", "unexpected")}
 
 
 def pair_renames(

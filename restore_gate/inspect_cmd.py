@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from restore_gate import formats
+from restore_gate.formats.describe import extra_lines
 from restore_gate.source import local
 
 
@@ -33,6 +34,7 @@ def format_text(data: dict) -> str:
     ]
     if data.get("optimizer"):
         lines.append(f"optimizer: {data['optimizer']}")
+    lines += extra_lines(data)  # signatures, layer classes, problems (formats/describe.py)
     width = max((len(v["name"]) for v in data["variables"]), default=4)
     for v in data["variables"]:
         shape = "scalar" if v["shape"] == [] else "x".join(map(str, v["shape"] or ["?"]))
