@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -166,7 +167,7 @@ def base_commit(event_path: str | None) -> str | None:
         sha = event["pull_request"]["base"]["sha"]
     except (ValueError, KeyError, TypeError):
         return None
-    if not isinstance(sha, str) or not sha.isalnum():
+    if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{40}", sha):
         return None
     git = shutil.which("git")
     found = git and subprocess.run(
@@ -181,12 +182,12 @@ def base_commit(event_path: str | None) -> str | None:
 
 
 def check_arguments(inputs: Inputs, base: str | None) -> list[str]:
-    argv = ["check", "--config", inputs.config, "--device", inputs.device,
-            "--report", REPORT, "--markdown", MARKDOWN]
+    argv = ["check", f"--config={inputs.config}", f"--device={inputs.device}",
+            f"--report={REPORT}", f"--markdown={MARKDOWN}"]
     if inputs.checkpoint:
-        argv += ["--checkpoint", inputs.checkpoint]
+        argv.append(f"--checkpoint={inputs.checkpoint}")  # `=`: a value may start with "-"
     if base:
-        argv += ["--base", base]
+        argv.append(f"--base={base}")
     return argv
 
 
@@ -289,12 +290,12 @@ def run(inputs: Inputs, env: Mapping[str, str],
 
 
 def publish_arguments(inputs: Inputs, reports: list[str], event: str | None) -> list[str]:
-    argv = ["publish", *reports, "--markdown", MARKDOWN, "--config", inputs.config]
+    argv = ["publish", f"--markdown={MARKDOWN}", f"--config={inputs.config}"]
     if event:
-        argv += ["--event", event]
+        argv.append(f"--event={event}")
     if not inputs.comment:
         argv.append("--no-comment")
-    return argv
+    return [*argv, "--", *reports]
 
 
 def write_summary(path: str | None) -> None:

@@ -7,6 +7,8 @@ The subprocess runs get a container action's exact environment; a broken setup i
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -119,3 +121,43 @@ def test_requirements_that_do_not_install_stop_the_step_with_exit_2(workspace, t
     assert "`pip install -r requirements.txt` failed" in result.stdout
     assert result.outputs["verdict"] == "error"
     assert not (workspace / "restore-gate-report.json").exists()  # no check ran
+
+
+def test_inputs_map_to_cli_arguments_and_the_token_stays_off_them():
+    from restore_gate.cli import _parser
+
+    entry = load_entrypoint()
+    inputs = entry.read_inputs({"INPUT_CONFIG": "-odd.yml", "INPUT_CHECKPOINT": "release",
+                                "INPUT_GITHUB-TOKEN": TOKEN, "INPUT_COMMENT": "false",
+                                "INPUT_DEVICE": "auto"})
+    check = entry.check_arguments(inputs, "a" * 40)
+    args = _parser().parse_args(check)
+    assert (str(args.config), args.checkpoint, args.device, args.base) == (
+        "-odd.yml", "release", "auto", "a" * 40)
+    publish = entry.publish_arguments(inputs, ["-cpu.json", "gpu.json"], "art/event.json")
+    args = _parser().parse_args(publish)
+    assert args.reports == [Path("-cpu.json"), Path("gpu.json")]
+    assert (args.no_comment, str(args.event), str(args.config)) == (True, "art/event.json",
+                                                                     "-odd.yml")
+    assert not any(TOKEN in arg for arg in check + publish)
+
+
+def test_base_commit_is_used_only_when_the_checkout_holds_it(tmp_path, monkeypatch, capsys):
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "b")
+    base = git("rev-parse", "HEAD")
+    monkeypatch.chdir(tmp_path)
+    event = tmp_path / "event.json"
+    entry = load_entrypoint()
+    event.write_text(json.dumps({"pull_request": {"base": {"sha": base}}}))
+    assert entry.base_commit(str(event)) == base
+    event.write_text(json.dumps({"pull_request": {"base": {"sha": "e" * 40}}}))
+    assert entry.base_commit(str(event)) is None
+    assert "::notice title=restore-gate::the base commit eeeeeeeeeeee is not in the checkout" in (
+        capsys.readouterr().out)
+    event.write_text(json.dumps({"push": {}}))
+    assert entry.base_commit(str(event)) is None
