@@ -209,9 +209,12 @@ class GitHub:
             hint = "rate limit exhausted" + (
                 f" until {time.strftime('%H:%M:%S UTC', time.gmtime(int(reset)))}"
                 if reset.isdigit() else "") + ": retry later or use a token with a higher limit"
-        elif status in (403, 404) and need:
+        elif status == 403 and need:
             hint = (f"the token needs the `{need}` permission: add `permissions: {need}` to the "
                     "workflow job (or use a token that has it)")
+        elif status == 404 and need:
+            hint = (f"it does not exist, or the token cannot see it: check the name, and that "
+                    f"the token has `{need}` on this repository")
         else:
             hint = ""
         return GitHubError(message, status, self.mask(hint))
