@@ -1,0 +1,103 @@
+"""Legacy Keras HDF5 (`model.save("x.h5")`, `save_weights("x.h5")`): files written by
+tf.keras 2.21 (tests/data/formats, see make_tf_keras_h5.py) and by Keras 3's own writer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from formats_helpers import FIXTURES, mismatches, restored, write_branch
+
+from restore_gate.formats import detect
+
+BRANCH = """\
+import keras
+
+
+def build():
+    inputs = keras.Input((4,), name="x")
+    x = keras.layers.Dense({units}, activation="relu", name="hidden")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    outputs = keras.layers.Dense(3, name="{out}", use_bias={bias})(x)
+    model = keras.Model(inputs, outputs)
+    {compile}
+    return model
+"""
+COMPILE = 'model.compile(optimizer="adam", loss="mse")'
+
+
+def branch(units: int = 8, out: str = "out", bias: bool = True, compiled: bool = False) -> str:
+    return BRANCH.format(units=units, out=out, bias=bias, compile=COMPILE if compiled else "")
+
+
+def test_inspect_reads_versions_and_layers_without_tensorflow():
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from restore_gate.inspect_cmd import inspect_checkpoint\n"
+        f"data = inspect_checkpoint(Path({str(FIXTURES / 'tfk_model.h5')!r}))\n"
+        "print(json.dumps([data, 'tensorflow' in sys.modules, 'keras' in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    data, tf_loaded, keras_loaded = json.loads(out.stdout)
+    assert (tf_loaded, keras_loaded) == (False, False)
+    assert data["format"] == "keras-h5"
+    assert data["written_by"] == {"keras": "2.21.0", "backend": "tensorflow"}
+    assert data["optimizer"] == "Adam"
+    model = [(v["name"], v["layer"], v["shape"]) for v in data["variables"]
+             if v["group"] == "model"]
+    assert model[:2] == [("hidden/kernel", "hidden", [4, 8]), ("hidden/bias", "hidden", [8])]
+    assert [n for n, _, _ in model[2:6]] == [
+        "bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance"]
+    assert data["variables"][0]["key"] == "model_weights/hidden/hidden/kernel:0"
+    assert [c["class_name"] for c in data["layer_classes"]][:3] == [
+        "Functional", "InputLayer", "Dense"]
+
+
+def test_legacy_files_are_detected_by_layout_not_only_by_name(tmp_path):
+    renamed = tmp_path / "release.weights.h5"  # a legacy file under a Keras 3 name
+    renamed.write_bytes((FIXTURES / "tfk_weights.h5").read_bytes())
+    assert detect(renamed)[0] == "keras-h5"
+
+
+@pytest.mark.parametrize("release", ["tfk_weights.h5", "tfk_model.h5"])
+def test_unchanged_keras3_model_restores_a_tf_keras_file_by_layer_name(project, release):
+    write_branch(project, branch(compiled=release == "tfk_model.h5"))
+    report = project.check(FIXTURES / release)
+    assert report.verdict == "pass", (report.mismatches, report.errors)
+    assert restored(report) == 8
+    assert report.checkpoint["written_by"]["keras"] == "2.21.0"
+    if release == "tfk_model.h5":  # tf.keras slot names are not Keras 3's: not restored
+        assert report.optimizer.status == "changed"
+
+
+def test_changed_units_are_shape_mismatches_per_layer(project):
+    write_branch(project, branch(units=16))
+    found = mismatches(project.check(FIXTURES / "tfk_weights.h5"))
+    assert found["hidden/kernel"] == found["bn/moving_mean"] == found["out/kernel"] == "shape"
+    assert "out/bias" not in found
+
+
+def test_renamed_layer_and_dropped_bias_are_named(project):
+    write_branch(project, branch(out="head"))
+    found = mismatches(project.check(FIXTURES / "tfk_weights.h5"))
+    assert found == {"head/kernel": "rename", "head/bias": "rename"}
+    write_branch(project, branch(bias=False))
+    assert mismatches(project.check(FIXTURES / "tfk_weights.h5")) == {"out/bias": "unexpected"}
+
+
+def test_keras3_legacy_writer_round_trips_with_its_optimizer(project, tmp_path):
+    import keras
+
+    write_branch(project, branch(compiled=True))
+    model = project.build("model:build")
+    model.optimizer.build(model.trainable_variables)
+    release = tmp_path / "keras3.h5"
+    model.save(str(release))  # Keras 3 writes `.h5` in the legacy layout
+    report = project.check(release)
+    assert report.verdict == "pass", (report.mismatches, report.errors)
+    assert restored(report) == 8
+    assert report.checkpoint["written_by"]["keras"] == keras.__version__
