@@ -32,10 +32,13 @@ def keras_model(units: int = 8, inputs: int = 4, input_name: str = "x") -> str:
     return KERAS_MODEL.format(units=units, inputs=inputs, input_name=input_name)
 
 
-def write_branch(project, code: str, module: str = "model", extra: str = "") -> None:
-    """The branch's model code and a config pointing at `module:build`."""
+def write_branch(project, code: str, module: str = "model", extra: str = "",
+                 model_keys: str = "") -> None:
+    """The branch's model code and a config pointing at `module:build`; `model_keys` are
+    more lines of the `model:` section (indented), `extra` more top-level sections."""
     project.write(f"{module}.py", textwrap.dedent(code))
-    project.config(extra, builder=f"{module}:build")
+    project.write(".restore-gate.yml",
+                  f"version: 1\nmodel:\n  builder: {module}:build\n{model_keys}{extra}")
 
 
 def mismatches(report) -> dict[str, str]:

@@ -113,14 +113,20 @@ def check_loadable(path: Path, config: dict[str, Any]) -> None:
         with SafeModeScope(True):
             keras.saving.deserialize_keras_object(config, safe_mode=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
         raise GateError(
             "build",
             f"the release's model config in {path.name} does not rebuild with the branch's "
-            f"classes: {type(exc).__name__}: {first}",
+            f"classes: {type(exc).__name__}: {_reason(exc)}",
             "a custom layer's constructor or get_config() changed incompatibly: keep the "
             "old arguments (accept and ignore removed ones) so released .keras files load",
         ) from exc
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost message: Keras wraps a layer's error in its model's TypeError."""
+    text = str(exc).rsplit("Exception encountered:", 1)[-1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:500] if lines else ""
 
 
 def refuse_lambdas(path: Path, config: dict[str, Any]) -> None:
