@@ -55,7 +55,7 @@ def read(prefix: Path) -> CheckpointInfo:
     graph = trackable_object_graph_pb2.TrackableObjectGraph()
     graph.ParseFromString(graph_bytes)
     by_node = _variables_by_node(graph, shapes, dtypes)
-    _assign_groups(graph, by_node)
+    _assign_groups(graph, by_node, detect_roots(graph))
     variables = sorted(by_node.values(), key=lambda v: (v.group != MODEL, v.key))
     return CheckpointInfo(
         FORMAT,
@@ -99,9 +99,13 @@ def _variables_by_node(graph: Any, shapes: dict, dtypes: dict) -> dict[int, Ckpt
     return found
 
 
-def _assign_groups(graph: Any, by_node: dict[int, CkptVariable]) -> None:
+def _assign_groups(
+    graph: Any, by_node: dict[int, CkptVariable], roots: dict[str, str] | None = None
+) -> None:
     """Model values are reachable from the model without passing the optimizer."""
-    model_id, optimizer_id = root_children(graph)
+    roots = roots or {}
+    model_id, optimizer_id = root_children(
+        graph, roots.get("model", "model"), roots.get("optimizer", "optimizer"))
     optimizer_ids = {optimizer_id} if optimizer_id is not None else set()
     model_root = model_id if model_id is not None else 0
     optimizer_ids |= {
@@ -119,6 +123,28 @@ def _assign_groups(graph: Any, by_node: dict[int, CkptVariable]) -> None:
         for slot in graph.nodes[start].slot_variables:
             if slot.slot_variable_node_id in by_node:
                 by_node[slot.slot_variable_node_id].group = OPTIMIZER
+
+
+_MODEL_MARKERS = {"_tracked", "_operations", "_inbound_nodes", "_losses", "layers"}
+_OPTIMIZER_MARKERS = {"_iterations", "iter", "_learning_rate"}
+
+
+def detect_roots(graph: Any, roots: dict[str, str] | None = None) -> dict[str, str]:
+    """The root's model/optimizer child names: the config's, else `model`/`optimizer`, else
+    guessed for `tf.train.Checkpoint(net=model, opt=optimizer)` (one non-optimizer child)."""
+    roots = dict(roots or {})
+    names = [c.local_name for c in graph.nodes[0].children]
+    if roots.get("model") or "model" in names or _MODEL_MARKERS & set(names):
+        return roots
+    optimizer = roots.get("optimizer") or next(
+        (c.local_name for c in graph.nodes[0].children
+         if _OPTIMIZER_MARKERS & {g.local_name for g in graph.nodes[c.node_id].children}), None)
+    others = [n for n in names if n not in (optimizer, "save_counter")]
+    if len(others) == 1:
+        roots["model"] = others[0]
+        if optimizer:
+            roots["optimizer"] = optimizer
+    return roots
 
 
 def root_children(graph: Any, model: str = "model", optimizer: str = "optimizer"):
@@ -146,6 +172,7 @@ def python_root(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) 
     """The object TensorFlow would restore into: a Checkpoint shaped like the saved root."""
     tf = import_tensorflow("restore")
     graph = info.details["graph"]
+    roots = detect_roots(graph, roots)
     model_name = roots.get("model", "model")
     optimizer_name = roots.get("optimizer", "optimizer")
     model_id, optimizer_id = root_children(graph, model_name, optimizer_name)
@@ -161,6 +188,12 @@ def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tupl
     """Replay TensorFlow's matching; return the model and the optimizer pairings."""
     tf = import_tensorflow("restore")
     graph, by_node = info.details["graph"], info.details["by_node"]
+    roots = detect_roots(graph, roots)
+    if roots:  # `checkpoint.root` names the children: regroup model and optimizer values
+        for variable in by_node.values():
+            variable.group = OTHER
+        _assign_groups(graph, by_node, roots)
+        info.optimizer_type = _optimizer_type(info.variables)
     root = python_root(info, built, roots)  # the view holds only a weak reference
     view = tf.train.TrackableView(root)
     bound: dict[int, Any] = {0: root}
