@@ -277,3 +277,36 @@ def test_allow_unexpected_lets_a_removed_layer_go(tmp_path, project):
     loose = branch(project, functional_model(compiled=False),
                    "allow:\n  unexpected: ['^adapter/']\n").check(ckpt)
     assert loose.verdict == "pass"
+
+
+@pytest.fixture(scope="module")
+def other_roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Checkpoints whose root is not `model=`/`optimizer=`: custom names, or the model itself."""
+    import tensorflow as tf
+
+    base = tmp_path_factory.mktemp("roots")
+    release = Project(base / "repo")
+    release.write("model.py", functional_model())
+    model = release.build()
+    model.optimizer.build(model.trainable_variables)
+    named = tf.train.Checkpoint(net=model, opt=model.optimizer).write(str(base / "named" / "c"))
+    bare = tf.train.Checkpoint(root=model).write(str(base / "bare" / "c"))
+    return {"named": Path(named), "bare": Path(bare)}
+
+
+@pytest.mark.parametrize("config", ["", "checkpoint:\n  root: {model: net, optimizer: opt}\n"],
+                         ids=["detected", "configured"])
+def test_checkpoint_with_custom_root_names_restores_model_and_optimizer(
+    other_roots, project, config
+):
+    report = branch(project, functional_model(), config).check(other_roots["named"])
+    assert report.verdict == "pass", report.mismatches
+    assert report.model["restored"] == 4
+    assert report.optimizer.status == "restored"
+    assert report.optimizer.checkpoint_values == 10
+
+
+def test_checkpoint_whose_root_is_the_model_passes(other_roots, project):
+    report = branch(project, functional_model()).check(other_roots["bare"])
+    assert report.verdict == "pass", report.mismatches
+    assert report.optimizer.status == "restored"
