@@ -310,3 +310,33 @@ def test_checkpoint_whose_root_is_the_model_passes(other_roots, project):
     report = branch(project, functional_model()).check(other_roots["bare"])
     assert report.verdict == "pass", report.mismatches
     assert report.optimizer.status == "restored"
+
+
+BATCH_NORM = '    x = keras.layers.BatchNormalization(name="bn")(x)\n'
+
+
+def test_dropout_before_batch_norm_loses_its_moving_statistics_even_with_optimizer(
+    tmp_path, project
+):
+    """Only trainable weights are reachable through the optimizer: BatchNormalization's
+    moving statistics stay tracked by position, so TF really leaves them at 0/1."""
+    import tensorflow as tf
+
+    release = Project(tmp_path / "release")
+    release.write("model.py", functional_model(extra=BATCH_NORM))
+    model = release.build()
+    model.get_layer("bn").moving_mean.assign(np.full(8, 3.0, "float32"))
+    ckpt = save_release(model, tmp_path / "ckpt", "tf-opt")
+
+    report = branch(project, functional_model(extra=DROPOUT + BATCH_NORM)).check(ckpt)
+    assert report.verdict == "fail"
+    moved = {m.name: m for m in report.mismatches}
+    assert set(moved) == {"bn/moving_mean", "bn/moving_variance"}
+    assert "inserted or removed" in moved["bn/moving_mean"].hint
+    assert moved["bn/moving_mean"].source == "model.py:8"
+
+    branched = project.build()
+    branched.optimizer.build(branched.trainable_variables)
+    tf.train.Checkpoint(model=branched, optimizer=branched.optimizer).read(
+        str(ckpt)).expect_partial()
+    assert np.array_equal(branched.get_layer("bn").moving_mean.numpy(), np.zeros(8))
