@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tarfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from restore_gate.errors import GateError
@@ -53,6 +53,7 @@ def extract_bundle(bundle: Path, target: Path) -> dict[str, Any] | None:
     try:
         with tarfile.open(bundle, "r:*") as archive:
             members = archive.getmembers()
+            check_members(members, str(bundle))
             total = sum(m.size for m in members)
             if total > MAX_UNPACKED_BYTES:
                 raise GateError("fetch", f"{bundle} unpacks to {total} bytes, over the limit",
@@ -82,6 +83,28 @@ def extract_bundle(bundle: Path, target: Path) -> dict[str, Any] | None:
         raise GateError("fetch", f"{bundle}: {MANIFEST} has no 'checkpoint' entry",
                         "re-create the bundle with `restore-gate snapshot`")
     return manifest
+
+
+def unsafe(member: tarfile.TarInfo) -> str:
+    """Why a member must not be unpacked ("" if it is a plain file or folder inside)."""
+    parts = PurePosixPath(member.name).parts
+    if member.name.startswith(("/", "\\")):
+        return "an absolute path"
+    if ".." in parts:
+        return "a '..' path"
+    if member.issym() or member.islnk():
+        return "a link"
+    return "" if member.isfile() or member.isdir() else "a device or fifo"
+
+
+def check_members(members: list[tarfile.TarInfo], label: str) -> None:
+    """Refuse the whole archive on the first unsafe member (tarfile's `data` filter would
+    only strip some of them silently; an error is clearer)."""
+    for member in members:
+        reason = unsafe(member)
+        if reason:
+            raise GateError("fetch", f"refusing to unpack {label}: {member.name!r} is {reason}",
+                            "re-create the bundle with `restore-gate snapshot`")
 
 
 def checkpoint_in(target: Path, manifest: dict[str, Any] | None) -> Path:

@@ -82,15 +82,18 @@ def take(x: Any, count: int) -> Any:
     return np.asarray(x[:count])
 
 
-def golden_inputs(model: Any, data: tuple[Any, Any] | None, samples: int) -> Any:
-    """Deterministic, size-bounded inputs: the first evaluation samples, else seeded noise."""
+def golden_inputs(
+    model: Any, data: tuple[Any, Any] | None, samples: int, input_shape: list | None = None
+) -> Any:
+    """Deterministic, size-bounded inputs: the first evaluation samples, else seeded noise
+    of the model's input shape (its symbolic inputs, or `model.input_shape`)."""
     if data is not None:
         x = data[0]
         first = next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(
             x, (list, tuple)) else x
         row_bytes = max(1, np.asarray(first[:1]).nbytes)
         return take(x, max(1, min(samples, MAX_GOLDEN_BYTES // row_bytes)))
-    shapes = _input_shapes(model)
+    shapes = [tuple(input_shape)] if input_shape else _input_shapes(model)
     rng = np.random.default_rng(0)
     arrays = [rng.normal(size=(samples, *[d or 1 for d in s[1:]])).astype("float32")
               for s in shapes]
@@ -102,7 +105,7 @@ def _input_shapes(model: Any) -> list[tuple]:
     if not inputs:
         raise GateError(
             "evaluate", "the model has no symbolic inputs to derive golden inputs from",
-            "set evaluation.data in the config so golden inputs come from real data",
+            "set evaluation.data (golden inputs from real data) or model.input_shape",
         )
     return [tuple(t.shape) for t in inputs]
 
@@ -176,7 +179,7 @@ def run(model: Any, config: Config, golden: Any, data: tuple[Any, Any] | None) -
     """Outputs on the golden inputs and the configured metrics on the evaluation data."""
     section = config.section("evaluation")
     batch_size = section.get("batch_size", 256)
-    names, outputs = predict(model, golden, batch_size)
+    names, outputs = predict(model, golden, batch_size) if golden is not None else ([], [])
     evaluation = Evaluation(names, outputs)
     metric_names = section.get("metrics", [])
     if data is None:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from restore_gate.bundle import check_members
 from restore_gate.errors import GateError
 from restore_gate.github import GitHub, GitHubError, Repo, make_session
 from restore_gate.github.client import TIMEOUT
@@ -90,10 +91,13 @@ def _from_release(repo: Repo, pattern: str, tag: str | None) -> Fetched:
                if fnmatchcase(a["name"], pattern) and a.get("state", "uploaded") == "uploaded"]
     if not matches:
         names = ", ".join(a["name"] for a in assets[:20]) or "none"
-        return Fetched(None, f"{repo.name} {release['tag_name']} (no matching asset)", [
-            f"Release {release['tag_name']} of {repo.name} has no asset matching {pattern!r} "
-            f"(its assets: {names}): there is no checkpoint to restore, so this check passes. "
-            "If the asset should be there, fix checkpoint.release.asset in the config."])
+        raise GateError(
+            "fetch",
+            f"release {release['tag_name']} of {repo.name} has no asset matching {pattern!r} "
+            f"(its assets: {names})",
+            "fix checkpoint.release.asset in the config, or upload the bundle to the release "
+            "(a release without the asset cannot be checked, so this is not a pass)",
+        )
     if len(matches) > 1:
         raise GateError("fetch", f"release {release['tag_name']} has {len(matches)} assets "
                         f"matching {pattern!r}: {', '.join(a['name'] for a in matches)}",
@@ -241,15 +245,7 @@ def check_archive(path: Path, label: str) -> None:
         return
     try:
         with tarfile.open(path, "r:*") as archive:
-            for member in archive:
-                parts = PurePosixPath(member.name).parts
-                bad = ("an absolute path" if member.name.startswith(("/", "\\")) else
-                       "a '..' path" if ".." in parts else
-                       "a link" if member.issym() or member.islnk() else
-                       "a device or fifo" if not (member.isfile() or member.isdir()) else "")
-                if bad:
-                    raise GateError("fetch", f"refusing to unpack {label}: {member.name!r} is "
-                                    f"{bad}", "re-create the bundle with `restore-gate snapshot`")
+            check_members(archive.getmembers(), label)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise GateError("fetch", f"cannot unpack {label}: {type(exc).__name__}: {exc}",
                         "the archive is truncated or corrupted: re-create it") from None

@@ -45,9 +45,10 @@ def measure(
     """
     baseline = from_manifest(source.manifest, source.bundle_dir)
     data = _eval_data_if_needed(config)
-    samples = config.section("evaluation").get("golden_samples", evaluate.DEFAULT_GOLDEN_SAMPLES)
-    golden = (baseline.golden_inputs if baseline is not None and baseline.golden_inputs
-              is not None else evaluate.golden_inputs(built.model, data, samples))
+    if baseline is not None and baseline.golden_inputs is not None:
+        golden = baseline.golden_inputs
+    else:
+        golden = _golden_or_none(config, built, data, required=rebuild is not None)
     result = evaluate.run(built.model, config, golden, data)
     if baseline is None and rebuild is not None:
         baseline = rebuild(golden, data)
@@ -77,6 +78,19 @@ def measure(
         )
     else:
         report.extra["baseline"] = baseline.source
+
+
+def _golden_or_none(config: Config, built: BuiltModel, data: Any, required: bool) -> Any:
+    """Golden inputs for this run; None when they cannot be derived and nothing needs them
+    (a bare checkpoint: they would only feed the CPU/GPU parity data)."""
+    samples = config.section("evaluation").get("golden_samples", evaluate.DEFAULT_GOLDEN_SAMPLES)
+    shape = config.section("model").get("input_shape")
+    try:
+        return evaluate.golden_inputs(built.model, data, samples, shape)
+    except GateError:
+        if required:
+            raise
+        return None
 
 
 def _eval_data_if_needed(config: Config) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import platform
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -139,14 +140,19 @@ def runner_info(device: str = "CPU", device_name: str = "", **versions: str) -> 
     }
 
 
-def validate_report(data: object, origin: str) -> dict[str, Any]:
-    """Check an untrusted report against the shipped schema; raise `GateError` if invalid."""
+@cache
+def _report_validator() -> Any:
     import jsonschema
 
     from restore_gate.config import load_schema
 
-    validator = jsonschema.Draft202012Validator(load_schema("report.schema.json"))
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    return jsonschema.Draft202012Validator(load_schema("report.schema.json"))
+
+
+def validate_report(data: object, origin: str) -> dict[str, Any]:
+    """Check an untrusted report against the shipped schema; raise `GateError` if invalid."""
+    found = _report_validator().iter_errors(data)
+    errors = sorted(found, key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         where = "/".join(map(str, errors[0].absolute_path)) or "(top level)"
         raise GateError(

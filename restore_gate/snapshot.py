@@ -69,7 +69,8 @@ def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict
     built = restored_model(config, info)
     data = evaluate.load_eval_data(config)
     samples = config.section("evaluation").get("golden_samples", evaluate.DEFAULT_GOLDEN_SAMPLES)
-    golden = evaluate.golden_inputs(built.model, data, samples)
+    golden = evaluate.golden_inputs(built.model, data, samples,
+                                    config.section("model").get("input_shape"))
     result = evaluate.run(built.model, config, golden, data)
     save_golden(folder / GOLDEN_FILE, golden, result.output_names, result.golden_outputs)
     layout: dict[str, str] = {}

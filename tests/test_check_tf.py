@@ -167,9 +167,6 @@ def test_renamed_attribute_in_subclassed_model_fails_with_probable_rename(releas
     assert kernel.source == "sub.py:7"
 
 
-@pytest.mark.xfail(strict=True, reason="measure.py: a bare checkpoint of a model without "
-                   "symbolic inputs errors in `evaluate` although there is no baseline to "
-                   "compare with; remove this mark once fixed")
 def test_unchanged_subclassed_model_passes(releases, project):
     report = branch(project, SUBCLASSED_MODEL.format(first="hidden"), module="sub").check(
         releases["sub"])

@@ -105,10 +105,11 @@ def test_no_release_yet_passes_with_a_notice(github, tmp_path):
     assert "no published release" in source.notices[0] and "passes" in source.notices[0]
 
 
-def test_release_without_a_matching_asset_passes_with_a_notice_naming_the_assets(github, tmp_path):
+def test_release_without_a_matching_asset_is_an_error_naming_the_assets(github, tmp_path):
     github.add_release("v1.0", {"weights.zip": b"z"})
-    source = resolve_release(tmp_path)
-    assert source.path is None and "weights.zip" in source.notices[0]
+    with pytest.raises(GateError) as caught:
+        resolve_release(tmp_path)  # a mistyped glob must not turn every check into a pass
+    assert "weights.zip" in str(caught.value) and "checkpoint.release.asset" in caught.value.hint
 
 
 def test_tag_pattern_takes_the_newest_matching_published_release(github, tmp_path):
