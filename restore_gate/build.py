@@ -140,6 +140,7 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
 
 
 def _import_custom_objects(module_name: str, config: Config) -> None:
+    forget_modules_under([config.root, *config.model_paths], module_name.split(".")[0])
     with _on_sys_path([config.root, *config.model_paths]):
         try:
             importlib.import_module(module_name)

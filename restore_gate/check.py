@@ -109,6 +109,10 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         _restore(config, info, built, report)
         report.mismatches += positional_moves(info, source, built)
         report.notices += version_skew(report.checkpoint.get("written_by", {}), report.runner)
+    if not hasattr(built.model, "predict"):
+        report.notices.append("Drift not measured: the branch model is not a Keras model "
+                              "(it has no predict), so only its variables are checked.")
+        return
     if report.model.get("restored", 0) < len(built.variables):
         report.notices.append("Drift not measured: not every weight of the branch model "
                               "restores from the release.")
