@@ -118,6 +118,24 @@ def predict(model: Any, x: Any, batch_size: int) -> tuple[list[str], list[np.nda
         raise GateError("evaluate", f"the restored model failed to predict: "
                         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
                         "check that evaluation.data matches the model's inputs") from exc
+    return _named(model, out)
+
+
+def call_outputs(model: Any, x: Any) -> tuple[list[str], list[np.ndarray]]:
+    """Outputs on the (small) golden inputs from one direct call: no `predict` loop to set
+    up, so it costs milliseconds; snapshot and check both use it, so they stay comparable."""
+    try:
+        out = model(x, training=False)
+    except TypeError:  # a call signature without `training`
+        out = model(x)
+    except Exception as exc:
+        raise GateError("evaluate", f"the restored model failed on the golden inputs: "
+                        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                        "check that the model still takes the release's inputs") from exc
+    return _named(model, out)
+
+
+def _named(model: Any, out: Any) -> tuple[list[str], list[np.ndarray]]:
     if isinstance(out, dict):
         names = sorted(out)
         return names, [np.asarray(out[n]) for n in names]
@@ -179,7 +197,7 @@ def run(model: Any, config: Config, golden: Any, data: tuple[Any, Any] | None) -
     """Outputs on the golden inputs and the configured metrics on the evaluation data."""
     section = config.section("evaluation")
     batch_size = section.get("batch_size", 256)
-    names, outputs = predict(model, golden, batch_size) if golden is not None else ([], [])
+    names, outputs = call_outputs(model, golden) if golden is not None else ([], [])
     evaluation = Evaluation(names, outputs)
     metric_names = section.get("metrics", [])
     if data is None:
