@@ -111,28 +111,27 @@ def _input_shapes(model: Any) -> list[tuple]:
 
 
 def predict(model: Any, x: Any, batch_size: int) -> tuple[list[str], list[np.ndarray]]:
-    """Every output of the model, named."""
-    try:
-        out = model.predict(x, batch_size=batch_size, verbose=0)
-    except Exception as exc:
-        raise GateError("evaluate", f"the restored model failed to predict: "
-                        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                        "check that evaluation.data matches the model's inputs") from exc
-    return _named(model, out)
+    """Every output of the model on the evaluation data, named."""
+    return _named(model, _guarded(lambda: model.predict(x, batch_size=batch_size, verbose=0),
+                                  "failed to predict",
+                                  "check that evaluation.data matches the model's inputs"))
 
 
 def call_outputs(model: Any, x: Any) -> tuple[list[str], list[np.ndarray]]:
     """Outputs on the (small) golden inputs from one direct call: no `predict` loop to set
     up, so it costs milliseconds; snapshot and check both use it, so they stay comparable."""
+    return _named(model, _guarded(lambda: model(x, training=False),
+                                  "failed on the golden inputs",
+                                  "check that the model still takes the release's inputs"))
+
+
+def _guarded(run: Any, what: str, hint: str) -> Any:
     try:
-        out = model(x, training=False)
-    except TypeError:  # a call signature without `training`
-        out = model(x)
+        return run()
     except Exception as exc:
-        raise GateError("evaluate", f"the restored model failed on the golden inputs: "
-                        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                        "check that the model still takes the release's inputs") from exc
-    return _named(model, out)
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise GateError("evaluate", f"the restored model {what}: {type(exc).__name__}: {first}",
+                        hint) from exc
 
 
 def _named(model: Any, out: Any) -> tuple[list[str], list[np.ndarray]]:
