@@ -17,10 +17,10 @@ from pathlib import Path
 
 from restore_gate import formats
 from restore_gate.baseline import git_show, repo_root
-from restore_gate.build import build_model
+from restore_gate.build import BuiltModel, build_model
 from restore_gate.bundle import digest
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
-from restore_gate.compare import find_mismatches, judge_optimizer, same_optimizer
+from restore_gate.compare import Pairing, find_mismatches, judge_optimizer, same_optimizer
 from restore_gate.config import Config, load_config, parse_config, threshold_changes
 from restore_gate.errors import GateError
 from restore_gate.measure import measure, rebuild_at_ref
@@ -106,8 +106,8 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
             "optimizer": built.optimizer_type,
         }
     with stage(report, "restore", quiet):
-        _restore(config, info, built, report)
-        report.mismatches += positional_moves(info, source, built)
+        model_pairing = _restore(config, info, built, report)
+        report.mismatches += positional_moves(info, source, model_pairing, built)
         report.notices += version_skew(report.checkpoint.get("written_by", {}), report.runner)
     if not hasattr(built.model, "predict"):
         report.notices.append("Drift not measured: the branch model is not a Keras model "
@@ -122,12 +122,13 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         ref = options.baseline_ref or config.section("baseline").get("ref")
         if ref:
             def rebuild(golden, data):
-                return rebuild_at_ref(config, ref, workdir, lambda c: restored_model(c, info),
+                return rebuild_at_ref(config, ref, workdir, lambda c: restored_model(c, info)[0],
                                       golden, data)
         measure(config, built, source, report, rebuild)
 
 
-def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> None:
+def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Pairing:
+    """Pair, judge and restore; return the model pairing (what loads into what)."""
     roots = config.section("checkpoint").get("root", {})
     model_pairing, optimizer_pairing = formats.pair(info, built, roots)
     report.mismatches = find_mismatches(model_pairing, built, config.allow)
@@ -146,15 +147,17 @@ def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Non
             f"only {verified} of {len(built.variables)} model variables hold a checkpoint value",
             "report this with `restore-gate inspect --json` output",
         )
+    return model_pairing
 
 
-def restored_model(config: Config, info: CheckpointInfo):
-    """Build a model from `config` and restore the checkpoint into it (for a baseline)."""
+def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pairing]:
+    """Build a model from `config` and restore the checkpoint into it (release or baseline);
+    return it with the pairing of its variables."""
     built = build_model(config)
     roots = config.section("checkpoint").get("root", {})
     model_pairing, _ = formats.pair(info, built, roots)
     formats.restore(info, built, roots, model_pairing, None)
-    return built
+    return built, model_pairing
 
 
 def apply_base_thresholds(config: Config, base: str, report: Report) -> None:
@@ -188,27 +191,26 @@ def version_skew(written_by: dict, runner: dict) -> list[str]:
     return notices
 
 
-def positional_moves(info: CheckpointInfo, source: CheckpointSource, built) -> list[Mismatch]:
+def positional_moves(
+    info: CheckpointInfo, source: CheckpointSource, model: Pairing, built: BuiltModel
+) -> list[Mismatch]:
     """Values a positional format now loads into another variable than they were saved from.
 
     `.weights.h5` matches by Keras's class-derived paths, so reassigning layers of a
     subclassed model loads values into the wrong layers without any error. The release's
-    layout (recorded by `snapshot`) names each such move.
+    layout (recorded by `snapshot`: file key -> variable) names each such move.
     """
     layout = (source.manifest or {}).get("layout") or {}
     if not layout or info.format not in ("keras-weights", "keras"):
         return []
-    from restore_gate.formats.keras_v3 import model_layout
-
-    known = {id(v.obj): v for v in built.variables}
     released = set(layout.values())
     moves = []
-    for key, obj in model_layout(built.model).items():
-        now, before = known.get(id(obj)), layout.get(key)
-        if now is None or not before or now.name == before or now.name not in released:
+    for ckpt, now in model.matched:
+        before = layout.get(ckpt.key)
+        if not before or now.name == before or now.name not in released:
             continue
         moves.append(Mismatch(
-            kind="rename", name=now.name, layer=now.layer, key=key,
+            kind="rename", name=now.name, layer=now.layer, key=ckpt.key,
             checkpoint=None, model=TensorSpec(now.shape, now.dtype), checkpoint_name=before,
             source=built.source_of(now.layer),
             hint=f"saved from {before}, now loads into {now.name}: layers were reassigned or "

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     import jsonschema
 
 DEFAULT_CONFIG = ".restore-gate.yml"
-OPTIMIZER_POLICIES = ("required", "optional", "ignore")
 
 
 @cache

@@ -62,21 +62,13 @@ def train_release(project: Path) -> Path:
     return bundle
 
 
-def check(project: Path, title: str) -> str:
-    say(title)
+def run_gate(project: Path, label: str, show_comment: bool = True):
+    """Check the project as it is now; print the comment the gate would post."""
     report = run_check(CheckOptions(config=project / ".restore-gate.yml", quiet=True))
-    say(f"verdict: {report.verdict}")
-    if report.errors:
+    if show_comment or report.errors:
         print(render(report.to_dict()))
-    return report.verdict
-
-
-def pull_request(project: Path):
-    """Check the changed branch; print the comment the gate would post."""
-    report = run_check(CheckOptions(config=project / ".restore-gate.yml", quiet=True))
-    print(render(report.to_dict()))
     code = {"pass": 0, "fail": 1}.get(report.verdict, 2)
-    say(f"verdict on the pull request: {report.verdict} (exit code {code})")
+    say(f"verdict on {label}: {report.verdict} (exit code {code})")
     return report
 
 
@@ -90,19 +82,20 @@ def run_demo(workdir: Path | None = None) -> int:
         say(f"training the example classifier in {project} (a few seconds)")
         bundle = train_release(project)
         say(f"released {bundle.relative_to(base)}")
-        unchanged = check(project, "checking the unchanged branch")
+        say("checking the unchanged branch")
+        unchanged = run_gate(project, "the unchanged branch", show_comment=False)
         model_file = project / "classifier.py"
         original = model_file.read_text()
         say("pull request 1: the hidden activation relu -> sigmoid (weights still restore)")
         model_file.write_text(original.replace(*SILENT_CHANGE), encoding="utf-8")
-        silent = pull_request(project)
+        silent = run_gate(project, "pull request 1")
         say("pull request 2: widen `hidden` (16 -> 32 units) and insert a `bottleneck` layer")
         model_file.write_text(original.replace(*BREAKING_CHANGE), encoding="utf-8")
-        report = pull_request(project)
+        report = run_gate(project, "pull request 2")
     finally:
         if not keep:
             shutil.rmtree(base, ignore_errors=True)
-    ok = unchanged == "pass" and silent.verdict == "fail" and report.verdict == "fail"
+    ok = unchanged.verdict == "pass" and silent.verdict == "fail" and report.verdict == "fail"
     say("the gate passed the unchanged branch and blocked both changes" if ok
         else "unexpected verdicts: see above")
     return 0 if ok else 2

@@ -7,7 +7,6 @@ against `schemas/report.schema.json`, since a report is an untrusted artifact).
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -125,19 +124,6 @@ class Report:
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-
-
-def runner_info(device: str = "CPU", device_name: str = "", **versions: str) -> dict[str, Any]:
-    """Describe this runner; TensorFlow/Keras versions are filled in by stages that import them."""
-    return {
-        "name": platform.node() or "local",
-        "device": device,
-        "device_name": device_name,
-        "python": platform.python_version(),
-        "tensorflow": versions.get("tensorflow"),
-        "keras": versions.get("keras"),
-        "tf32": versions.get("tf32"),
-    }
 
 
 @cache

@@ -66,19 +66,15 @@ def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict
     from restore_gate.baseline import GOLDEN_FILE, save_golden
     from restore_gate.check import restored_model
 
-    built = restored_model(config, info)
+    built, pairing = restored_model(config, info)
     data = evaluate.load_eval_data(config)
     samples = config.section("evaluation").get("golden_samples", evaluate.DEFAULT_GOLDEN_SAMPLES)
     golden = evaluate.golden_inputs(built.model, data, samples,
                                     config.section("model").get("input_shape"))
     result = evaluate.run(built.model, config, golden, data)
     save_golden(folder / GOLDEN_FILE, golden, result.output_names, result.golden_outputs)
-    layout: dict[str, str] = {}
-    if info.format in ("keras-weights", "keras"):
-        from restore_gate.formats.keras_v3 import model_layout
-
-        names = {id(v.obj): v.name for v in built.variables}
-        layout = {k: names[id(o)] for k, o in model_layout(built.model).items() if id(o) in names}
+    keras_format = info.format in ("keras-weights", "keras")
+    layout = {c.key: m.name for c, m in pairing.matched} if keras_format else {}
     return {
         "golden": {"file": GOLDEN_FILE, "outputs": result.output_names,
                    "samples": len(result.golden_outputs[0])},
@@ -94,13 +90,12 @@ def snapshot(
 ) -> dict:
     """Write the bundle; return its manifest. With a config, behaviour is recorded too."""
     info = formats.read(checkpoint)
-    base = info.path.parent if info.path.is_file() or not info.path.is_dir() else info.path
-    if info.path.is_dir():
+    if info.path.is_dir():  # a SavedModel or a managed folder: take it whole
+        base, inner = info.path, "checkpoint"
         files = [f for f in sorted(info.path.rglob("*")) if f.is_file()]
-    else:
+    else:  # a file or a prefix: its files sit beside it
+        base, inner = info.path.parent, f"checkpoint/{info.path.name}"
         files = info.files
-    inner_rel = info.path.relative_to(base).as_posix() if info.path != base else ""
-    inner = f"checkpoint/{inner_rel}".rstrip("/")
     manifest = manifest_for(info, inner, runner, cwd)
     with tempfile.TemporaryDirectory(prefix="restore-gate-") as folder:
         extra_files: list[Path] = []

@@ -56,6 +56,14 @@ def project(tmp_path: Path) -> Project:
     return Project(tmp_path / "repo")
 
 
+def release_model(base: Path, source: str | None = None):
+    """Build the release's model from `source` (default: `functional_model()`) written as
+    `model.py` in a throwaway repository under `base`."""
+    release = Project(base / "repo")
+    release.write("model.py", source if source is not None else functional_model())
+    return release.build()
+
+
 def functional_model(units: int = 8, extra: str = "", compiled: bool = True,
                      optimizer: str = "adam", dtype: str = "float32") -> str:
     """Source of a small functional classifier; `extra` is inserted after the hidden layer."""

@@ -12,15 +12,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import Project, functional_model, save_release
+from conftest import Project, functional_model, release_model, save_release
 
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("bad-release")
-    release = Project(base / "repo")
-    release.write("model.py", functional_model())
-    model = release.build()
+    model = release_model(base)
     return {
         "tf": save_release(model, base / "tf", "tf-opt"),
         "h5": save_release(model, base / "h5", "h5"),

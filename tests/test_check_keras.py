@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Project, functional_model, save_release
+from conftest import Project, functional_model, release_model, save_release
 
 DROPOUT = "    x = keras.layers.Dropout(0.2)(x)\n"
 SPLIT_ACTIVATION = functional_model(extra='    x = keras.layers.Activation("relu")(x)\n').replace(
@@ -22,9 +22,7 @@ SGD = functional_model().replace('optimizer="adam"', "optimizer=keras.optimizers
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("keras-release")
-    release = Project(base / "repo")
-    release.write("model.py", functional_model())
-    model = release.build()
+    model = release_model(base)
     return {
         "h5": save_release(model, base / "h5", "h5"),
         "keras": save_release(model, base / "keras", "keras"),

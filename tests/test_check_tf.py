@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SUBCLASSED_MODEL, Project, functional_model, save_release
+from conftest import SUBCLASSED_MODEL, Project, functional_model, release_model, save_release
 
 DROPOUT = '    x = keras.layers.Dropout(0.2)(x)\n'
 EXTRA_DENSE = '    x = keras.layers.Dense(8, name="extra")(x)\n'
@@ -282,9 +282,7 @@ def other_roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     import tensorflow as tf
 
     base = tmp_path_factory.mktemp("roots")
-    release = Project(base / "repo")
-    release.write("model.py", functional_model())
-    model = release.build()
+    model = release_model(base)
     model.optimizer.build(model.trainable_variables)
     named = tf.train.Checkpoint(net=model, opt=model.optimizer).write(str(base / "named" / "c"))
     bare = tf.train.Checkpoint(root=model).write(str(base / "bare" / "c"))

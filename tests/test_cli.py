@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Project, functional_model, save_release
+from conftest import REPO, Project, functional_model, release_model, save_release
 
 from restore_gate import __version__
 from restore_gate.cli import main
@@ -19,9 +19,7 @@ from restore_gate.report import validate_report
 @pytest.fixture(scope="module")
 def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("cli")
-    project = Project(base / "repo")
-    project.write("model.py", functional_model())
-    return save_release(project.build(), base / "ckpt", "tf-opt")
+    return save_release(release_model(base), base / "ckpt", "tf-opt")
 
 
 def run(project: Project, release: Path, tmp_path: Path) -> tuple[int, dict, str]:

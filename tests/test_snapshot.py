@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import Project, functional_model, save_release
+from conftest import functional_model, release_model, save_release
 
 from restore_gate.bundle import MANIFEST
 from restore_gate.cli import main
@@ -21,9 +21,7 @@ RUNNER = {"device": "CPU", "device_name": "test cpu", "tf32": False}
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("snapshot")
-    release = Project(base / "repo")
-    release.write("model.py", functional_model())
-    model = release.build()
+    model = release_model(base)
     return {kind: save_release(model, base / kind, kind)
             for kind in ("tf-opt", "manager", "h5", "keras")}
 

@@ -191,13 +191,7 @@ def _pair_optimizer(info: CheckpointInfo, built: BuiltModel) -> Pairing:
 
 def restore(info: CheckpointInfo, model: Pairing, optimizer: Pairing | None) -> int:
     """Assign each compatible value from the file, then verify every one."""
-    from restore_gate.formats.tf_checkpoint import verify
+    from restore_gate.formats.values import restore_values
 
     with h5py.File(info.path, "r") as handle:
-        def value(key: str) -> Any:
-            return handle[key][()]
-
-        for pairing in (model, optimizer or Pairing()):
-            for ckpt, model_var in pairing.compatible:
-                model_var.obj.assign(value(ckpt.key))
-        return verify(model, value)
+        return restore_values(model, optimizer, lambda key: handle[key][()])

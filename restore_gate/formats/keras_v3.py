@@ -21,6 +21,7 @@ from restore_gate.build import BuiltModel, ModelVariable
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
+from restore_gate.formats.values import restore_values
 
 WEIGHTS_FORMAT = "keras-weights"
 KERAS_FORMAT = "keras"
@@ -196,22 +197,9 @@ def restore(
     info: CheckpointInfo, built: BuiltModel, model: Pairing, optimizer: Pairing | None
 ) -> int:
     """Keras's own `load_weights` when the metadata match; else assign what fits."""
-    from restore_gate.formats.tf_checkpoint import verify
-
     with open_weights(info) as handle:
-        if model.clean and optimizer is not None and optimizer.clean:
-            try:
-                built.model.load_weights(str(info.path))
-            except Exception as exc:
-                raise GateError(
-                    "restore",
-                    f"Keras's load_weights of {info.path} failed although the metadata match: "
-                    f"{type(exc).__name__}: {exc}",
-                    "report this with the file's `restore-gate inspect --json` output",
-                ) from exc
-        else:
-            for pairing in (model, optimizer or Pairing()):
-                for ckpt, model_var in pairing.compatible:
-                    if hasattr(model_var.obj, "assign"):
-                        model_var.obj.assign(handle[ckpt.key][()])
-        return verify(model, lambda key: handle[key][()])
+        return restore_values(
+            model, optimizer, lambda key: handle[key][()],
+            lambda: built.model.load_weights(str(info.path)),
+            f"Keras's load_weights of {info.path}",
+        )

@@ -134,11 +134,7 @@ def pair_by_name(saved: list[CkptVariable], variables: list[ModelVariable],
 
 def restore(info: CheckpointInfo, model: Pairing, optimizer: Pairing | None) -> int:
     """Assign every compatible value with TF's reader; verify each one."""
-    from restore_gate.formats.tf_checkpoint import verify
+    from restore_gate.formats.values import restore_values
 
     tf = import_tensorflow("restore")
-    reader = tf.train.load_checkpoint(str(info.path))
-    for pairing in (model, optimizer or Pairing()):
-        for ckpt, model_var in pairing.compatible:
-            model_var.obj.assign(reader.get_tensor(ckpt.key))
-    return verify(model, reader.get_tensor)
+    return restore_values(model, optimizer, tf.train.load_checkpoint(str(info.path)).get_tensor)

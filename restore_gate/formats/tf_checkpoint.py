@@ -17,6 +17,7 @@ from restore_gate.checkpoint import MODEL, OPTIMIZER, OTHER, CheckpointInfo, Ckp
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
 from restore_gate.formats import tf_files
+from restore_gate.formats.values import restore_values
 from restore_gate.runtime import import_tensorflow
 
 FORMAT = "tf-checkpoint"
@@ -258,38 +259,10 @@ def _restore_values(
     optimizer: Pairing | None,
 ) -> int:
     reader = tf.train.load_checkpoint(str(info.path))
-    if model.clean and optimizer is not None and optimizer.clean:
-        root = python_root(info, built, roots)
-        checkpoint = root if isinstance(root, tf.train.Checkpoint) else tf.train.Checkpoint(root)
-        try:
-            checkpoint.read(str(info.path)).expect_partial()
-        except tf.errors.DataLossError:
-            raise
-        except Exception as exc:
-            raise GateError(
-                "restore",
-                f"TensorFlow's restore of {info.path} failed although the metadata match: "
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                "report this with the checkpoint's `restore-gate inspect --json` output",
-            ) from exc
-    else:
-        for pairing in (model, optimizer or Pairing()):
-            for ckpt, model_var in pairing.compatible:
-                model_var.obj.assign(reader.get_tensor(ckpt.key))
-    return verify(model, reader.get_tensor)
-
-
-def verify(model: Pairing, read_value: Any) -> int:
-    """Check that every restored model variable holds the checkpoint's value."""
-    import numpy as np
-
-    for ckpt, model_var in model.compatible:
-        if not np.array_equal(np.asarray(model_var.obj.numpy()), read_value(ckpt.key)):
-            raise GateError(
-                "restore",
-                f"after the restore, {model_var.name} does not hold the checkpoint's value "
-                f"{ckpt.key}",
-                "the model's object graph and the checkpoint disagree; report this with "
-                "`restore-gate inspect --json` output",
-            )
-    return len(model.compatible)
+    root = python_root(info, built, roots)
+    checkpoint = root if isinstance(root, tf.train.Checkpoint) else tf.train.Checkpoint(root)
+    return restore_values(
+        model, optimizer, reader.get_tensor,
+        lambda: checkpoint.read(str(info.path)).expect_partial(),
+        f"TensorFlow's restore of {info.path}", passthrough=(tf.errors.DataLossError,),
+    )
