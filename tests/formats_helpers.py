@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
+TESTDATA = Path(__file__).resolve().parent / "data" / "shared" / "testdata"  # copied, see its README
 SERVING = TESTDATA / "tensorflow-serving" / "servables" / "tensorflow" / "testdata"
 FIXTURES = Path(__file__).resolve().parent / "data" / "formats"
 
 needs_testdata = pytest.mark.skipif(
-    not TESTDATA.is_dir(),
-    reason=f"shared test data not found at {TESTDATA} (CI places shared/ beside the clone)",
+    not TESTDATA.is_dir(), reason=f"test data not found at {TESTDATA}"
 )
 
 KERAS_MODEL = """\
