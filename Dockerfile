@@ -7,6 +7,7 @@
 FROM tensorflow/tensorflow:2.21.0
 
 ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
     PIP_BREAK_SYSTEM_PACKAGES=1 \
@@ -23,6 +24,10 @@ RUN command -v git >/dev/null || { apt-get update \
 COPY pyproject.toml README.md entrypoint.py /action/
 COPY restore_gate /action/restore_gate
 RUN python -m pip install --no-cache-dir /action && restore-gate --version
+
+# Smoke check: the whole gate on the bundled example (train, release, check three pull requests).
+# An image whose gate cannot run does not build, so it cannot be published.
+RUN restore-gate demo
 
 # No shell wrapper: GitHub passes inputs as INPUT_GITHUB-TOKEN, INPUT_FAIL-ON, ... and
 # /bin/sh drops variables whose names hold a hyphen.

@@ -1,6 +1,6 @@
 """The Dockerfile's own steps, replayed in a venv (no Docker engine here).
 
-The venv sees the system site-packages, as the image sees the TensorFlow base image's: the
+The venv sees this environment's site-packages, as the image sees the TensorFlow base image's: the
 Dockerfile's COPY instructions fill a folder standing for `/action`, its RUN instructions run
 verbatim (with that folder for `/action` and the venv's `python` first on PATH), then its
 ENTRYPOINT runs the action's check with the environment GitHub gives a container action.
@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,7 @@ def test_dockerfile_shape():
 
 def test_dockerfile_steps_install_a_working_action_in_a_venv(tmp_path):
     venv, action = tmp_path / "venv", tmp_path / "action"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
-                    str(venv)], check=True)
+    make_image_like_venv(venv)
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     entrypoint: list[str] = []
     for kind, args in instructions(DOCKERFILE.read_text()):
@@ -88,6 +88,21 @@ def test_dockerfile_steps_install_a_working_action_in_a_venv(tmp_path):
     result = run_action(workspace, run_env, python=str(python), entrypoint=Path(entrypoint[1]))
     assert result.returncode == 0, result.log
     assert result.outputs["verdict"] == "pass"
+
+
+def make_image_like_venv(venv: Path) -> None:
+    """A venv that sees this test run's packages (TensorFlow among them) the way the image sees
+    the TensorFlow base image's: through a `.pth` naming this environment's site-packages.
+
+    `venv --system-site-packages` would not do: run from inside a venv, it bases the new venv on
+    the *base* interpreter, which lacks the packages installed in the outer venv.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    outer = dict.fromkeys(sysconfig.get_path(key) for key in ("purelib", "platlib"))
+    inner = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    Path(inner, "outer-environment.pth").write_text("\n".join(outer) + "\n", encoding="utf-8")
 
 
 def copy(sources: list[str], target: Path) -> None:
