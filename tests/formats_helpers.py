@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-TESTDATA = Path(__file__).resolve().parent / "data" / "shared" / "testdata"  # copied, see its README
+# copied with their origins and licenses: tests/data/shared/README.md
+TESTDATA = Path(__file__).resolve().parent / "data" / "shared" / "testdata"
 SERVING = TESTDATA / "tensorflow-serving" / "servables" / "tensorflow" / "testdata"
 FIXTURES = Path(__file__).resolve().parent / "data" / "formats"
 

@@ -4,10 +4,10 @@ the README's install lines and the release workflow's checks."""
 from __future__ import annotations
 
 import re
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
+import tomllib
 import yaml
 
 import restore_gate
