@@ -14,7 +14,8 @@ lists paginate with `Link` headers (30 per page by default, `per_page` capped at
 comment bodies over 65,536 characters get GitHub's 422, bots may not edit other people's
 comments, and release assets fetched as `application/octet-stream` answer 302 to a second
 server (another port: another host) that refuses any request carrying `Authorization`.
-Every request is validated against `tests/data/shared/github/openapi-subset.json` (copied) with openapi-core,
+Every request is validated against `tests/data/shared/github/openapi-subset.json` (copied)
+with openapi-core,
 and so is every response the stand-in gives with a status the description declares;
 problems land in `validation_errors` and fail the `with` block. `GET /user` is not in the
 subset: it is added to the description here with GitHub's documented shape.
