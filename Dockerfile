@@ -1,10 +1,13 @@
 # restore-gate as a GitHub container action.
 #
-# The heavy layers (Python, TensorFlow, Keras, numpy, h5py) come from the official TensorFlow
-# image; the per-run build only installs this package. To skip even that, pin the prebuilt
-# image instead of building: `uses: docker://ghcr.io/OWNER/restore-gate:TAG` (see README).
+# The base is a slim official Python image plus a pinned tensorflow-cpu, chosen over the official
+# TensorFlow image (README, "The action's image"): its Python is a known, patched CPython (the
+# TensorFlow image has shipped a 3.11 release candidate, whose tarfile lacks the safe extraction
+# filter), and a container action never sees a GPU, so the CUDA kernels of the full `tensorflow`
+# wheel would only add ~0.6 GB. To skip the per-run build, pin the prebuilt image instead:
+# `uses: docker://ghcr.io/OWNER/restore-gate:TAG` (see README).
 # tests/test_action_install.py runs these same COPY and RUN steps in a venv.
-FROM tensorflow/tensorflow:2.21.0
+FROM python:3.11-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -14,12 +17,15 @@ ENV PYTHONUNBUFFERED=1 \
     TF_CPP_MIN_LOG_LEVEL=2
 
 # git: thresholds are read from the pull request's base commit (`check --base`). Installed only
-# when the base image lacks it. Unpinned on purpose: Ubuntu drops superseded package versions
+# when the base image lacks it. Unpinned on purpose: Debian drops superseded package versions
 # from its archive, so a version pin would break every build after the next security update.
 # hadolint ignore=DL3008
 RUN command -v git >/dev/null || { apt-get update \
     && apt-get install -y --no-install-recommends git \
     && rm -rf /var/lib/apt/lists/*; }
+
+# The project's own TensorFlow: a `requirements` input naming another one replaces it.
+RUN python -m pip install --no-cache-dir tensorflow-cpu==2.21.0
 
 COPY pyproject.toml README.md entrypoint.py /action/
 COPY restore_gate /action/restore_gate
