@@ -21,7 +21,7 @@ import pytest
 from formats_helpers import SERVING, TESTDATA, needs_testdata
 
 from restore_gate.cli import main
-from restore_gate.formats import _tf_protos, tf_index
+from restore_gate.formats import _table, _tf_protos, tf_files, tf_index
 from restore_gate.inspect_cmd import inspect_checkpoint, to_json
 
 pytestmark = needs_testdata
@@ -91,6 +91,20 @@ def _saver(folder: Path, version: str) -> Path:
         return Path(saver.save(session, str(folder / "model"), global_step=step))
 
 
+def _big_v1(folder: Path) -> Path:
+    """A V1 file holding a 12 MiB tensor."""
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    folder.mkdir(parents=True)
+    with tf.Graph().as_default(), v1.Session() as session:
+        v1.get_variable("a_big", initializer=tf.ones([3 << 20]))
+        v1.get_variable("b_small", [2, 2], tf.float64)
+        saver = v1.train.Saver(write_version=v1.train.SaverDef.V1)
+        session.run(v1.global_variables_initializer())
+        return Path(saver.save(session, str(folder / "model"), write_meta_graph=False))
+
+
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Checkpoints and SavedModels written by plain TF/Keras calls."""
@@ -115,6 +129,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         str(base / "long" / "ckpt")))
     found["tf1-v2"] = _saver(base / "tf1-v2", "V2")
     found["tf1-v1"] = _saver(base / "tf1-v1", "V1")
+    found["tf1-v1-big"] = _big_v1(base / "tf1-v1-big")
     tf.saved_model.save(model, str(base / "saved"))
     found["saved-model"] = base / "saved"
     model.export(str(base / "export"), format="tf_saved_model", verbose=False)
@@ -148,8 +163,6 @@ def _all_paths(written: dict[str, Path]) -> dict[str, Path]:
 
 def _checkpoint_prefixes(written: dict[str, Path]) -> dict[str, Path]:
     """Every checkpoint prefix among the cases (SavedModels: their variables/)."""
-    from restore_gate.formats import tf_files
-
     found = {}
     for name, path in _all_paths(written).items():
         prefix = path / "variables" / "variables"
@@ -220,7 +233,8 @@ def with_tf_readers(monkeypatch):
 
 def test_every_listing_matches_tensorflows_reader(written):
     prefixes = _checkpoint_prefixes(written)
-    assert {"tf-opt", "manager", "sharded", "dtypes", "long-names", "tf1-v1", "tf1-v2",
+    assert {"tf-opt", "manager", "sharded", "dtypes", "long-names", "tf1-v1", "tf1-v1-big",
+            "tf1-v2",
             "saved-model", "export", "serving:" + V1_EXPORT} <= set(prefixes)
     for name, prefix in prefixes.items():
         assert tf_index.list_checkpoint(prefix) == tf_listing(prefix), name
@@ -234,11 +248,15 @@ def test_the_written_cases_cover_what_the_table_format_allows(written):
     assert len(sharded) > 1
     with Path(f"{written['long-names']}.index").open("rb") as handle:
         size = Path(handle.name).stat().st_size
-        assert len(list(tf_index._data_blocks(handle, size))) > 1
+        assert len(_table.block_handles(handle, size)) > 1
     rows = _rows(Path(f"{written['tf1-v2']}.index"))
     assert any(key.startswith(b"\0") for key, _ in rows)  # the partitioned variable's slices
     assert [list(v) for k, v in tf.train.list_variables(str(written["tf1-v2"]))
             if k == "embedding"] == [[10, 4]]
+    big = written["tf1-v1-big"]
+    with big.open("rb") as handle:  # the V1 metadata has a block of its own: read alone
+        assert _table.block_handles(handle, big.stat().st_size)[0][1] < 1024 < 12 << 20 < \
+            big.stat().st_size
     kinds = {_block_kinds(SERVING / name / "variables/variables.index")
              for name in SAVED_MODELS}
     assert (1,) in kinds and (0,) in kinds  # TF 1.x wrote snappy index blocks, TF 2 does not
@@ -246,16 +264,16 @@ def test_the_written_cases_cover_what_the_table_format_allows(written):
 
 def _rows(index: Path) -> list[tuple[bytes, bytes]]:
     with index.open("rb") as handle:
-        return tf_index.read_table(handle, index.stat().st_size, limit=1 << 30)
+        return _table.read_table(handle, index.stat().st_size, limit=1 << 30)
 
 
 def _block_kinds(index: Path) -> tuple[int, ...]:
     data = index.read_bytes()
-    (_, _), pos = tf_index._handle(data[-48:], 0)
-    (offset, size), _ = tf_index._handle(data[-48:], pos)
+    (_, _), pos = _table.block_handle(data[-48:], 0)
+    (offset, size), _ = _table.block_handle(data[-48:], pos)
     kinds = []
-    for _, value in tf_index._block_entries(data[offset:offset + size]):
-        (start, length), _ = tf_index._handle(value, 0)
+    for _, value in _table._block_entries(data[offset:offset + size]):
+        (start, length), _ = _table.block_handle(value, 0)
         kinds.append(data[start + length])
     return tuple(sorted(set(kinds)))
 
@@ -492,7 +510,7 @@ def test_a_truncated_data_shard_is_an_error_at_inspect(written, tmp_path, capsys
 def test_a_damaged_v1_file_or_saved_model_is_an_error(written, tmp_path, capsys):
     v1 = tmp_path / "model-1"
     data = written["tf1-v1"].read_bytes()
-    v1.write_bytes(data[:len(data) // 2] + bytes(8) + tf_index.tf_files.TABLE_MAGIC)
+    v1.write_bytes(data[:len(data) // 2] + bytes(8) + tf_files.TABLE_MAGIC)
     code, _, err = _inspect(v1, capsys)
     assert code == 2 and str(v1) in err
     saved = tmp_path / "saved"
@@ -501,3 +519,15 @@ def test_a_damaged_v1_file_or_saved_model_is_an_error(written, tmp_path, capsys)
     (saved / "saved_model.pb").write_bytes(graph[: len(graph) // 3])
     code, _, err = _inspect(saved, capsys)
     assert code == 2 and "saved_model.pb" in err
+
+
+def test_a_v1_file_with_tensor_data_in_its_first_block_is_left_to_tensorflow(written,
+                                                                             monkeypatch):
+    """The one fallback: a first block above _table.BIG_BLOCK is read by TF's reader."""
+    path = written["tf1-v1"]
+    monkeypatch.setattr(_table, "BIG_BLOCK", 16)
+    calls = []
+    real = tf_index._list_with_tensorflow
+    monkeypatch.setattr(tf_index, "_list_with_tensorflow", lambda p: calls.append(p) or real(p))
+    assert tf_index.list_checkpoint(path) == tf_listing(path)
+    assert calls == [path]

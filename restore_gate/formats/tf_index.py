@@ -4,14 +4,8 @@ A V2 checkpoint (`tf.train.Checkpoint`, `Saver` V2, a SavedModel's `variables/`)
 metadata in `PREFIX.index`: a LevelDB-style table (tensorflow/core/lib/io/table) whose ""
 key holds a `BundleHeaderProto` and every other key a tensor's `BundleEntryProto` (dtype,
 shape, shard, offset, size, crc32c). A V1 checkpoint is one table whose "" key holds a
-`SavedTensorSlices` with every tensor's name, shape and dtype.
-
-Table layout: a 48-byte footer (metaindex and index block handles as varints, padding, the
-magic number); the index block maps each data block's last key to its handle; a block holds
-entries (shared key length, unshared length, value length as varints, the key suffix, the
-value), then the restart offsets and their count, then a 5-byte trailer: the compression
-type (0: none; 1: snappy, which some TF 1.x builds wrote) and the masked crc32c of block +
-type. Checksums are verified, as TensorFlow does.
+`SavedTensorSlices` with every tensor's name, shape and dtype. The table format itself
+(blocks, snappy, checksums) is read by formats/_table.py.
 
 `list_checkpoint` returns what TensorFlow's `load_checkpoint` lists (shapes, dtypes) plus
 the bytes of the TF2 object graph, read from its data shard (checksum verified).
@@ -21,17 +15,23 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import BinaryIO
 
 from restore_gate.errors import GateError
 from restore_gate.formats import _tf_protos, tf_files
+from restore_gate.formats._table import (
+    LargeBlock,
+    TableError,
+    crc32c,
+    first_entry,
+    mask,
+    read_table,
+    varint,
+)
 
 GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-_FOOTER = 48
-_TRAILER = 5
 _MAX_INDEX = 1 << 30  # an .index above 1 GiB is not a checkpoint index
+_MAX_GRAPH = 256 << 20  # nor an object graph above 256 MiB
 HINT = ("the file is truncated, corrupted or not a TensorFlow checkpoint: re-download or "
          "re-create the release asset")
 
@@ -56,10 +56,6 @@ class Entry:
     offset: int
     size: int
     crc32c: int
-
-
-class TableError(ValueError):
-    """A table that cannot be read: what is wrong, and where."""
 
 
 def list_checkpoint(prefix: Path) -> Listing:
@@ -125,21 +121,23 @@ def read_string(prefix: Path, entry: Entry, num_shards: int) -> bytes:
         raise unreadable(prefix, Path(f"{prefix}.index"), TableError(
             f"{entry.key} is a {_tf_protos.dtype_name(entry.dtype)}{entry.shape}, not a string"))
     try:
+        if entry.size > _MAX_GRAPH:
+            raise TableError(f"{entry.key} claims {entry.size} bytes: too large")
         with shard.open("rb") as handle:
             handle.seek(entry.offset)
             raw = handle.read(entry.size)
         if len(raw) != entry.size:
             raise TableError(f"{entry.key} needs bytes {entry.offset}-"
                              f"{entry.offset + entry.size}, the file ends before")
-        length, start = _varint(raw, 0)
+        length, start = varint(raw, 0)
         if start + 4 + length != len(raw):
             raise TableError(f"{entry.key}: its length does not match its entry's size")
         (length_crc,) = struct.unpack_from("<I", raw, start)
         crc = crc32c(struct.pack("<I" if length <= 0xFFFFFFFF else "<Q", length))
-        if _mask(crc) != length_crc:
+        if mask(crc) != length_crc:
             raise TableError(f"{entry.key}: checksum mismatch on its length")
         crc = crc32c(raw[start + 4:], crc32c(raw[start:start + 4], crc))
-        if _mask(crc) != entry.crc32c:
+        if mask(crc) != entry.crc32c:
             raise TableError(f"{entry.key}: checksum mismatch (the bytes are corrupted)")
     except (TableError, OSError) as exc:
         raise unreadable(prefix, shard, exc) from exc
@@ -178,6 +176,8 @@ def _list_v1(path: Path) -> Listing:
         if key != b"":
             raise TableError("no \"\" entry: not a TensorFlow V1 checkpoint")
         meta = _parse("SavedTensorSlices", value, "the V1 metadata").meta
+    except LargeBlock:
+        return _list_with_tensorflow(path)
     except (TableError, OSError) as exc:
         raise unreadable(path, path, exc) from exc
     tensors = sorted(meta.tensor, key=lambda t: t.name)
@@ -187,143 +187,19 @@ def _list_v1(path: Path) -> Listing:
     )
 
 
-# --- the table format -----------------------------------------------------------------
+def _list_with_tensorflow(path: Path) -> Listing:
+    """The one case left to TensorFlow's reader: a V1 file whose first block is larger than
+    `_table.BIG_BLOCK` (tensor data beside the metadata: minutes of pure-Python crc32c)."""
+    from restore_gate.runtime import import_tensorflow
 
-
-def read_table(handle: BinaryIO, size: int, limit: int) -> list[tuple[bytes, bytes]]:
-    """Every (key, value) of a table file, in key order."""
-    if size > limit:
-        raise TableError(f"{size} bytes: too large for a checkpoint index")
-    rows: list[tuple[bytes, bytes]] = []
-    for block in _data_blocks(handle, size):
-        for key, value in _block_entries(block):
-            if rows and key <= rows[-1][0]:
-                raise TableError("keys out of order (a corrupted block)")
-            rows.append((key, value))
-    return rows
-
-
-def first_entry(handle: BinaryIO, size: int) -> tuple[bytes, bytes]:
-    """The first (key, value) of a table, reading only its index and first data block."""
-    for block in _data_blocks(handle, size, first=True):
-        for row in _block_entries(block):
-            return row
-    raise TableError("the table holds no entries")
-
-
-def _data_blocks(handle: BinaryIO, size: int, first: bool = False):
-    if size < _FOOTER:
-        raise TableError(f"{size} bytes: shorter than a table footer (truncated)")
-    handle.seek(size - _FOOTER)
-    footer = handle.read(_FOOTER)
-    if footer[-8:] != tf_files.TABLE_MAGIC:
-        raise TableError("no table magic number at the end (truncated or not a checkpoint)")
-    _, pos = _handle(footer, 0)  # the metaindex block: unused
-    index_handle, _ = _handle(footer, pos)
-    index = _read_block(handle, size, *index_handle)
-    for _, value in _block_entries(index):
-        handle_, _ = _handle(value, 0)
-        yield _read_block(handle, size, *handle_)
-        if first:
-            return
-
-
-def _handle(data: bytes, pos: int) -> tuple[tuple[int, int], int]:
-    offset, pos = _varint(data, pos)
-    length, pos = _varint(data, pos)
-    return (offset, length), pos
-
-
-def _read_block(handle: BinaryIO, size: int, offset: int, length: int) -> bytes:
-    if offset + length + _TRAILER > size - _FOOTER:
-        raise TableError(f"a block at {offset} (+{length} bytes) runs past the end (truncated)")
-    handle.seek(offset)
-    raw = handle.read(length + _TRAILER)
-    block, kind = raw[:length], raw[length]
-    (stored,) = struct.unpack_from("<I", raw, length + 1)
-    if _mask(crc32c(raw[:length + 1])) != stored:
-        raise TableError(f"checksum mismatch in the block at byte {offset} (corrupted)")
-    if kind == 1:  # snappy: TensorFlow's table builder default (written by some TF 1.x)
-        return _unsnappy(block, offset)
-    if kind != 0:
-        raise TableError(f"the block at byte {offset} has an unknown compression type {kind}: "
-                         "only uncompressed and snappy blocks exist in TensorFlow tables")
-    return block
-
-
-def _unsnappy(data: bytes, offset: int) -> bytes:
-    """Decompress a raw snappy block (github.com/google/snappy, format_description.txt):
-    a varint length, then literals (tag & 3 == 0) and back-references (1, 2, 3)."""
-    expected, pos = _varint(data, 0)
-    if expected > _MAX_INDEX:
-        raise TableError(f"the snappy block at byte {offset} claims {expected} bytes")
-    out = bytearray()
+    tf = import_tensorflow("inspect")
     try:
-        while pos < len(data):
-            tag = data[pos]
-            kind, pos = tag & 3, pos + 1
-            if kind == 0:
-                length = tag >> 2
-                if length >= 60:
-                    extra = length - 59
-                    length = int.from_bytes(data[pos:pos + extra], "little")
-                    pos += extra
-                out += data[pos:pos + length + 1]
-                pos += length + 1
-                continue
-            if kind == 1:
-                length, distance = ((tag >> 2) & 7) + 4, ((tag >> 5) << 8) | data[pos]
-                pos += 1
-            else:
-                width = 2 if kind == 2 else 4
-                length = (tag >> 2) + 1
-                distance = int.from_bytes(data[pos:pos + width], "little")
-                pos += width
-            if not 0 < distance <= len(out):
-                raise IndexError(distance)
-            start = len(out) - distance
-            for i in range(length):  # the copy may overlap what it writes
-                out.append(out[start + i])
-    except IndexError:
-        raise TableError(f"a corrupted snappy block at byte {offset}") from None
-    if len(out) != expected:
-        raise TableError(f"the snappy block at byte {offset} decompresses to {len(out)} "
-                         f"bytes, not the {expected} it records (corrupted)")
-    return bytes(out)
-
-
-def _block_entries(block: bytes):
-    if len(block) < 4:
-        raise TableError("a block too short to hold its restart count")
-    (restarts,) = struct.unpack_from("<I", block, len(block) - 4)
-    end = len(block) - 4 * (restarts + 1)
-    if restarts < 1 or end < 0:
-        raise TableError("a block with a bad restart count (corrupted)")
-    pos, key = 0, b""
-    while pos < end:
-        shared, pos = _varint(block, pos)
-        unshared, pos = _varint(block, pos)
-        length, pos = _varint(block, pos)
-        if shared > len(key) or pos + unshared + length > end:
-            raise TableError("a block entry runs past its block (corrupted)")
-        key = key[:shared] + block[pos:pos + unshared]
-        pos += unshared
-        yield key, block[pos:pos + length]
-        pos += length
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while shift < 64:
-        if pos >= len(data):
-            raise TableError("a varint runs past the end of its block (truncated)")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-    raise TableError("a varint longer than 10 bytes (corrupted)")
+        reader = tf.train.load_checkpoint(str(path))
+        shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
+    except Exception as exc:  # DataLossError, ...
+        raise unreadable(path, path, TableError(f"{type(exc).__name__}: {exc}")) from exc
+    return Listing({k: list(v) for k, v in sorted(shapes.items())},
+                   {k: v.name for k, v in sorted(dtypes.items())})
 
 
 def _slice_owner(key: str) -> str | None:
@@ -351,30 +227,3 @@ def _parse(name: str, data: bytes, what: str):
         return _tf_protos.parse(name, data)
     except DecodeError as exc:
         raise TableError(f"{what} is not a valid {name} ({exc})") from exc
-
-
-# --- crc32c (Castagnoli), masked as LevelDB stores it ------------------------------------
-
-
-@cache
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-def crc32c(data: bytes, crc: int = 0) -> int:
-    """crc32c of `data`, extending `crc` (crc32c::Extend)."""
-    table = _crc_table()
-    crc ^= 0xFFFFFFFF
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def _mask(crc: int) -> int:
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
