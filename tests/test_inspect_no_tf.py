@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from formats_helpers import SERVING, TESTDATA, needs_testdata
+from formats_helpers import FIXTURES, SERVING, TESTDATA, needs_testdata
 
 from restore_gate.cli import main
 from restore_gate.formats import _table, _tf_protos, tf_files, tf_index
@@ -158,6 +158,8 @@ def _all_paths(written: dict[str, Path]) -> dict[str, Path]:
     paths = dict(written)
     paths.update({f"serving:{name}": SERVING / name for name in [*SAVED_MODELS, V1_EXPORT]})
     paths["serving:matrix_half_plus_two"] = NO_VARIABLES
+    paths["keras:nested"] = TESTDATA / "keras" / "pre_pr22362_nested_container.keras"  # and
+    paths["keras-h5"] = FIXTURES / "tfk_model.h5"  # the HDF5 formats: no TensorFlow either
     return paths
 
 
