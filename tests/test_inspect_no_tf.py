@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,9 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     manager.save()
     manager.save()
     found["manager"] = base / "manager"
+    found["bundle"] = base / "release.tar.gz"  # a bare archive of the manager folder
+    with tarfile.open(found["bundle"], "w:gz") as tar:
+        tar.add(found["manager"], arcname="checkpoint")
     policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=64)
     found["sharded"] = Path(tf.train.Checkpoint(model=model).write(
         str(base / "sharded" / "ckpt"),
