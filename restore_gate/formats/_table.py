@@ -98,7 +98,7 @@ def _unsnappy(data: bytes, offset: int) -> bytes:
     """Decompress a raw snappy block (github.com/google/snappy, format_description.txt):
     a varint length, then literals (tag & 3 == 0) and back-references (1, 2, 3)."""
     expected, pos = varint(data, 0)
-    if expected > MAX_BLOCK:
+    if expected > min(MAX_BLOCK, 22 * len(data)):  # a 3-byte copy makes at most 64 bytes
         raise TableError(f"the snappy block at byte {offset} claims {expected} bytes")
     out = bytearray()
     try:
@@ -125,8 +125,11 @@ def _unsnappy(data: bytes, offset: int) -> bytes:
             if not 0 < distance <= len(out):
                 raise IndexError(distance)
             start = len(out) - distance
-            for i in range(length):  # the copy may overlap what it writes
-                out.append(out[start + i])
+            if distance >= length:
+                out += out[start:start + length]
+            else:  # the copy overlaps what it writes: a repeated pattern
+                for i in range(length):
+                    out.append(out[start + i])
     except IndexError:
         raise TableError(f"a corrupted snappy block at byte {offset}") from None
     if len(out) != expected:
