@@ -14,14 +14,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
-
-import h5py
+from typing import TYPE_CHECKING, Any
 
 from restore_gate.build import BuiltModel
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
+
+if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints skip it
+    import h5py
 
 FORMAT = "keras-h5"
 TOP_LEVEL = "top_level_model_weights"
@@ -31,6 +32,8 @@ def is_legacy_h5(path: Path) -> bool:
     """An HDF5 file with the legacy layout (`layer_names` or `model_weights`)."""
     if not (path.is_file() and path.suffix in (".h5", ".hdf5")):
         return False
+    import h5py
+
     try:
         with h5py.File(path, "r") as handle:
             return "model_weights" in handle or _has_attribute(handle, "layer_names")
@@ -40,6 +43,8 @@ def is_legacy_h5(path: Path) -> bool:
 
 def read(path: Path) -> CheckpointInfo:
     """Every saved weight with its layer, raw key, shape and dtype; writer versions."""
+    import h5py
+
     try:
         with h5py.File(path, "r") as handle:
             weights = handle.get("model_weights", handle)
@@ -191,6 +196,8 @@ def _pair_optimizer(info: CheckpointInfo, built: BuiltModel) -> Pairing:
 
 def restore(info: CheckpointInfo, model: Pairing, optimizer: Pairing | None) -> int:
     """Assign each compatible value from the file, then verify every one."""
+    import h5py
+
     from restore_gate.formats.values import restore_values
 
     with h5py.File(info.path, "r") as handle:

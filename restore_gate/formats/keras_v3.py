@@ -13,15 +13,16 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import h5py
+from typing import TYPE_CHECKING, Any
 
 from restore_gate.build import BuiltModel, ModelVariable
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
 from restore_gate.formats.values import restore_values
+
+if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints skip it
+    import h5py
 
 WEIGHTS_FORMAT = "keras-weights"
 KERAS_FORMAT = "keras"
@@ -39,6 +40,8 @@ def is_weights_h5(path: Path) -> bool:
 @contextmanager
 def open_weights(info_or_path: CheckpointInfo | Path) -> Iterator[h5py.File]:
     """The HDF5 weights file, inside a `.keras` zip or on its own."""
+    import h5py
+
     path = info_or_path.path if isinstance(info_or_path, CheckpointInfo) else info_or_path
     try:
         if path.suffix == ".keras":
@@ -92,6 +95,8 @@ def read(path: Path) -> CheckpointInfo:
 
 
 def _vars_groups(handle: h5py.File) -> list[tuple[str, h5py.Group]]:
+    import h5py
+
     found: list[tuple[str, h5py.Group]] = []
 
     def visit(name: str, obj: Any) -> None:

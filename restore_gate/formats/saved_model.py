@@ -1,9 +1,9 @@
 """SavedModels (`tf.saved_model.save`, `model.export`, TF1 `SavedModelBuilder`).
 
-`saved_model.pb` is parsed with the protobuf classes TensorFlow ships: the serving
-meta graph gives the writer's `tensorflow_version`, its signatures and any device
-pins. The values are the checkpoint in `variables/`, read by the TF2 reader
-(object graph) or the TF1 one (names). Matching into the branch model:
+`saved_model.pb` is parsed without TensorFlow (its messages are declared in
+formats/_tf_protos.py): the serving meta graph gives the writer's `tensorflow_version`,
+its signatures and any device pins. The values are the checkpoint in `variables/`, read
+by the TF2 reader (object graph) or the TF1 one (names). Matching into the branch model:
 
 - `object-graph`: a TF2 SavedModel whose root is the model (`tf.saved_model.save`
   of a Keras 3 model or a `tf.Module`): TensorFlow's own object-graph matching.
@@ -21,7 +21,7 @@ from restore_gate.build import BuiltModel
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable, layer_of
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
-from restore_gate.formats import signatures, tf1_checkpoint, tf_checkpoint, untracked
+from restore_gate.formats import _tf_protos, signatures, tf1_checkpoint, tf_checkpoint, untracked
 from restore_gate.runtime import import_tensorflow
 
 FORMAT = "saved-model"
@@ -37,19 +37,14 @@ def is_saved_model(path: Path) -> bool:
 
 def parse_saved_model(path: Path) -> Any:
     """The `SavedModel` proto of a folder; a GateError naming the file if unreadable."""
-    import_tensorflow("inspect")
-    from google.protobuf import text_format
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    proto = saved_model_pb2.SavedModel()
     binary, text = path / "saved_model.pb", path / "saved_model.pbtxt"
     target = binary if binary.is_file() else text
-    try:
+    try:  # the messages are declared in formats/_tf_protos.py: no TensorFlow needed
         data = target.read_bytes()
         if target == text:
-            text_format.Parse(data.decode("utf-8"), proto)
+            proto = _tf_protos.parse_text("SavedModel", data.decode("utf-8"))
         else:
-            proto.ParseFromString(data)
+            proto = _tf_protos.parse("SavedModel", data)
     except Exception as exc:  # DecodeError, ParseError, UnicodeDecodeError, OSError
         raise GateError(
             "inspect", f"cannot parse {target}: {type(exc).__name__}: {exc}",
@@ -116,11 +111,8 @@ def _keras_metadata(path: Path) -> dict[str, str]:
     file = path / "keras_metadata.pb"
     if not file.is_file():
         return {}
-    from tensorflow.python.keras.protobuf import saved_metadata_pb2
-
-    proto = saved_metadata_pb2.SavedMetadata()
     try:
-        proto.ParseFromString(file.read_bytes())
+        proto = _tf_protos.parse("SavedMetadata", file.read_bytes())
         root = next((n for n in proto.nodes if n.node_path == "root"), None)
         metadata = json.loads(root.metadata) if root is not None else {}
     except Exception:  # a damaged side file must not hide the rest

@@ -16,6 +16,7 @@ from typing import Any
 from restore_gate.build import BuiltModel
 from restore_gate.compare import pair_renames
 from restore_gate.errors import GateError
+from restore_gate.formats import _tf_protos
 from restore_gate.report import Mismatch, TensorSpec
 from restore_gate.runtime import import_tensorflow
 
@@ -38,11 +39,7 @@ def of_meta_graph(meta_graph: Any) -> dict[str, dict[str, Any]]:
 
 
 def _tensor(info: Any) -> dict[str, Any]:
-    tf = import_tensorflow("inspect")
-    try:
-        dtype = tf.dtypes.as_dtype(info.dtype).name if info.dtype else "unknown"
-    except TypeError:
-        dtype = f"dtype#{info.dtype}"
+    dtype = _tf_protos.dtype_name(info.dtype) if info.dtype else "unknown"  # no TF needed
     shape = None if info.tensor_shape.unknown_rank else [
         None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim
     ]

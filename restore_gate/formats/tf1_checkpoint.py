@@ -1,7 +1,8 @@
 """TF1 name-based checkpoints (`tf.compat.v1.train.Saver`, V2 and the older V1 format).
 
-The values are keyed by variable name (`dense/kernel`, `dense/kernel/Adam`); TF's own
-`load_checkpoint` reads both formats. A `.meta` file beside the prefix records the
+The values are keyed by variable name (`dense/kernel`, `dense/kernel/Adam`); inspect reads
+both formats' tables without TensorFlow (formats/tf_index.py), restore uses TF's own
+`load_checkpoint`. A `.meta` file beside the prefix records the
 writer's TensorFlow version. Matching is by name, as `Saver.restore` does: a branch
 variable `dense/kernel:0` (a `tf.compat.v1` graph builder run through
 `tf.compat.v1.wrap_function`, a `tf.Module`, a Keras layer named `dense`) takes
@@ -19,7 +20,7 @@ from restore_gate.build import BuiltModel, ModelVariable
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable, layer_of
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
-from restore_gate.formats import tf_files
+from restore_gate.formats import _tf_protos, tf_files, tf_index
 from restore_gate.runtime import import_tensorflow
 
 FORMAT = "tf1-checkpoint"
@@ -31,18 +32,11 @@ _OPTIMIZER_NAMES = {"beta1_power": "Adam", "beta2_power": "Adam", "global_step":
 
 def read(prefix: Path) -> CheckpointInfo:
     """Names, shapes and dtypes of a name-based checkpoint, V1 or V2."""
-    tf = import_tensorflow("inspect")
     files = tf_files.data_files(prefix)
-    try:
-        reader = tf.train.load_checkpoint(str(prefix))
-        shapes = reader.get_variable_to_shape_map()
-        dtypes = reader.get_variable_to_dtype_map()
-    except Exception as exc:  # DataLossError, NotFoundError, ...
-        from restore_gate.formats.tf_checkpoint import _unreadable
-
-        raise _unreadable(prefix, exc) from exc
+    listing = tf_index.list_checkpoint(prefix)  # the table (V2 .index or V1 file), no TF
+    shapes, dtypes = listing.shapes, listing.dtypes
     variables = [
-        CkptVariable(key, layer_of(key), key, list(shapes[key]), dtypes[key].name, _group(key))
+        CkptVariable(key, layer_of(key), key, list(shapes[key]), dtypes[key], _group(key))
         for key in sorted(shapes)
     ]
     return complete(CheckpointInfo(FORMAT, prefix, variables, files=files))
@@ -72,11 +66,8 @@ def _group(key: str) -> str:
 
 def meta_versions(meta: Path) -> dict[str, str]:
     """`tensorflow` (and `tensorflow_git`) from a MetaGraphDef's `meta_info_def`."""
-    from tensorflow.core.protobuf import meta_graph_pb2
-
-    graph = meta_graph_pb2.MetaGraphDef()
     try:
-        graph.ParseFromString(meta.read_bytes())
+        graph = _tf_protos.parse("MetaGraphDef", meta.read_bytes())
     except Exception as exc:  # google.protobuf.message.DecodeError
         raise GateError(
             "inspect", f"cannot parse {meta}: {type(exc).__name__}: {exc}",

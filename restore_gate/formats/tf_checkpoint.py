@@ -1,8 +1,8 @@
 """TF2 object-based checkpoints (`tf.train.Checkpoint`, CheckpointManager directories).
 
-Metadata comes from TensorFlow's own reader: the index gives keys, shapes and
-dtypes, the `_CHECKPOINTABLE_OBJECT_GRAPH` entry gives the object graph with each
-variable's human `full_name`. Pairing replays TensorFlow's restore: a breadth-first
+Metadata comes from the `.index` table, read without TensorFlow (formats/tf_index.py):
+keys, shapes and dtypes; the `_CHECKPOINTABLE_OBJECT_GRAPH` entry gives the object graph
+with each variable's human `full_name`. Pairing replays TensorFlow's restore: a breadth-first
 walk from the root, matching children by name, first binding wins.
 """
 
@@ -16,7 +16,7 @@ from restore_gate.build import BuiltModel
 from restore_gate.checkpoint import MODEL, OPTIMIZER, OTHER, CheckpointInfo, CkptVariable, layer_of
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
-from restore_gate.formats import tf_files
+from restore_gate.formats import _tf_protos, tf_files, tf_index
 from restore_gate.formats.values import restore_values
 from restore_gate.runtime import import_tensorflow
 
@@ -36,25 +36,16 @@ def checkpoint_files(prefix: Path) -> list[Path]:
 
 def read(prefix: Path) -> CheckpointInfo:
     """Keys, shapes, dtypes and the object graph; no variable values are read."""
-    tf = import_tensorflow("inspect")
     files = checkpoint_files(prefix)  # raises naming any missing data shard
-    try:
-        reader = tf.train.load_checkpoint(str(prefix))
-        shapes = reader.get_variable_to_shape_map()
-        dtypes = reader.get_variable_to_dtype_map()
-        graph_bytes = reader.get_tensor(GRAPH_KEY) if GRAPH_KEY in shapes else None
-    except Exception as exc:  # DataLossError, NotFoundError, OutOfRangeError, ...
-        raise _unreadable(prefix, exc) from exc
-    if graph_bytes is None:
+    listing = tf_index.list_checkpoint(prefix)  # the .index table, read without TensorFlow
+    shapes, dtypes = listing.shapes, listing.dtypes
+    if listing.object_graph is None:
         variables = [
-            CkptVariable(key, layer_of(key), key, list(shapes[key]), dtypes[key].name)
+            CkptVariable(key, layer_of(key), key, list(shapes[key]), dtypes[key])
             for key in sorted(shapes)
         ]
         return CheckpointInfo(TF1_FORMAT, prefix, variables, files=files)
-    from tensorflow.core.protobuf import trackable_object_graph_pb2
-
-    graph = trackable_object_graph_pb2.TrackableObjectGraph()
-    graph.ParseFromString(graph_bytes)
+    graph = _parse_graph(prefix, listing.object_graph)
     by_node = _variables_by_node(graph, shapes, dtypes)
     _assign_groups(graph, by_node, detect_roots(graph))
     variables = sorted(by_node.values(), key=lambda v: (v.group != MODEL, v.key))
@@ -66,6 +57,17 @@ def read(prefix: Path) -> CheckpointInfo:
         files=files,
         details={"graph": graph, "by_node": by_node},
     )
+
+
+def _parse_graph(prefix: Path, data: bytes) -> Any:
+    from google.protobuf.message import DecodeError
+
+    try:
+        return _tf_protos.parse("TrackableObjectGraph", data)
+    except DecodeError as exc:
+        raise GateError(
+            "inspect", f"cannot read checkpoint {prefix}: its object graph ({GRAPH_KEY}) is "
+            f"not a valid TrackableObjectGraph ({exc})", tf_index.HINT) from exc
 
 
 def _unreadable(prefix: Path, exc: Exception) -> GateError:
@@ -88,7 +90,7 @@ def _variables_by_node(graph: Any, shapes: dict, dtypes: dict) -> dict[int, Ckpt
             name = attribute.full_name or key.split("/.ATTRIBUTES")[0]
             found[node_id] = CkptVariable(
                 name=name, layer=layer_of(name), key=key,
-                shape=list(shapes[key]), dtype=dtypes[key].name, group=OTHER,
+                shape=list(shapes[key]), dtype=dtypes[key], group=OTHER,
             )
     # tf.Variables created without a name all record the full_name "Variable": name
     # those by their object path (`a`, `blocks/0/w`) so every value has its own name.
