@@ -84,3 +84,143 @@ def test_a_tf1_saved_model_main_op_never_runs_on_check_or_inspect(project, tmp_p
 
     tf.saved_model.load(str(release))
     assert dropped.read_text() == "host secret"
+
+
+# --- item 7: HDF5 whose bytes live outside the file ---------------------------------------------
+
+HOST_VALUE = 7.0  # what the host file holds: must never become a weight
+
+
+def _keras_release(project, tmp_path: Path, kind: str) -> Path:
+    """The branch's own model (so every weight pairs cleanly) saved by Keras as `kind`."""
+    from formats_helpers import keras_model
+
+    write_branch(project, keras_model())
+    model = project.build()
+    path = tmp_path / ("release.keras" if kind == "keras" else "release.weights.h5")
+    model.save(path) if kind == "keras" else model.save_weights(path)
+    return path
+
+
+def _host_h5(tmp_path: Path, shape: tuple, dtype) -> Path:
+    import h5py
+    import numpy as np
+
+    host = tmp_path / "host-data.h5"
+    with h5py.File(host, "w") as handle:
+        handle["secret"] = np.full(shape, HOST_VALUE, dtype)
+    return host
+
+
+def _replace_first_kernel(path: Path, make) -> str:
+    """Swap the file's first weight dataset for `make(handle, name, shape, dtype)`; its name."""
+    import h5py
+
+    with h5py.File(path, "r+") as handle:
+        names: list[str] = []
+        handle.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        name = sorted(names)[0]
+        shape, dtype = handle[name].shape, handle[name].dtype
+        del handle[name]
+        make(handle, name, shape, dtype)
+    return name
+
+
+def _check_error(project, release: Path, tmp_path: Path, capsys) -> dict:
+    report_path = tmp_path / "report.json"
+    code = main(["check", "--config", str(project.root / ".restore-gate.yml"),
+                 "--checkpoint", str(release), "--report", str(report_path)])
+    capsys.readouterr()
+    report = json.loads(report_path.read_text())
+    assert (code, report["verdict"]) == (2, "error")
+    assert str(HOST_VALUE) not in json.dumps(report)
+    return report["errors"][0]
+
+
+def test_weights_h5_dataset_with_external_storage_is_refused(project, tmp_path, capsys):
+    """Attack: a `.weights.h5` kernel stored as HDF5 external storage (its bytes are a raw
+    host file): h5py, and so Keras's load_weights, would read the host bytes as weights."""
+    import h5py
+    import numpy as np
+
+    release = _keras_release(project, tmp_path, "weights")
+    raw = tmp_path / "host-raw.bin"
+
+    def external(handle, name, shape, dtype):
+        raw.write_bytes(np.full(shape, HOST_VALUE, dtype).tobytes())
+        handle.create_dataset(name, shape, dtype, external=[(str(raw), 0, raw.stat().st_size)])
+
+    name = _replace_first_kernel(release, external)
+    with h5py.File(release) as handle:  # the attack is real: h5py reads the host bytes
+        assert (handle[name][()] == HOST_VALUE).all()
+    error = _check_error(project, release, tmp_path, capsys)
+    assert f"/{name}" in error["message"] and str(release) in error["message"]
+    assert "external storage" in error["message"]
+
+
+def test_legacy_h5_external_link_to_a_host_file_is_refused(project, tmp_path, capsys):
+    """Attack: a legacy Keras `.h5` whose weight is an `h5py.ExternalLink` into another HDF5
+    file on the host."""
+    import shutil
+
+    import h5py
+    from formats_helpers import FIXTURES
+    from test_formats_keras_h5 import branch
+
+    write_branch(project, branch())
+    release = Path(shutil.copy(FIXTURES / "tfk_model.h5", tmp_path / "release.h5"))
+    host = {}
+
+    def link(handle, name, shape, dtype):
+        host["file"] = _host_h5(tmp_path, shape, dtype)
+        handle[name] = h5py.ExternalLink(str(host["file"]), "/secret")
+
+    name = _replace_first_kernel(release, link)
+    error = _check_error(project, release, tmp_path, capsys)
+    assert f"/{name}" in error["message"] and "external link" in error["message"]
+    assert main(["inspect", str(release)]) == 2
+    capsys.readouterr()
+
+
+def test_keras_file_with_a_virtual_dataset_is_refused(project, tmp_path, capsys):
+    """Attack: a `.keras` whose `model.weights.h5` maps a kernel as a virtual dataset onto a
+    host HDF5 file."""
+    import zipfile
+
+    import h5py
+
+    release = _keras_release(project, tmp_path, "keras")
+    inner = tmp_path / "model.weights.h5"
+    with zipfile.ZipFile(release) as archive:
+        inner.write_bytes(archive.read("model.weights.h5"))
+        entries = {n: archive.read(n) for n in archive.namelist() if n != "model.weights.h5"}
+
+    def virtual(handle, name, shape, dtype):
+        layout = h5py.VirtualLayout(shape, dtype)
+        layout[...] = h5py.VirtualSource(str(_host_h5(tmp_path, shape, dtype)), "secret", shape)
+        handle.create_virtual_dataset(name, layout)
+
+    name = _replace_first_kernel(inner, virtual)
+    with zipfile.ZipFile(release, "w") as archive:
+        for entry, data in entries.items():
+            archive.writestr(entry, data)
+        archive.write(inner, "model.weights.h5")
+    error = _check_error(project, release, tmp_path, capsys)
+    assert f"/{name}" in error["message"] and "virtual dataset" in error["message"]
+    assert f"model.weights.h5 inside {release}" in error["message"]
+
+
+def test_weights_h5_soft_link_out_through_an_external_link_is_refused(project, tmp_path, capsys):
+    """Attack: a `.weights.h5` kernel that is a soft link to a path under an external link
+    (`/mounted/secret`, with `/mounted` linking to a host HDF5 file)."""
+    import h5py
+
+    release = _keras_release(project, tmp_path, "weights")
+
+    def soft(handle, name, shape, dtype):
+        handle["zz_mounted"] = h5py.ExternalLink(str(_host_h5(tmp_path, shape, dtype)), "/")
+        handle[name] = h5py.SoftLink("/zz_mounted/secret")
+
+    name = _replace_first_kernel(release, soft)
+    error = _check_error(project, release, tmp_path, capsys)
+    assert f"/{name}" in error["message"] and "soft link" in error["message"]

@@ -22,6 +22,7 @@ from restore_gate.build import BuiltModel
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
+from restore_gate.formats.hdf5_guard import refuse_outside_storage
 
 FORMAT = "keras-h5"
 TOP_LEVEL = "top_level_model_weights"
@@ -33,6 +34,7 @@ def is_legacy_h5(path: Path) -> bool:
         return False
     try:
         with h5py.File(path, "r") as handle:
+            refuse_outside_storage(handle, str(path))
             return "model_weights" in handle or _has_attribute(handle, "layer_names")
     except OSError:
         return not path.name.endswith(".weights.h5")  # unreadable: let read() say why
@@ -42,6 +44,7 @@ def read(path: Path) -> CheckpointInfo:
     """Every saved weight with its layer, raw key, shape and dtype; writer versions."""
     try:
         with h5py.File(path, "r") as handle:
+            refuse_outside_storage(handle, str(path))
             weights = handle.get("model_weights", handle)
             written_by = {k: _text(weights.attrs.get(k, handle.attrs.get(k)))
                           for k in ("keras_version", "backend")
@@ -194,4 +197,5 @@ def restore(info: CheckpointInfo, model: Pairing, optimizer: Pairing | None) -> 
     from restore_gate.formats.values import restore_values
 
     with h5py.File(info.path, "r") as handle:
+        refuse_outside_storage(handle, str(info.path))
         return restore_values(model, optimizer, lambda key: handle[key][()])
