@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from formats_helpers import write_branch
+from github_stub import github_fixture  # noqa: F401  (fixture)
 
 from restore_gate.cli import main
 
@@ -224,3 +225,37 @@ def test_weights_h5_soft_link_out_through_an_external_link_is_refused(project, t
     name = _replace_first_kernel(release, soft)
     error = _check_error(project, release, tmp_path, capsys)
     assert f"/{name}" in error["message"] and "soft link" in error["message"]
+
+
+# --- item 11: the check run goes on the trusted commit only -------------------------------------
+
+
+def _passing_report() -> dict:
+    from restore_gate.report import Report
+
+    report = Report(runner={"name": "runner", "device": "CPU", "device_name": "",
+                            "python": "3.11.7", "tensorflow": "2.21.0", "keras": "3.15.1"},
+                    checkpoint={"source": "release", "format": "tf-checkpoint", "variables": 1},
+                    model={"builder": "model:build", "variables": 1, "restored": 1})
+    report.decide()
+    return report.to_dict()
+
+
+def test_check_run_ignores_the_head_sha_an_artifact_event_names(github, tmp_path, monkeypatch):
+    """Attack: in the fork-safe `workflow_run` split, the fork's uploaded event names another
+    commit (`pull_request.head.sha`, e.g. main's tip, and no pull request number, so the
+    pull request's own head is not looked up): `--check-run` must put the passing check
+    run on the trusted `workflow_run.head_sha` only, never on the forged commit."""
+    github.add_pull(7)
+    trusted, forged = github.pull_head(7), "b" * 40
+    runtime, artifact = tmp_path / "runtime.json", tmp_path / "restore-gate-event.json"
+    runtime.write_text(json.dumps({"workflow_run": {"head_sha": trusted, "pull_requests": []}}))
+    artifact.write_text(json.dumps({"pull_request": {"head": {"sha": forged}}}))
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(_passing_report()))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(runtime))
+    monkeypatch.setenv("GITHUB_SHA", forged)
+    monkeypatch.chdir(tmp_path)
+    assert main(["publish", "--event", str(artifact), "--check-run", "--no-comment",
+                 str(report)]) == 0
+    assert [run["head_sha"] for run in github.check_runs] == [trusted]
