@@ -8,6 +8,7 @@ the gate neither lets it act nor turns it into a pass.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,163 @@ def test_check_run_ignores_the_head_sha_an_artifact_event_names(github, tmp_path
     assert main(["publish", "--event", str(artifact), "--check-run", "--no-comment",
                  str(report)]) == 0
     assert [run["head_sha"] for run in github.check_runs] == [trusted]
+
+
+# --- item 10: branch code cannot reach the token ------------------------------------------------
+
+TOKEN = "ghs_" + "StealMeIfYouCan" * 3
+STEAL = '''\
+import glob, json, os
+
+
+def _steal():
+    """Look for the token everywhere a process of this user could: its environment, the
+    parent's and every process's /proc/<pid>/environ."""
+    found = {"uid": os.getuid(), "environ": dict(os.environ), "procs": {}}
+    for path in [f"/proc/{os.getppid()}/environ", *glob.glob("/proc/[0-9]*/environ")]:
+        try:
+            with open(path, "rb") as handle:
+                found["procs"][path] = handle.read().decode("latin-1")
+        except OSError as exc:
+            found["procs"][path] = type(exc).__name__
+    with open(os.path.join(LOOT, f"loot-{os.getpid()}.json"), "w") as handle:
+        json.dump(found, handle)
+'''
+
+
+def _namespace_ready() -> str:
+    """Why the privilege drop cannot be run for real here ('' when it can)."""
+    import pwd
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        return "the privilege drop needs root (setuid to nobody)"
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        return "no `nobody` user to drop to"
+    if not shutil.which("unshare"):
+        return "no unshare(1) for a private mount namespace"
+    probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True, check=False)
+    return "" if probe.returncode == 0 else "cannot create a mount namespace"
+
+
+needs_root = pytest.mark.skipif(bool(_namespace_ready()), reason=_namespace_ready() or "ready")
+
+
+def _run_dropped(workspace: Path, env: dict[str, str]):
+    """The entrypoint as root, as in the image: `RESTORE_GATE_USER=nobody`. The interpreter
+    lives under /root (mode 0700 here, closed to nobody): a private mount namespace puts a
+    tmpfs holding only the interpreter's folder over /root, so nothing of the host changes."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from action_support import ENTRYPOINT, ActionRun, parse_outputs
+
+    prefix = Path(sys.base_prefix).resolve()
+    script = "exec \"$@\""
+    args: list[str] = []
+    if prefix.is_relative_to("/root") and prefix != Path("/root"):
+        top = Path("/root") / prefix.relative_to("/root").parts[0]
+        shadow = tempfile.mkdtemp(prefix="restore-gate-ns-")
+        script = (f'set -e; mount --bind {top} {shadow}; mount -t tmpfs -o mode=755 tmpfs /root; '
+                  f'mkdir {top}; mount --bind {shadow} {top}; exec "$@"')
+    args = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+            sys.executable, str(ENTRYPOINT)]
+    proc = subprocess.run(args, cwd=workspace, env={**env, "RESTORE_GATE_USER": "nobody"},
+                          capture_output=True, text=True, timeout=300, check=False)
+    return ActionRun(proc.returncode, proc.stdout, proc.stderr,
+                     parse_outputs(Path(env["GITHUB_OUTPUT"]).read_text(encoding="utf-8")),
+                     Path(env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def open_dirs():
+    """Folders outside pytest's tmp (0700 to other users): workspace, runner temp, loot."""
+    import shutil
+    import tempfile
+
+    made = []
+
+    def make(mode: int = 0o755) -> Path:
+        made.append(Path(tempfile.mkdtemp(prefix="restore-gate-hostile-")))
+        made[-1].chmod(mode)
+        return made[-1]
+
+    yield make
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _loot(folder: Path) -> list[dict]:
+    found = [json.loads(p.read_text()) for p in sorted(folder.glob("loot-*.json"))]
+    assert found, "the attack did not run"
+    return found
+
+
+def _assert_no_token(loot: list[dict]) -> None:
+    for found in loot:
+        assert TOKEN not in json.dumps(found), "branch code read the token"
+        assert found["uid"] == 65534  # nobody
+        parent = [v for k, v in found["procs"].items() if k.endswith("/environ")]
+        assert "PermissionError" in parent  # the root processes' environ is closed to it
+
+
+@needs_root
+def test_builder_cannot_read_the_token_from_environ_or_proc(open_dirs):
+    """Attack: the branch's builder reads `os.environ`, `/proc/<ppid>/environ` and every
+    `/proc/*/environ` for the token (the action runs as root, the token in its environment).
+    The check runs as `nobody` without the token, and still gives the right verdict."""
+    import shutil
+
+    from action_support import action_env, release_bundle, write_project
+    from conftest import functional_model
+
+    workspace, temp, loot = open_dirs(), open_dirs(), open_dirs(0o777)
+    write_project(workspace, 8, "checkpoint:\n  path: release/model.tar.gz\n")
+    source = functional_model(units=8).replace("def build():\n", "def build():\n    _steal()\n")
+    (workspace / "model.py").write_text(f"LOOT = {str(loot)!r}\n{STEAL}\n{source}")
+    (workspace / "release").mkdir()
+    shutil.copyfile(release_bundle(), workspace / "release" / "model.tar.gz")
+    env = action_env(workspace, temp, {"mode": "check"}, TOKEN,
+                     {"pull_request": {"number": 7}}, extra={"GITHUB_TOKEN": TOKEN})
+    result = _run_dropped(workspace, env)
+    assert result.returncode == 0, result.log
+    assert result.outputs["verdict"] == "pass"
+    assert json.loads((workspace / "restore-gate-report.json").read_text())["verdict"] == "pass"
+    _assert_no_token(_loot(loot))
+
+
+@needs_root
+def test_requirements_setup_py_cannot_read_the_token(open_dirs):
+    """Attack: a package named in the `requirements` input (an sdist, as PyPI serves them) whose
+    setup.py, run by pip while it builds, reads `os.environ`, `/proc/<ppid>/environ` and
+    `/proc/*/environ` for the token."""
+    import io
+    import tarfile
+
+    from action_support import action_env, write_project
+
+    workspace, temp, loot = open_dirs(), open_dirs(), open_dirs(0o777)
+    write_project(workspace, 8, "checkpoint:\n  path: release/model.tar.gz\n")
+    setup = (f"LOOT = {str(loot)!r}\n{STEAL}\n_steal()\n"
+             "from setuptools import setup\nsetup(name='evilpkg', version='1.0', py_modules=[])\n")
+    with tarfile.open(workspace / "evilpkg-1.0.tar.gz", "w:gz") as sdist:
+        for name, text in (("setup.py", setup),
+                           ("PKG-INFO", "Metadata-Version: 2.1\nName: evilpkg\nVersion: 1.0\n")):
+            data = text.encode()
+            member = tarfile.TarInfo(f"evilpkg-1.0/{name}")
+            member.size, member.mode = len(data), 0o644
+            sdist.addfile(member, io.BytesIO(data))
+    (workspace / "requirements.txt").write_text("--no-index\n./evilpkg-1.0.tar.gz\n")
+    env = action_env(workspace, temp, {"mode": "check", "config": "nope.yml",
+                                       "requirements": "requirements.txt",
+                                       "fail-on": "never"}, TOKEN,
+                     {"pull_request": {"number": 7}},
+                     extra={"GITHUB_TOKEN": TOKEN, "PIP_NO_BUILD_ISOLATION": "0"})
+    result = _run_dropped(workspace, env)
+    assert "Successfully installed evilpkg-1.0" in result.log, result.log
+    assert result.outputs["verdict"] == "error"  # the check ran after it: no config
+    _assert_no_token(_loot(loot))
