@@ -7,6 +7,12 @@ kept (`INPUT_GITHUB-TOKEN`, `INPUT_FAIL-ON`), which is why the image runs this f
 `GITHUB_OUTPUT`. The token travels in the environment (`GITHUB_TOKEN`), never on a command line,
 and is never printed.
 
+This process holds the token and runs none of the branch's code: it downloads the release
+(`check --fetch-only`) and publishes. The branch's code — `restore-gate check`, which imports the
+builder, and `pip install -r requirements` — runs in child processes as the unprivileged
+`RESTORE_GATE_USER` with no secret in their environment (restore_gate/unprivileged.py); a check
+that ends without its report is an error.
+
 Exit codes: the verdict's (0 pass, 1 fail, 2 error) filtered by `fail-on`; a misconfigured step
 (an unknown input value, a requirements file that does not install) always exits 2.
 """
