@@ -131,18 +131,20 @@ def set_outputs(path: str | None, values: Mapping[str, str]) -> None:
 
 def install_requirements(requirements: str, sandbox: Any) -> None:
     """pip-install the model's own dependencies as the unprivileged user (their setup.py is
-    branch code) into the sandbox's prefix, which the check child has on its path;
-    InputError if it fails."""
+    branch code) into the sandbox's venv, where the check runs; InputError if it fails."""
     path = Path(requirements)
     if not path.is_file():
         raise InputError(f"input `requirements`: {requirements} is not a file in the workspace "
                          f"({Path.cwd()}); give its path relative to the repository root")
-    command = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-               "--prefix", str(sandbox.prefix), "-r", str(path)]
+    command = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r",
+               str(path)]
     print(f"::group::pip install -r {path}", flush=True)
+    stop = secrets.token_hex(16)
+    print(f"::stop-commands::{stop}", flush=True)  # setup.py output: no workflow commands
     try:
         status = sandbox.python(command)
     finally:
+        print(f"::{stop}::", flush=True)
         print("::endgroup::", flush=True)
     if status != 0:
         raise InputError(f"`pip install -r {path}` failed (exit {status}): see pip's output above; "
@@ -250,7 +252,15 @@ def save_event(env: Mapping[str, str]) -> None:
     """`check` mode keeps a copy of the event beside the report, for a later `publish`."""
     source = env.get("GITHUB_EVENT_PATH")
     if source and Path(source).is_file():
+        replace_file(EVENT)
         shutil.copyfile(source, EVENT)
+
+
+def replace_file(name: str) -> None:
+    """Remove what the checkout holds under a name this process writes (a file the branch
+    committed, or a symlink it planted to make root write elsewhere)."""
+    if Path(name).is_symlink() or Path(name).exists():
+        Path(name).unlink()
 
 
 def output_size(env: Mapping[str, str]) -> int:
@@ -264,8 +274,7 @@ def check_step(inputs: Inputs, env: Mapping[str, str], sandbox: Any,
     code; the branch's code runs in `restore-gate check` as the sandbox's unprivileged user,
     without the token; its report and comment are copied back into the workspace."""
     for name in (REPORT, MARKDOWN):  # never a file the branch committed under these names
-        if Path(name).is_symlink() or Path(name).exists():
-            Path(name).unlink()
+        replace_file(name)
     base = base_commit(env.get("GITHUB_EVENT_PATH"))
     stop = secrets.token_hex(16)
     print(f"::stop-commands::{stop}", flush=True)  # the branch's names: no workflow commands
@@ -328,7 +337,10 @@ def run(inputs: Inputs, env: Mapping[str, str], sandbox: Any,
                 + "; give a glob of the report files the check jobs uploaded"
             )
         before = output_size(env)
-        code = cli(publish_arguments(inputs, reports, event_for(reports, env)), False)
+        # The event beside this step's own report would be one the branch committed.
+        event = event_for([r for r in reports if r != REPORT], env)
+        replace_file(MARKDOWN)
+        code = cli(publish_arguments(inputs, reports, event), False)
         if output_size(env) > before:
             return code, None
     outputs["verdict"] = VERDICTS[code]
@@ -366,7 +378,7 @@ def main() -> int:
             os.environ["GITHUB_TOKEN"] = inputs.token  # for fetch and publish; never on argv
         if inputs.mode != "publish":  # `publish` alone runs no branch code at all
             sandbox = Sandbox.create(env)
-            sandbox.probe()
+            sandbox.prepare()
             if sandbox.warning:
                 annotate("warning", sandbox.warning)
         if inputs.requirements and sandbox is not None:

@@ -4,8 +4,9 @@ The action's process (root in the container) holds the token. It runs no branch 
 reads the inputs, downloads the release (`check --fetch-only`), and publishes. The branch's
 code (`restore-gate check`, which imports the builder and the data callable) and
 `pip install -r requirements` (whose packages run setup.py) run in child processes as an
-unprivileged user (`RESTORE_GATE_USER`, the image's `restore-gate`; `nobody` if unset) with
-no token in their environment. A different uid cannot read the root process's
+unprivileged user (`RESTORE_GATE_USER`; the image sets, and the default is, `nobody`) with
+no token in their environment, in a virtual environment of their own that sees the image's
+packages after its own. A different uid cannot read the root process's
 `/proc/<pid>/environ` or memory, signal it, or write its files; the child writes into a
 private folder and the action copies the report from there (a regular file, bounded).
 
@@ -15,11 +16,11 @@ split (no token in the job that runs branch code) is the protection.
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import re
 import shutil
+import site
 import stat
 import subprocess
 import sys
@@ -41,8 +42,7 @@ class SandboxError(Exception):
 @dataclass
 class Sandbox:
     root: Path  # the action's own folder: readable by the child, writable only by root
-    home: Path  # the child's HOME, TMPDIR and output folder
-    prefix: Path  # `pip install --prefix` target of the requirements
+    home: Path  # the child's HOME and TMPDIR, its output folder and its virtual environment
     uid: int | None  # None: no privilege drop (not root, or RESTORE_GATE_USER="")
     gid: int | None
     warning: str | None = None
@@ -51,81 +51,72 @@ class Sandbox:
     def create(cls, env: Mapping[str, str]) -> Sandbox:
         root = Path(tempfile.mkdtemp(prefix="restore-gate-action-"))
         root.chmod(0o755)
-        home, prefix = root / "home", root / "requirements"
-        for folder in (home, home / "tmp", prefix):
+        home = root / "home"
+        for folder in (home, home / "tmp"):
             folder.mkdir(mode=0o700)
-        uid = gid = None
-        warning = None
-        name = env.get(USER_ENV, DEFAULT_USER).strip()
-        if os.geteuid() != 0:
-            warning = (f"the action runs as uid {os.geteuid()}, not root, so it cannot run the "
-                       "branch's code as another user: that code could read the token from "
-                       "this process. Use the fork-safe split (README: the job that runs the "
-                       "branch's code gets no write token)")
-        elif not name:
-            warning = (f"{USER_ENV} is empty: the branch's code runs as root beside the token; "
-                       "set it to an unprivileged user (the image's is restore-gate)")
-        else:
-            try:
-                entry = pwd.getpwnam(name)
-            except KeyError:
-                shutil.rmtree(root, ignore_errors=True)
-                raise SandboxError(f"{USER_ENV} names the user {name!r}, which does not exist in "
-                                   "this container: create it (useradd) or name another "
-                                   "unprivileged user") from None
-            if entry.pw_uid == 0:
-                raise SandboxError(f"{USER_ENV} names {name!r}, which is root: name an "
-                                   "unprivileged user")
-            uid, gid = entry.pw_uid, entry.pw_gid
-            for folder in (home, home / "tmp", prefix):
+        try:
+            uid, gid, warning = _user(env.get(USER_ENV, DEFAULT_USER).strip())
+        except SandboxError:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        if uid is not None:
+            for folder in (home, home / "tmp"):
                 os.chown(folder, uid, gid)
-        return cls(root, home, prefix, uid, gid, warning)
+        return cls(root, home, uid, gid, warning)
 
     @property
     def dropped(self) -> bool:
         return self.uid is not None
 
+    @property
+    def interpreter(self) -> Path:
+        return self.home / "venv" / "bin" / "python"
+
+    def prepare(self) -> None:
+        """The child's virtual environment, made by the child's user: it sees this
+        interpreter's packages (TensorFlow, restore_gate) after its own, so `pip install -r`
+        adds or upgrades packages there without touching the image's (pip leaves packages
+        outside a virtual environment alone). SandboxError if the user cannot run it."""
+        venv = self.interpreter.parent.parent
+        self._must([sys.executable, "-m", "venv", "--without-pip", str(venv)], "create a venv")
+        found = self._must([str(self.interpreter), "-c",
+                            "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                           "run the venv's Python")
+        parents = [p for p in site.getsitepackages() if Path(p).is_dir()]
+        (Path(found.strip()) / "restore-gate-parent.pth").write_text(
+            f"import site; list(map(site.addsitedir, {parents!r}))\n", encoding="utf-8")
+        self._must([str(self.interpreter), "-c", "import restore_gate"], "import restore_gate")
+
+    def _must(self, command: list[str], what: str) -> str:
+        done = subprocess.run(command, capture_output=True, text=True, env=self.environment(),
+                              check=False, **self._drop())
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or [""])[-1][:300]
+            raise SandboxError(f"the unprivileged user (uid {self.uid}) cannot {what} with "
+                               f"{sys.executable}: {last}; make the interpreter and its "
+                               "packages readable by all users")
+        return done.stdout
+
+    def _drop(self) -> dict:
+        return {"user": self.uid, "group": self.gid, "extra_groups": []} if self.dropped else {}
+
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """The parent's environment minus every secret, with the child's own HOME and the
-        requirements' site folder on PYTHONPATH."""
+        """The parent's environment minus every secret, with the child's own HOME."""
         env = {k: v for k, v in os.environ.items() if not _SECRET.search(k)}
-        paths = [*self.site_folders(), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-        env.update({"HOME": str(self.home), "TMPDIR": str(self.home / "tmp"),
-                    "RESTORE_GATE_CACHE": str(self.home / "cache"),
-                    "PYTHONPATH": os.pathsep.join(paths), **(extra or {})})
-        for name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "KERAS_HOME", "PIP_CACHE_DIR"):
+        for name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "KERAS_HOME", "PIP_CACHE_DIR",
+                     "VIRTUAL_ENV", "PYTHONHOME"):
             env.pop(name, None)
+        env.update({"HOME": str(self.home), "TMPDIR": str(self.home / "tmp"),
+                    "RESTORE_GATE_CACHE": str(self.home / "cache"), **(extra or {})})
         return env
 
-    def site_folders(self) -> list[str]:
-        """Where `pip install --prefix` put the packages (site- or dist-packages)."""
-        found = glob.glob(str(self.prefix / "**" / "site-packages"), recursive=True)
-        found += glob.glob(str(self.prefix / "**" / "dist-packages"), recursive=True)
-        return sorted(found)
-
-    def run(self, command: list[str], extra: Mapping[str, str] | None = None,
-            cwd: str | None = None) -> int:
-        """`command` as the unprivileged user (no supplementary groups), secrets scrubbed."""
-        drop = {"user": self.uid, "group": self.gid, "extra_groups": []} if self.dropped else {}
+    def python(self, args: list[str], extra: Mapping[str, str] | None = None) -> int:
+        """The venv's Python as the unprivileged user (no supplementary groups), secrets
+        scrubbed; its exit status."""
         sys.stdout.flush()
         sys.stderr.flush()
-        return subprocess.run(command, env=self.environment(extra), cwd=cwd, check=False,
-                              umask=0o022, **drop).returncode
-
-    def python(self, args: list[str], extra: Mapping[str, str] | None = None) -> int:
-        return self.run([sys.executable, *args], extra)
-
-    def probe(self) -> None:
-        """The user must be able to run this Python (and import restore_gate): else exit 2."""
-        if not self.dropped:
-            return
-        done = subprocess.run([sys.executable, "-c", "import restore_gate"], capture_output=True,
-                              env=self.environment(), check=False, user=self.uid,
-                              group=self.gid, extra_groups=[])
-        if done.returncode != 0:
-            raise SandboxError(f"the unprivileged user (uid {self.uid}) cannot run "
-                               f"{sys.executable} and import restore_gate: make the interpreter "
-                               "and its packages readable by all users")
+        return subprocess.run([str(self.interpreter), *args], env=self.environment(extra),
+                              check=False, umask=0o022, **self._drop()).returncode
 
     def collect(self, name: str, target: Path) -> bool:
         """Copy the child's output file `name` to `target`: a regular file only (never a link
@@ -146,3 +137,24 @@ class Sandbox:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _user(name: str) -> tuple[int | None, int | None, str | None]:
+    """(uid, gid, warning) of the user branch code runs as."""
+    if os.geteuid() != 0:
+        return None, None, (
+            f"the action runs as uid {os.geteuid()}, not root, so it cannot run the branch's "
+            "code as another user: that code could read the token from this process. Use the "
+            "fork-safe split (README: the job that runs the branch's code gets no write token)")
+    if not name:
+        return None, None, (f"{USER_ENV} is empty: the branch's code runs as root beside the "
+                            "token; set it to an unprivileged user (the image sets nobody)")
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise SandboxError(f"{USER_ENV} names the user {name!r}, which does not exist in this "
+                           "container: create it (useradd) or name another unprivileged "
+                           "user") from None
+    if entry.pw_uid == 0:
+        raise SandboxError(f"{USER_ENV} names {name!r}, which is root: name an unprivileged user")
+    return entry.pw_uid, entry.pw_gid, None

@@ -356,9 +356,9 @@ def _loot(folder: Path) -> list[dict]:
     return found
 
 
-def _assert_no_token(loot: list[dict]) -> None:
+def _assert_no_token(loot: list[dict], token: str = TOKEN) -> None:
     for found in loot:
-        assert TOKEN not in json.dumps(found), "branch code read the token"
+        assert token not in json.dumps(found), "branch code read the token"
         assert found["uid"] == 65534  # nobody
         parent = [v for k, v in found["procs"].items() if k.endswith("/environ")]
         assert "PermissionError" in parent  # the root processes' environ is closed to it
@@ -368,25 +368,30 @@ def _assert_no_token(loot: list[dict]) -> None:
 def test_builder_cannot_read_the_token_from_environ_or_proc(open_dirs):
     """Attack: the branch's builder reads `os.environ`, `/proc/<ppid>/environ` and every
     `/proc/*/environ` for the token (the action runs as root, the token in its environment).
-    The check runs as `nobody` without the token, and still gives the right verdict."""
-    import shutil
-
+    The release comes from the GitHub stand-in, which wants the token: the root process
+    downloads it, the check runs as `nobody` without the token, and the verdict is right."""
     from action_support import action_env, release_bundle, write_project
     from conftest import functional_model
+    from github_stub import GitHubStub
 
     workspace, temp, loot = open_dirs(), open_dirs(), open_dirs(0o777)
-    write_project(workspace, 8, "checkpoint:\n  path: release/model.tar.gz\n")
+    write_project(workspace, 8, 'checkpoint:\n  release: {asset: "model-*.tar.gz"}\n')
     source = functional_model(units=8).replace("def build():\n", "def build():\n    _steal()\n")
     (workspace / "model.py").write_text(f"LOOT = {str(loot)!r}\n{STEAL}\n{source}")
-    (workspace / "release").mkdir()
-    shutil.copyfile(release_bundle(), workspace / "release" / "model.tar.gz")
-    env = action_env(workspace, temp, {"mode": "check"}, TOKEN,
-                     {"pull_request": {"number": 7}}, extra={"GITHUB_TOKEN": TOKEN})
-    result = _run_dropped(workspace, env)
+    with GitHubStub() as gh:
+        gh.add_release("v1.0.0", {"model-1.0.0.tar.gz": release_bundle().read_bytes()})
+        env = action_env(workspace, temp, {"mode": "check"}, gh.token,
+                         {"pull_request": {"number": 7}}, extra={
+                             "GITHUB_TOKEN": gh.token, "GITHUB_API_URL": gh.base_url,
+                             "GITHUB_REPOSITORY": gh.repo, "RESTORE_GATE_HTTP_BACKOFF": "0.01",
+                             "RESTORE_GATE_CACHE": str(temp / "cache")})
+        result = _run_dropped(workspace, env)
+        assert len(gh.store_requests) == 1  # downloaded once, by the token holder
     assert result.returncode == 0, result.log
     assert result.outputs["verdict"] == "pass"
-    assert json.loads((workspace / "restore-gate-report.json").read_text())["verdict"] == "pass"
-    _assert_no_token(_loot(loot))
+    report = json.loads((workspace / "restore-gate-report.json").read_text())
+    assert report["verdict"] == "pass" and "v1.0.0" in report["checkpoint"]["source"]
+    _assert_no_token(_loot(loot), gh.token)
 
 
 @needs_root
