@@ -425,3 +425,40 @@ def test_requirements_setup_py_cannot_read_the_token(open_dirs):
     assert "Successfully installed evilpkg-1.0" in result.log, result.log
     assert result.outputs["verdict"] == "error"  # the check ran after it: no config
     _assert_no_token(_loot(loot))
+
+
+def test_builder_that_ends_the_check_process_is_an_error_not_a_pass(tmp_path):
+    """Attack: the builder calls `os._exit(0)` (no exception, no report). The check child
+    ends with status 0 and no report: the action's verdict is `error`, never `pass`."""
+    from action_support import action_env, run_action, write_project
+    from conftest import functional_model
+
+    workspace = write_project(tmp_path / "workspace", 8, "checkpoint:\n  path: release.h5\n")
+    source = functional_model(units=8).replace("def build():\n",
+                                               "def build():\n    import os\n    os._exit(0)\n")
+    (workspace / "model.py").write_text(source)
+    import h5py
+
+    with h5py.File(workspace / "release.h5", "w") as handle:  # readable: the build comes next
+        handle.attrs["layer_names"] = []
+    (workspace / "restore-gate-report.json").write_text('{"verdict": "pass"}')  # committed
+    env = action_env(workspace, tmp_path / "temp", {"mode": "check"}, TOKEN,
+                     {"pull_request": {"number": 7}})
+    result = run_action(workspace, env)
+    assert (result.returncode, result.outputs["verdict"]) == (2, "error"), result.log
+    assert "without writing its report" in result.stdout
+    assert not (workspace / "restore-gate-report.json").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can drop to another user")
+def test_an_unknown_unprivileged_user_stops_the_step(tmp_path):
+    """Fail closed: `RESTORE_GATE_USER` naming no user of the container is exit 2 before any
+    branch code or pip runs, never a check as root."""
+    from action_support import action_env, run_action, write_project
+
+    workspace = write_project(tmp_path / "workspace", 8, "checkpoint:\n  path: x\n")
+    env = action_env(workspace, tmp_path / "temp", {"mode": "check"}, TOKEN,
+                     extra={"RESTORE_GATE_USER": "no-such-user-restore-gate"})
+    result = run_action(workspace, env)
+    assert (result.returncode, result.outputs["verdict"]) == (2, "error")
+    assert "no-such-user-restore-gate" in result.stdout and "does not exist" in result.stdout
