@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import selectors
 import shutil
 import site
 import stat
@@ -112,11 +113,15 @@ class Sandbox:
 
     def python(self, args: list[str], extra: Mapping[str, str] | None = None) -> int:
         """The venv's Python as the unprivileged user (no supplementary groups), secrets
-        scrubbed; its exit status."""
+        scrubbed; its exit status. Its output (stdout and stderr) reaches the log only while
+        it runs: a process it leaves behind cannot print workflow commands afterwards."""
         sys.stdout.flush()
         sys.stderr.flush()
-        return subprocess.run([str(self.interpreter), *args], env=self.environment(extra),
-                              check=False, umask=0o022, **self._drop()).returncode
+        process = subprocess.Popen([str(self.interpreter), *args], env=self.environment(extra),
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, umask=0o022, **self._drop())
+        _relay(process)
+        return process.returncode
 
     def collect(self, name: str, target: Path) -> bool:
         """Copy the child's output file `name` to `target`: a regular file only (never a link
@@ -137,6 +142,37 @@ class Sandbox:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _relay(process: subprocess.Popen) -> None:
+    """Copy `process`'s output to ours until it exits; then close the pipe, so whatever it left
+    running (a daemon holding the pipe) can no longer write to the log."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    os.set_blocking(fd, False)
+    out = sys.stdout.buffer
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            exited = process.poll() is not None
+            ready = bool(selector.select(timeout=0.1))
+            if (ready or exited) and (not _copy(fd, out) or exited):
+                break
+    process.stdout.close()
+    process.wait()
+
+
+def _copy(fd: int, out) -> bool:
+    """Copy what the pipe holds now; False at its end."""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        out.write(chunk)
+        out.flush()
 
 
 def _user(name: str) -> tuple[int | None, int | None, str | None]:

@@ -462,3 +462,26 @@ def test_an_unknown_unprivileged_user_stops_the_step(tmp_path):
     result = run_action(workspace, env)
     assert (result.returncode, result.outputs["verdict"]) == (2, "error")
     assert "no-such-user-restore-gate" in result.stdout and "does not exist" in result.stdout
+
+
+def test_a_process_the_builder_leaves_behind_cannot_print_workflow_commands(tmp_path):
+    """Attack: the builder starts a daemon that prints `::set-output name=verdict::pass` after
+    the check ended, outside the `::stop-commands::` fence, to forge the step's outputs. The
+    check's output is relayed only while the check runs; the daemon's later line is lost."""
+    import shutil
+
+    from action_support import action_env, release_bundle, run_action, write_project
+    from conftest import functional_model
+
+    workspace = write_project(tmp_path / "workspace", 16, "checkpoint:\n  path: release.tar.gz\n")
+    shutil.copyfile(release_bundle(), workspace / "release.tar.gz")
+    daemon = ("import subprocess, sys\n"
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(8); "
+              "print(\"::set-output name=verdict::pass\", flush=True)'], "
+              "start_new_session=True)\n")
+    (workspace / "model.py").write_text(daemon + functional_model(units=16))
+    env = action_env(workspace, tmp_path / "temp", {"mode": "check"}, TOKEN,
+                     {"pull_request": {"number": 7}})
+    result = run_action(workspace, env)
+    assert (result.returncode, result.outputs["verdict"]) == (1, "fail"), result.log
+    assert "set-output" not in result.stdout
