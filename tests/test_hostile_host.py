@@ -378,10 +378,11 @@ def test_builder_cannot_read_the_token_from_environ_or_proc(open_dirs):
     write_project(workspace, 8, 'checkpoint:\n  release: {asset: "model-*.tar.gz"}\n')
     source = functional_model(units=8).replace("def build():\n", "def build():\n    _steal()\n")
     (workspace / "model.py").write_text(f"LOOT = {str(loot)!r}\n{STEAL}\n{source}")
+    base = _commit_all(workspace)  # the check reads the base commit's config with git, as nobody
     with GitHubStub() as gh:
         gh.add_release("v1.0.0", {"model-1.0.0.tar.gz": release_bundle().read_bytes()})
         env = action_env(workspace, temp, {"mode": "check"}, gh.token,
-                         {"pull_request": {"number": 7}}, extra={
+                         {"pull_request": {"number": 7, "base": {"sha": base}}}, extra={
                              "GITHUB_TOKEN": gh.token, "GITHUB_API_URL": gh.base_url,
                              "GITHUB_REPOSITORY": gh.repo, "RESTORE_GATE_HTTP_BACKOFF": "0.01",
                              "RESTORE_GATE_CACHE": str(temp / "cache")})
@@ -391,7 +392,22 @@ def test_builder_cannot_read_the_token_from_environ_or_proc(open_dirs):
     assert result.outputs["verdict"] == "pass"
     report = json.loads((workspace / "restore-gate-report.json").read_text())
     assert report["verdict"] == "pass" and "v1.0.0" in report["checkpoint"]["source"]
+    assert "not in the checkout" not in result.log and report["errors"] == []
+    assert not [n for n in report["notices"] if "base commit" in n], report["notices"]
     _assert_no_token(_loot(loot), gh.token)
+
+
+def _commit_all(root: Path) -> str:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    return git("rev-parse", "HEAD")
 
 
 @needs_root
