@@ -12,6 +12,7 @@ import re
 from collections import Counter
 
 import pytest
+from github_stub import github_fixture  # noqa: F401  (fixture)
 
 from restore_gate.publish.merge import comment_body
 from restore_gate.render import render
@@ -110,3 +111,30 @@ def test_quote_mentions_urls_emails_entities_and_html():
     link, and the entity `&#64;admin`, whose literal text `#64` GitHub links as issue 64."""
     assert_inert("> @octocat see https://evil.example or bob@evil.example &#64;admin "
                  "<img src=x> [click](http://evil.example)")
+
+
+def test_override_label_name_from_the_config(github, tmp_path, monkeypatch):
+    """Attack: the pull request's config names an override label that closes the notice's code
+    span (`` ok` [approved](https://evil.example) ` ``); with that label on the pull request the
+    override notice carried a live link."""
+    import json
+
+    from restore_gate.cli import main
+
+    label = "ok` [approved](https://evil.example) @octocat `"
+    github.add_pull(7, labels=[label])
+    event = github.env(pr=7, event_path=tmp_path / "event.json")["GITHUB_EVENT_PATH"]
+    monkeypatch.setenv("GITHUB_EVENT_PATH", event)
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / ".restore-gate.yml"
+    config.write_text("version: 1\nmodel:\n  builder: m:b\npublish:\n  override_label: "
+                      f"{json.dumps(label)}\n")
+    failing = _report(BENIGN)
+    failing["errors"], failing["verdict"] = [], "fail"
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(failing))
+    assert main(["publish", "--config", str(config), str(report)]) == 0  # overridden
+    html = _html(github.comments_on(7)[0]["body"])
+    assert "evil.example" in html and "does not block the merge" in html
+    outside_code = re.sub(r"<code>.*?</code>", "", html)  # GitHub links nothing in code spans
+    assert "<a " not in html and not re.search(r"@\w", outside_code)
