@@ -103,7 +103,8 @@ def prefetch(spec: str | None, config: Config, record: Path) -> None:
         path.chmod(0o644)
     record.write_text(json.dumps({
         "spec": spec, "release": release, "path": str(path) if path else None,
-        "description": result.description, "notices": result.notices}), encoding="utf-8")
+        "description": result.description, "notices": result.notices}, default=str),
+        encoding="utf-8")
     record.chmod(0o644)
 
 
@@ -115,7 +116,8 @@ def _prefetched(spec: str, release: dict[str, Any]) -> Any:
     if not record or not Path(record).is_file():
         return None
     data = json.loads(Path(record).read_text(encoding="utf-8"))
-    if data.get("spec") != spec or data.get("release") != release:
+    if data.get("spec") != spec or data.get("release") != json.loads(
+            json.dumps(release, default=str)):
         return None
     path = Path(data["path"]) if data.get("path") else None
     return Fetched(path, data["description"], list(data["notices"]))
