@@ -73,6 +73,8 @@ def test_a_tf1_saved_model_main_op_never_runs_on_check_or_inspect(project, tmp_p
     write_branch(project, TF1_BRANCH)
 
     assert main(["inspect", "--json", str(release)]) == 0
+    listed = json.loads(capsys.readouterr().out)["init_ops"]
+    assert len(listed) == 1 and listed[0].startswith("main_op ") and "not run" in listed[0]
     report_path = tmp_path / "report.json"
     code = main(["check", "--config", str(project.root / ".restore-gate.yml"),
                  "--checkpoint", str(release), "--report", str(report_path)])

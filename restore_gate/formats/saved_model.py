@@ -94,6 +94,7 @@ def read(path: Path) -> CheckpointInfo:
             written_by["devices"] = ", ".join(devices)
         extra["tags"] = sorted(meta_graph.meta_info_def.tags)
         extra["signatures"] = signatures.of_meta_graph(meta_graph)
+        extra["init_ops"] = init_ops(meta_graph)
     inner = _variables(path)
     mode = _mode(inner, path)
     if inner is not None and mode == NAMES and inner.format == tf_checkpoint.FORMAT:
@@ -128,6 +129,31 @@ def _keras_metadata(path: Path) -> dict[str, str]:
         return {"keras": "unreadable keras_metadata.pb"}
     found = {"keras": metadata.get("keras_version"), "backend": metadata.get("backend")}
     return {k: str(v) for k, v in found.items() if v}
+
+
+_INIT_COLLECTIONS = {"saved_model_main_op": "main_op", "legacy_init_op": "legacy_init_op",
+                     "saved_model_train_op": "train_op"}
+
+
+def init_ops(meta_graph: Any) -> list[str]:
+    """The ops TensorFlow's loader would run on load (TF1 `main_op` / `legacy_init_op`, the
+    `__saved_model_init_op`), unless they do nothing; restore-gate never runs them."""
+    found = []
+    init = meta_graph.signature_def.get(signatures.INIT_OP)
+    if init is not None:
+        found += [("init_op", t.name) for t in init.outputs.values()]
+    for key, kind in _INIT_COLLECTIONS.items():
+        if key in meta_graph.collection_def:
+            found += [(kind, n) for n in meta_graph.collection_def[key].node_list.value]
+    nodes = {n.name: n for n in meta_graph.graph_def.node}
+    listed = []
+    for kind, name in found:
+        node = nodes.get(name.split(":")[0])
+        if node is not None and node.op == "NoOp" and not node.input:
+            continue
+        listed.append(f"{kind} {name} ({node.op if node is not None else 'not in the graph'}): "
+                      "not run")
+    return listed
 
 
 def pinned_devices(meta_graph: Any) -> list[str]:
