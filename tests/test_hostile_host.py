@@ -90,6 +90,55 @@ def test_a_tf1_saved_model_main_op_never_runs_on_check_or_inspect(project, tmp_p
     assert dropped.read_text() == "host secret"
 
 
+def _tf2_saved_model_with_initializer(folder: Path, dropped: Path) -> Path:
+    """y = a*x + b saved by `tf.saved_model.save`, holding a resource whose initializer (a
+    function in the SavedModel, which `tf.saved_model.load` calls) writes `dropped`."""
+    import tensorflow as tf
+
+    class Writer(tf.saved_model.experimental.TrackableResource):
+        def _create_resource(self):
+            return tf.raw_ops.VarHandleOp(dtype=tf.float32, shape=[], shared_name="writer")
+
+        def _initialize(self):
+            return tf.io.write_file(str(dropped), "written by the release")
+
+    class Served(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = tf.Variable(0.5, name="a"), tf.Variable(2.0, name="b")
+            self.writer = Writer()
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="x")])
+        def __call__(self, x):
+            return {"y": self.a * x + self.b}
+
+    module = Served()
+    tf.saved_model.save(module, str(folder / "release"), signatures={"serving_default":
+                                                                      module.__call__})
+    return folder / "release"
+
+
+def test_a_tf2_saved_model_resource_initializer_never_runs(project, tmp_path, capsys):
+    """Attack: a TF2 SavedModel (object graph) with a resource whose initializer writes a host
+    file: `tf.saved_model.load` calls it on load; `check` does not, and restores a and b."""
+    dropped = tmp_path / "dropped.txt"
+    release = _tf2_saved_model_with_initializer(tmp_path, dropped)
+    write_branch(project, TF1_BRANCH)
+    report_path = tmp_path / "report.json"
+    code = main(["check", "--config", str(project.root / ".restore-gate.yml"),
+                 "--checkpoint", str(release), "--report", str(report_path)])
+    capsys.readouterr()
+    assert not dropped.exists(), "the release's initializer ran on the host"
+    report = json.loads(report_path.read_text())
+    assert (code, report["verdict"], report["errors"]) == (0, "pass", [])
+    assert report["model"]["restored"] == 2
+
+    import tensorflow as tf  # ground truth: the attack is real for a plain load
+
+    tf.saved_model.load(str(release))
+    assert dropped.exists()
+
+
 # --- item 7: HDF5 whose bytes live outside the file ---------------------------------------------
 
 HOST_VALUE = 7.0  # what the host file holds: must never become a weight
