@@ -1,8 +1,15 @@
 """Hostile input that tries to act on the host (issue 9, items 6, 7, 10, 11).
 
-Each test is one attack, made with the real tool an attacker would use (a TF1
-`SavedModelBuilder`, h5py, a builder reading /proc, a forged event), and asserts that
-the gate neither lets it act nor turns it into a pass.
+Each test is one attack, made with the real tool an attacker would use, and asserts that the
+gate neither lets it act nor turns it into a pass:
+
+- a release SavedModel runs code on load: a TF1 `main_op`, a TF2 resource initializer (6)
+- a release HDF5 file reads host bytes: external storage, an external link, a virtual
+  dataset, a soft link through an external link (7)
+- a fork's artifact names the commit the check run goes on (11)
+- branch code reads the token: the builder, a requirements package's setup.py, as `nobody`
+  for real in a mount namespace (10); and ends the check without a report, or leaves a
+  process behind to print workflow commands after the log's fence (10)
 """
 
 from __future__ import annotations
