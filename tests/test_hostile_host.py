@@ -559,3 +559,20 @@ def test_a_process_the_builder_leaves_behind_cannot_print_workflow_commands(tmp_
     result = run_action(workspace, env)
     assert (result.returncode, result.outputs["verdict"]) == (1, "fail"), result.log
     assert "set-output" not in result.stdout
+
+
+def test_a_token_left_in_the_checkout_is_named_not_hidden(tmp_path):
+    """Attack surface outside the action: actions/checkout's default `persist-credentials:
+    true` leaves the job's token in `.git/config`, readable by any user, so by the branch's
+    code too. The step warns with the fix (and never prints the token)."""
+    from action_support import action_env, run_action, write_project
+
+    workspace = write_project(tmp_path / "workspace", 8, "checkpoint:\n  path: x\n")
+    (workspace / ".git").mkdir()
+    (workspace / ".git" / "config").write_text(
+        '[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic ' + TOKEN + "\n")
+    env = action_env(workspace, tmp_path / "temp", {"mode": "check", "config": "nope.yml"},
+                     TOKEN)
+    result = run_action(workspace, env)
+    assert "persist-credentials: false" in result.stdout
+    assert TOKEN not in result.log
