@@ -152,16 +152,6 @@ def install_requirements(requirements: str, sandbox: Any) -> None:
                          f"{sys.version_info.major}.{sys.version_info.minor} on Linux) and rerun")
 
 
-def persisted_credentials(workspace: Path) -> bool:
-    """Whether actions/checkout left a token in the checkout's git config (its default
-    `persist-credentials: true`), where the branch's code, any user, can read it."""
-    try:
-        text = (workspace / ".git" / "config").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return re.search(r"(?im)^\s*extraheader\s*=\s*AUTHORIZATION:", text) is not None
-
-
 def trust_workspace(workspace: Path) -> None:
     """The checkout belongs to the runner's user, not to the container's root: tell git so."""
     count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
@@ -374,7 +364,12 @@ def write_summary(path: str | None) -> None:
 
 
 def main() -> int:
-    from restore_gate.unprivileged import Sandbox, SandboxError
+    from restore_gate.unprivileged import (
+        PERSISTED_CREDENTIALS,
+        Sandbox,
+        SandboxError,
+        persisted_credentials,
+    )
 
     env = os.environ
     outputs_file = env.get("GITHUB_OUTPUT")
@@ -392,10 +387,7 @@ def main() -> int:
             if sandbox.warning:
                 annotate("warning", sandbox.warning)
             if persisted_credentials(workspace):
-                annotate("warning", "the checkout keeps a token in .git/config (actions/checkout's "
-                         "persist-credentials defaults to true), where the branch's code can "
-                         "read it whatever user it runs as: set `persist-credentials: false` on "
-                         "the checkout step")
+                annotate("warning", PERSISTED_CREDENTIALS)
         if inputs.requirements and sandbox is not None:
             install_requirements(inputs.requirements, sandbox)
         code, outputs = run(inputs, env, sandbox)

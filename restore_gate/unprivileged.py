@@ -144,6 +144,22 @@ class Sandbox:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+PERSISTED_CREDENTIALS = (
+    "the checkout keeps a token in .git/config (actions/checkout's persist-credentials defaults "
+    "to true), where the branch's code can read it whatever user it runs as: set "
+    "`persist-credentials: false` on the checkout step")
+
+
+def persisted_credentials(workspace: Path) -> bool:
+    """Whether actions/checkout left a token in the checkout's git config, where any user (so
+    the branch's code) can read it."""
+    try:
+        text = (workspace / ".git" / "config").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"(?im)^\s*extraheader\s*=\s*AUTHORIZATION:", text) is not None
+
+
 def _relay(process: subprocess.Popen) -> None:
     """Copy `process`'s output to ours until it exits; then close the pipe, so whatever it left
     running (a daemon holding the pipe) can no longer write to the log."""
