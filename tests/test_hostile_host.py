@@ -374,8 +374,7 @@ def _run_dropped(workspace: Path, env: dict[str, str]):
     from action_support import ENTRYPOINT, ActionRun, parse_outputs
 
     prefix = Path(sys.base_prefix).resolve()
-    script = "exec \"$@\""
-    args: list[str] = []
+    script, shadow = "exec \"$@\"", ""
     if prefix.is_relative_to("/root") and prefix != Path("/root"):
         top = Path("/root") / prefix.relative_to("/root").parts[0]
         shadow = tempfile.mkdtemp(prefix="restore-gate-ns-")
@@ -383,8 +382,12 @@ def _run_dropped(workspace: Path, env: dict[str, str]):
                   f'mkdir {top}; mount --bind {shadow} {top}; exec "$@"')
     args = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
             sys.executable, str(ENTRYPOINT)]
-    proc = subprocess.run(args, cwd=workspace, env={**env, "RESTORE_GATE_USER": "nobody"},
-                          capture_output=True, text=True, timeout=300, check=False)
+    try:
+        proc = subprocess.run(args, cwd=workspace, env={**env, "RESTORE_GATE_USER": "nobody"},
+                              capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        if shadow:
+            os.rmdir(shadow)  # the bind mount ended with the namespace
     return ActionRun(proc.returncode, proc.stdout, proc.stderr,
                      parse_outputs(Path(env["GITHUB_OUTPUT"]).read_text(encoding="utf-8")),
                      Path(env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8"))
