@@ -14,7 +14,13 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
     PIP_BREAK_SYSTEM_PACKAGES=1 \
-    TF_CPP_MIN_LOG_LEVEL=2
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    RESTORE_GATE_USER=nobody
+
+# The entrypoint runs as root and holds the token; it runs none of the branch's code. The
+# check (which imports the branch's builder) and `pip install -r requirements` run as
+# RESTORE_GATE_USER (uid 65534, no runner's uid, so it cannot write the workspace or the
+# runner's file commands either) without the token: restore_gate/unprivileged.py.
 
 # git: thresholds are read from the pull request's base commit (`check --base`). Installed only
 # when the base image lacks it. Unpinned on purpose: Debian drops superseded package versions

@@ -7,6 +7,12 @@ kept (`INPUT_GITHUB-TOKEN`, `INPUT_FAIL-ON`), which is why the image runs this f
 `GITHUB_OUTPUT`. The token travels in the environment (`GITHUB_TOKEN`), never on a command line,
 and is never printed.
 
+This process holds the token and runs none of the branch's code: it downloads the release
+(`check --fetch-only`) and publishes. The branch's code — `restore-gate check`, which imports the
+builder, and `pip install -r requirements` — runs in child processes as the unprivileged
+`RESTORE_GATE_USER` with no secret in their environment (restore_gate/unprivileged.py); a check
+that ends without its report is an error.
+
 Exit codes: the verdict's (0 pass, 1 fail, 2 error) filtered by `fail-on`; a misconfigured step
 (an unknown input value, a requirements file that does not install) always exits 2.
 """
@@ -24,6 +30,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULTS = {  # the same defaults as action.yml (a `docker://` step gets no action.yml)
     "config": ".restore-gate.yml",
@@ -44,7 +51,6 @@ VERDICTS = {0: "pass", 1: "fail", 2: "error"}
 REPORT = "restore-gate-report.json"  # written in the workspace, so later steps can upload it
 MARKDOWN = "restore-gate-comment.md"
 EVENT = "restore-gate-event.json"  # `check` mode's copy of the event, for the fork-safe split
-TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB-TOKEN")
 
 
 class InputError(Exception):
@@ -123,31 +129,27 @@ def set_outputs(path: str | None, values: Mapping[str, str]) -> None:
             out.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
-def child_environment() -> dict[str, str]:
-    """The environment for third-party installers: no token in it."""
-    return {k: v for k, v in os.environ.items() if k not in TOKEN_VARIABLES}
-
-
-def install_requirements(requirements: str) -> None:
-    """pip-install the model's own dependencies into this interpreter; InputError if it fails."""
+def install_requirements(requirements: str, sandbox: Any) -> None:
+    """pip-install the model's own dependencies as the unprivileged user (their setup.py is
+    branch code) into the sandbox's venv, where the check runs; InputError if it fails."""
     path = Path(requirements)
     if not path.is_file():
         raise InputError(f"input `requirements`: {requirements} is not a file in the workspace "
                          f"({Path.cwd()}); give its path relative to the repository root")
-    command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check",
-               "--no-input", "-r", str(path)]
+    command = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r",
+               str(path)]
     print(f"::group::pip install -r {path}", flush=True)
+    stop = secrets.token_hex(16)
+    print(f"::stop-commands::{stop}", flush=True)  # setup.py output: no workflow commands
     try:
-        status = subprocess.run(command, env=child_environment(), check=False).returncode
+        status = sandbox.python(command)
     finally:
+        print(f"::{stop}::", flush=True)
         print("::endgroup::", flush=True)
     if status != 0:
         raise InputError(f"`pip install -r {path}` failed (exit {status}): see pip's output above; "
                          "fix the requirements file (versions that exist for Python "
                          f"{sys.version_info.major}.{sys.version_info.minor} on Linux) and rerun")
-    import importlib
-
-    importlib.invalidate_caches()
 
 
 def trust_workspace(workspace: Path) -> None:
@@ -181,9 +183,10 @@ def base_commit(event_path: str | None) -> str | None:
     return sha
 
 
-def check_arguments(inputs: Inputs, base: str | None) -> list[str]:
+def check_arguments(inputs: Inputs, base: str | None, report: str = REPORT,
+                    markdown: str = MARKDOWN) -> list[str]:
     argv = ["check", f"--config={inputs.config}", f"--device={inputs.device}",
-            f"--report={REPORT}", f"--markdown={MARKDOWN}"]
+            f"--report={report}", f"--markdown={markdown}"]
     if inputs.checkpoint:
         argv.append(f"--checkpoint={inputs.checkpoint}")  # `=`: a value may start with "-"
     if base:
@@ -249,7 +252,15 @@ def save_event(env: Mapping[str, str]) -> None:
     """`check` mode keeps a copy of the event beside the report, for a later `publish`."""
     source = env.get("GITHUB_EVENT_PATH")
     if source and Path(source).is_file():
+        replace_file(EVENT)
         shutil.copyfile(source, EVENT)
+
+
+def replace_file(name: str) -> None:
+    """Remove what the checkout holds under a name this process writes (a file the branch
+    committed, or a symlink it planted to make root write elsewhere)."""
+    if Path(name).is_symlink() or Path(name).exists():
+        Path(name).unlink()
 
 
 def output_size(env: Mapping[str, str]) -> int:
@@ -257,7 +268,51 @@ def output_size(env: Mapping[str, str]) -> int:
     return Path(path).stat().st_size if path and Path(path).is_file() else -1
 
 
-def run(inputs: Inputs, env: Mapping[str, str],
+def check_step(inputs: Inputs, env: Mapping[str, str], sandbox: Any,
+               cli: Callable[[list[str], bool], int]) -> int:
+    """`check`, split: this process (the token's) downloads the release and runs no branch
+    code; the branch's code runs in `restore-gate check` as the sandbox's unprivileged user,
+    without the token; its report and comment are copied back into the workspace."""
+    for name in (REPORT, MARKDOWN):  # never a file the branch committed under these names
+        replace_file(name)
+    base = base_commit(env.get("GITHUB_EVENT_PATH"))
+    stop = secrets.token_hex(16)
+    print(f"::stop-commands::{stop}", flush=True)  # the branch's names: no workflow commands
+    try:
+        code = _checked(inputs, base, sandbox, cli)
+    finally:
+        print(f"::{stop}::", flush=True)
+    if code is None:
+        annotate("error", "`restore-gate check` ended without writing its report: the branch's "
+                 "code stopped it (sys.exit, os._exit, a signal or a crash); this is an error, "
+                 "never a pass")
+        return 2
+    return code
+
+
+def _checked(inputs: Inputs, base: str | None, sandbox: Any,
+             cli: Callable[[list[str], bool], int]) -> int | None:
+    record = sandbox.root / "prefetched.json"
+    own = sandbox.root / REPORT, sandbox.root / MARKDOWN
+    code = cli([*check_arguments(inputs, base, str(own[0]), str(own[1])),
+                f"--fetch-only={record}"], False)
+    if code != 0:  # the config or the download failed: that is the check's verdict
+        for source, target in zip(own, (REPORT, MARKDOWN), strict=True):
+            if source.is_file():
+                shutil.copyfile(source, target)
+        return code
+    argv = check_arguments(inputs, base, str(sandbox.home / REPORT),
+                           str(sandbox.home / MARKDOWN))
+    code = sandbox.python(["-m", "restore_gate", *argv],
+                          {"RESTORE_GATE_PREFETCHED": str(record)} if record.is_file() else {})
+    copied = sandbox.collect(REPORT, Path(REPORT))
+    sandbox.collect(MARKDOWN, Path(MARKDOWN))
+    if not copied:
+        return None
+    return code if code in VERDICTS else 2
+
+
+def run(inputs: Inputs, env: Mapping[str, str], sandbox: Any,
         cli: Callable[[list[str], bool], int] = run_cli) -> tuple[int, dict[str, str] | None]:
     """Check and/or publish; return the verdict's exit code and the step outputs to write
     (None when `publish` wrote them itself)."""
@@ -265,7 +320,7 @@ def run(inputs: Inputs, env: Mapping[str, str],
     code = 0
     reports: list[str] = []
     if inputs.mode in ("check", "check-and-publish"):
-        code = cli(check_arguments(inputs, base_commit(env.get("GITHUB_EVENT_PATH"))), True)
+        code = check_step(inputs, env, sandbox, cli)
         outputs.update(report_outputs(REPORT))
         if inputs.mode == "check":
             write_summary(env.get("GITHUB_STEP_SUMMARY"))
@@ -282,7 +337,10 @@ def run(inputs: Inputs, env: Mapping[str, str],
                 + "; give a glob of the report files the check jobs uploaded"
             )
         before = output_size(env)
-        code = cli(publish_arguments(inputs, reports, event_for(reports, env)), False)
+        # The event beside this step's own report would be one the branch committed.
+        event = event_for([r for r in reports if r != REPORT], env)
+        replace_file(MARKDOWN)
+        code = cli(publish_arguments(inputs, reports, event), False)
         if output_size(env) > before:
             return code, None
     outputs["verdict"] = VERDICTS[code]
@@ -306,23 +364,41 @@ def write_summary(path: str | None) -> None:
 
 
 def main() -> int:
+    from restore_gate.unprivileged import (
+        PERSISTED_CREDENTIALS,
+        Sandbox,
+        SandboxError,
+        persisted_credentials,
+    )
+
     env = os.environ
     outputs_file = env.get("GITHUB_OUTPUT")
     workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd())
+    sandbox = None
     try:
         inputs = read_inputs(env)
         os.chdir(workspace)
         trust_workspace(workspace)
         if inputs.token:
             os.environ["GITHUB_TOKEN"] = inputs.token  # for fetch and publish; never on argv
-        if inputs.requirements:
-            install_requirements(inputs.requirements)
-        code, outputs = run(inputs, env)
-    except (InputError, OSError) as error:
+        if inputs.mode != "publish":  # `publish` alone runs no branch code at all
+            sandbox = Sandbox.create(env)
+            sandbox.prepare()
+            if sandbox.warning:
+                annotate("warning", sandbox.warning)
+            if persisted_credentials(workspace):
+                annotate("warning", PERSISTED_CREDENTIALS)
+        if inputs.requirements and sandbox is not None:
+            install_requirements(inputs.requirements, sandbox)
+        code, outputs = run(inputs, env, sandbox)
+    except (InputError, SandboxError, OSError) as error:
         annotate("error", f"{error}")
         set_outputs(outputs_file, {"verdict": "error", "report": "", "comment-url": "",
                                    "mismatches": ""})
         return 2
+    finally:
+        if sandbox is not None:
+            sandbox.cleanup()
     if outputs is not None:
         set_outputs(outputs_file, outputs)
     status = apply_fail_on(code, inputs.fail_on)

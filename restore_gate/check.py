@@ -26,7 +26,7 @@ from restore_gate.errors import GateError
 from restore_gate.measure import measure, rebuild_at_ref
 from restore_gate.report import Mismatch, Report, TensorSpec
 from restore_gate.runtime import describe_device, prepare_device
-from restore_gate.source import CheckpointSource, resolve
+from restore_gate.source import CheckpointSource, prefetch, resolve
 
 
 @dataclass
@@ -37,6 +37,7 @@ class CheckOptions:
     quiet: bool = False
     base: str | None = None  # git ref whose config supplies the thresholds
     baseline_ref: str | None = None  # git ref of the release's code, for bare checkpoints
+    fetch_only: Path | None = None  # the action's token-holding half: download, record, stop
 
 
 class StageFailed(Exception):
@@ -86,10 +87,14 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
     quiet = options.quiet
     with stage(report, "config", quiet):
         config = load_config(options.config)
-        prepare_device(options.device)
+        if options.fetch_only is None:
+            prepare_device(options.device)
         if options.base:
             apply_base_thresholds(config, options.base, report)
     with stage(report, "fetch", quiet):
+        if options.fetch_only is not None:  # no branch code runs in this process
+            prefetch(options.checkpoint, config, options.fetch_only)
+            return
         source = resolve(options.checkpoint, config, workdir)
         report.notices.extend(source.notices)
     if source.path is None:  # no release yet: nothing to restore, the notice says why (pass)

@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--quiet", action="store_true", help="no progress lines")
     check.add_argument("--base", help="git ref (the pull request's base) whose config supplies "
                        "the thresholds")
+    check.add_argument("--fetch-only", type=Path, help=argparse.SUPPRESS)  # the action's
     check.add_argument("--baseline-ref", help="git ref (release tag) whose code, with the same "
                        "checkpoint, gives the baseline for a bare checkpoint")
 
@@ -92,7 +93,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from restore_gate.render import render
 
     report = run_check(CheckOptions(args.config, args.checkpoint, args.device, args.quiet,
-                                    base=args.base, baseline_ref=args.baseline_ref))
+                                    base=args.base, baseline_ref=args.baseline_ref,
+                                    fetch_only=args.fetch_only))
     data = report.to_dict()
     markdown = render(data)
     if args.report:
@@ -100,7 +102,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(markdown, encoding="utf-8")
-    print(markdown)
+    if args.fetch_only is None or report.verdict != "pass":
+        print(markdown)
     return EXIT[report.verdict]
 
 

@@ -13,17 +13,42 @@ from typing import Any
 MARKER = "<!-- restore-gate:comment -->"
 ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
 _SPECIAL = re.compile(r"([\\*_\[\]|~])")
+_BLOCK_START = re.compile(r"^(?:[#+=-]|`+|\d{1,9}(?=[.)]))")  # headings, lists, rules, fences
+_ZWSP = "\u200b"
+# What GitHub links in plain text: extended autolinks (www., scheme://, emails), @mentions and
+# team mentions, and references (#123, owner/repo#123, GH-123). A zero-width space inside
+# each keeps the text as it reads and unlinked.
+_LIVE = [
+    (re.compile(r"(?i)www\."), lambda m: m.group(0)[:3] + _ZWSP + "."),
+    (re.compile(r"://"), lambda m: ":" + _ZWSP + "//"),
+    (re.compile(r"@"), lambda m: "@" + _ZWSP),
+    (re.compile(r"#(?=\w)"), lambda m: "#" + _ZWSP),
+    (re.compile(r"(?i)gh-(?=\d)"), lambda m: m.group(0)[:2] + _ZWSP + "-"),
+]
 
 
 def escape(value: Any) -> str:
-    """Make a report string inert in GitHub Markdown: no HTML, links, images or mentions."""
+    """Make a report string inert in GitHub Markdown wherever it lands (a line's start
+    included): no HTML or entities, links, autolinks, images, mentions, references,
+    headings, lists, rules, quotes or code fences."""
     text = " ".join(str(value).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _SPECIAL.sub(r"\\\1", text)
     if text.count("`") % 2:
         text = text.replace("`", "\\`")
-    text = re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:3] + "\u200b.", text)  # GFM autolinks
-    return text.replace("@", "@\u200b").replace("://", ":\u200b//")
+    text = _BLOCK_START.sub(_escape_block_start, text)
+    for pattern, replace in _LIVE:
+        text = pattern.sub(replace, text)
+    return text
+
+
+def _escape_block_start(match: re.Match) -> str:
+    """A backslash before a line-starting `#`, `-`, `+`, `=` or backtick, or before the `.`
+    / `)` of `1.`, makes it plain text."""
+    found = match.group(0)
+    if found[0].isdigit():
+        return found + "\\"  # the `.` or `)` after the number follows the backslash
+    return "".join(f"\\{c}" for c in found)
 
 
 def code(value: Any) -> str:

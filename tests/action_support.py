@@ -63,6 +63,10 @@ def action_env(workspace: Path, runner_temp: Path, inputs: dict[str, str], token
         "GITHUB_SERVER_URL": "https://github.invalid", "GITHUB_RUN_ID": "4242",
         "GITHUB_SHA": "0" * 40, "RUNNER_TEMP": str(runner_temp), "RUNNER_NAME": "test-runner",
         "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2",
+        # The image drops branch code to its `restore-gate` user; here /root (the interpreter's
+        # home) is closed to other users, so these runs keep root: test_hostile_host.py runs
+        # the drop for real in a mount namespace.
+        "RESTORE_GATE_USER": "",
     })
     env.update(extra or {})
     return env

@@ -8,6 +8,7 @@ from typing import Any
 def extra_lines(data: dict[str, Any]) -> list[str]:
     """Problems, serving signatures and the release's layer classes, one per line."""
     lines = [f"problem: {problem}" for problem in data.get("problems", [])]
+    lines += [f"init op: {op}" for op in data.get("init_ops", [])]
     for key, signature in (data.get("signatures") or {}).items():
         inputs = _tensors(signature.get("inputs", {}))
         outputs = _tensors(signature.get("outputs", {}))

@@ -20,6 +20,7 @@ from restore_gate.build import BuiltModel
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
+from restore_gate.formats.hdf5_guard import refuse_outside_storage
 
 if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints skip it
     import h5py
@@ -36,6 +37,7 @@ def is_legacy_h5(path: Path) -> bool:
 
     try:
         with h5py.File(path, "r") as handle:
+            refuse_outside_storage(handle, str(path))
             return "model_weights" in handle or _has_attribute(handle, "layer_names")
     except OSError:
         return not path.name.endswith(".weights.h5")  # unreadable: let read() say why
@@ -47,6 +49,7 @@ def read(path: Path) -> CheckpointInfo:
 
     try:
         with h5py.File(path, "r") as handle:
+            refuse_outside_storage(handle, str(path))
             weights = handle.get("model_weights", handle)
             written_by = {k: _text(weights.attrs.get(k, handle.attrs.get(k)))
                           for k in ("keras_version", "backend")
@@ -201,4 +204,5 @@ def restore(info: CheckpointInfo, model: Pairing, optimizer: Pairing | None) -> 
     from restore_gate.formats.values import restore_values
 
     with h5py.File(info.path, "r") as handle:
+        refuse_outside_storage(handle, str(info.path))
         return restore_values(model, optimizer, lambda key: handle[key][()])

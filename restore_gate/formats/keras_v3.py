@@ -19,6 +19,7 @@ from restore_gate.build import BuiltModel, ModelVariable
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
+from restore_gate.formats.hdf5_guard import refuse_outside_storage
 from restore_gate.formats.values import restore_values
 
 if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints skip it
@@ -47,9 +48,11 @@ def open_weights(info_or_path: CheckpointInfo | Path) -> Iterator[h5py.File]:
         if path.suffix == ".keras":
             with (zipfile.ZipFile(path) as archive, archive.open(WEIGHTS_ENTRY) as raw,
                   h5py.File(raw, "r") as handle):
+                refuse_outside_storage(handle, f"{WEIGHTS_ENTRY} inside {path}")
                 yield handle
         else:
             with h5py.File(path, "r") as handle:
+                refuse_outside_storage(handle, str(path))
                 yield handle
     except GateError:
         raise

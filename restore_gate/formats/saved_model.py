@@ -89,6 +89,7 @@ def read(path: Path) -> CheckpointInfo:
             written_by["devices"] = ", ".join(devices)
         extra["tags"] = sorted(meta_graph.meta_info_def.tags)
         extra["signatures"] = signatures.of_meta_graph(meta_graph)
+        extra["init_ops"] = init_ops(meta_graph)
     inner = _variables(path)
     mode = _mode(inner, path)
     if inner is not None and mode == NAMES and inner.format == tf_checkpoint.FORMAT:
@@ -100,7 +101,8 @@ def read(path: Path) -> CheckpointInfo:
     return CheckpointInfo(
         FORMAT, path, inner.variables if inner else [], written_by=written_by,
         optimizer_type=inner.optimizer_type if inner else None, files=files,
-        details={"inner": inner, "mode": mode, "problem": problem}, extra=extra,
+        details={"inner": inner, "mode": mode, "problem": problem, "meta_graph": meta_graph},
+        extra=extra,
     )
 
 
@@ -119,6 +121,31 @@ def _keras_metadata(path: Path) -> dict[str, str]:
         return {"keras": "unreadable keras_metadata.pb"}
     found = {"keras": metadata.get("keras_version"), "backend": metadata.get("backend")}
     return {k: str(v) for k, v in found.items() if v}
+
+
+_INIT_COLLECTIONS = {"saved_model_main_op": "main_op", "legacy_init_op": "legacy_init_op",
+                     "saved_model_train_op": "train_op"}
+
+
+def init_ops(meta_graph: Any) -> list[str]:
+    """The ops TensorFlow's loader would run on load (TF1 `main_op` / `legacy_init_op`, the
+    `__saved_model_init_op`), unless they do nothing; restore-gate never runs them."""
+    found = []
+    init = meta_graph.signature_def.get(signatures.INIT_OP)
+    if init is not None:
+        found += [("init_op", t.name) for t in init.outputs.values()]
+    for key, kind in _INIT_COLLECTIONS.items():
+        if key in meta_graph.collection_def:
+            found += [(kind, n) for n in meta_graph.collection_def[key].node_list.value]
+    nodes = {n.name: n for n in meta_graph.graph_def.node}
+    listed = []
+    for kind, name in found:
+        node = nodes.get(name.split(":")[0])
+        if node is not None and node.op == "NoOp" and not node.input:
+            continue
+        listed.append(f"{kind} {name} ({node.op if node is not None else 'not in the graph'}): "
+                      "not run")
+    return listed
 
 
 def pinned_devices(meta_graph: Any) -> list[str]:
@@ -166,7 +193,7 @@ def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tupl
     if info.details["problem"] is not None:
         problem = info.details["problem"]
         raise GateError("restore", problem.message, problem.hint)
-    load_check(info.path)
+    load_check(info.path, info.details["meta_graph"])
     inner = info.details["inner"]
     if inner is None:  # no variables/ folder: nothing to restore
         model, optimizer = Pairing(missing=list(built.variables)), Pairing()
@@ -191,11 +218,23 @@ def _writer_style(info: CheckpointInfo) -> str:
     return signatures.EXPORT
 
 
-def load_check(path: Path) -> None:
-    """TensorFlow must be able to load the release; its error is the reason if not."""
+def load_check(path: Path, meta_graph: Any) -> None:
+    """TensorFlow must be able to build the release's graph; nothing of it runs.
+
+    `tf.saved_model.load` would run the release's restore op and its init ops (a TF1
+    `main_op` / `legacy_init_op`, a TF2 resource initializer): code from the release,
+    able to read and write host files. Instead the graph and its functions are built
+    the way TensorFlow's loader builds them, without executing any op; the values are
+    read from `variables/` by the checkpoint reader.
+    """
     tf = import_tensorflow("restore")
+    graph = type(meta_graph)()
+    graph.CopyFrom(meta_graph)
     try:
-        tf.saved_model.load(str(path))
+        if graph.object_graph_def.nodes:
+            _build_functions(graph)
+        else:
+            _build_v1_graph(path, graph)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise GateError(
@@ -206,6 +245,40 @@ def load_check(path: Path) -> None:
             "reference-typed TF1 variables or ops removed since): re-export it with a current "
             "TensorFlow, or release a tf.train.Checkpoint / .weights.h5 beside it",
         ) from exc
+
+
+def _build_functions(meta_graph: Any) -> None:
+    """A TF2 SavedModel: its function library, built as graphs (not called)."""
+    from tensorflow.python.framework import ops
+    from tensorflow.python.saved_model import function_deserialization
+
+    function_deserialization.load_function_def_library(
+        meta_graph.graph_def.library, load_shared_name_suffix=f"_restore_gate_{ops.uid()}")
+
+
+def _build_v1_graph(path: Path, meta_graph: Any) -> None:
+    """A TF1 SavedModel: `load_v1_in_v2`'s steps (import the meta graph, prune the saver
+    and the signatures), minus the two that execute ops: the restore and the init op."""
+    import functools
+
+    from tensorflow.python.eager import wrap_function
+    from tensorflow.python.framework import ops
+    from tensorflow.python.saved_model import function_deserialization, load_v1_in_v2
+
+    loader = load_v1_in_v2._EagerSavedModelLoader(str(path))
+    suffix = f"_restore_gate_{ops.uid()}"
+    functions = function_deserialization.load_function_def_library(
+        meta_graph.graph_def.library, load_shared_name_suffix=suffix)
+    meta_graph.graph_def.library.Clear()
+    for function in functions.values():
+        meta_graph.graph_def.library.function.add().CopyFrom(function.function_def)
+    for node in meta_graph.graph_def.node:
+        function_deserialization.fix_node_def(node, functions, suffix)
+    returns: list[Any] = [None]
+    wrapped = wrap_function.wrap_function(
+        functools.partial(loader.load_graph, returns, meta_graph), signature=[])
+    loader._extract_saver_restore(wrapped, returns[0])
+    loader._extract_signatures(wrapped, meta_graph)
 
 
 def restore(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str], model: Pairing,

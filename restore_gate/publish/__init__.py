@@ -37,7 +37,7 @@ from restore_gate.publish.workflow import (
     write_outputs,
     write_summary,
 )
-from restore_gate.render import MARKER
+from restore_gate.render import MARKER, code
 
 EXIT = {"pass": 0, "fail": 1, "error": 2}
 DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
@@ -130,7 +130,7 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
     label = settings.get("override_label") or DEFAULT_OVERRIDE_LABEL
     if outcome.verdict == "fail" and label in remote.labels():
         outcome.verdict = "pass"
-        outcome.overridden = (f"The label `{label}` is on this pull request, so this failure "
+        outcome.overridden = (f"The label {code(label)} is on this pull request, so this failure "
                               "does not block the merge. The next release must carry the break.")
     total = mismatch_rows(reports)
 

@@ -20,8 +20,10 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 class Context:
     repository: str | None
     pr: int | None
-    head_sha: str | None  # the commit the reports are about, when known
+    head_sha: str | None  # the commit the reports are about, from this run's own event only
     trusted_head_sha: str | None  # workflow_run.head_sha of the run that produced the reports
+    github_sha: str | None  # GITHUB_SHA (outside the workflow_run split)
+    workflow_run: bool  # this run is the split's publishing job (`workflow_run` event)
     output: Path | None  # GITHUB_OUTPUT
     summary: Path | None  # GITHUB_STEP_SUMMARY
     workspace: Path | None  # GITHUB_WORKSPACE: annotation paths are relative to it
@@ -35,12 +37,17 @@ class Context:
         given = _read_event(str(event)) if event else {}
         run = runtime.get("workflow_run") if isinstance(runtime.get("workflow_run"), dict) else {}
         number = pr or _pr_number(given) or _pr_number(runtime)
-        head = _head_sha(given) or _head_sha(runtime) or _sha(env.get("GITHUB_SHA"))
+        split = "workflow_run" in runtime
+        # Never the artifact's event: a fork writes it, and a check run on a commit it names
+        # would mark that commit as passing.
+        head = _sha(run.get("head_sha")) if split else _head_sha(runtime)
         return cls(
             repository=repository or env.get("GITHUB_REPOSITORY") or None,
             pr=number,
             head_sha=head,
             trusted_head_sha=_sha(run.get("head_sha")),
+            github_sha=None if split else _sha(env.get("GITHUB_SHA")),
+            workflow_run=split,
             output=_path(env.get("GITHUB_OUTPUT")),
             summary=_path(env.get("GITHUB_STEP_SUMMARY")),
             workspace=_path(env.get("GITHUB_WORKSPACE")),

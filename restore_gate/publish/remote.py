@@ -93,7 +93,9 @@ class Remote:
         return self.call(f"posting the comment on #{number}", post) or ""
 
     def check_run(self, body: str, reports: list[dict], verdict: str, overridden: bool) -> None:
-        head = ((self.pull() or {}).get("head") or {}).get("sha") or self.ctx.head_sha
+        head = self.ctx.head_sha  # the split's publishing job: workflow_run.head_sha only
+        if head is None and not self.ctx.workflow_run:
+            head = ((self.pull() or {}).get("head") or {}).get("sha") or self.ctx.github_sha
         if self.missing or not head:
             self.warn(f"no check run: {self.missing or 'the commit is unknown'}")
             return
