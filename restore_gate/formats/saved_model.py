@@ -228,9 +228,8 @@ def load_check(path: Path, meta_graph: Any) -> None:
     read from `variables/` by the checkpoint reader.
     """
     tf = import_tensorflow("restore")
-    graph = type(meta_graph)()
-    graph.CopyFrom(meta_graph)
     try:
+        graph = _tf_meta_graph(path, meta_graph)
         if graph.object_graph_def.nodes:
             _build_functions(graph)
         else:
@@ -245,6 +244,23 @@ def load_check(path: Path, meta_graph: Any) -> None:
             "reference-typed TF1 variables or ops removed since): re-export it with a current "
             "TensorFlow, or release a tf.train.Checkpoint / .weights.h5 beside it",
         ) from exc
+
+
+def _tf_meta_graph(path: Path, meta_graph: Any) -> Any:
+    """The same meta graph as TensorFlow's own message (the one `_tf_protos` declares holds
+    only the fields inspect reads; TensorFlow's loader needs them all)."""
+    from google.protobuf import text_format
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    binary = path / "saved_model.pb"
+    if binary.is_file():
+        proto.ParseFromString(binary.read_bytes())
+    else:
+        text_format.Parse((path / "saved_model.pbtxt").read_text("utf-8"), proto)
+    tags = list(meta_graph.meta_info_def.tags)
+    return next((g for g in proto.meta_graphs if list(g.meta_info_def.tags) == tags),
+                proto.meta_graphs[0])
 
 
 def _build_functions(meta_graph: Any) -> None:
