@@ -8,7 +8,11 @@ No TensorFlow here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from restore_gate.grouping import LayerGroup, group_by_layer, hint_key, moved_from
+from restore_gate.links import NO_LINKS, SourceLinks
 
 MARKER = "<!-- restore-gate:comment -->"
 ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
@@ -66,17 +70,88 @@ def headline(report: dict) -> str:
     return f"## {ICONS[verdict]} restore-gate: **{verdict}** — {detail}"
 
 
-def render(report: dict, details_limit: int = 200) -> str:
-    """The whole comment for one runner's report."""
-    lines = [MARKER, headline(report), ""]
-    lines += _intro(report)
-    lines += _notices(report)
-    lines += _errors(report)
-    lines += _mismatch_table(report, details_limit)
-    lines += _optimizer(report)
-    lines += _drift_table(report)
-    lines += _environment(report)
-    return "\n".join(lines).rstrip() + "\n"
+
+# sizes and clipped text ---------------------------------------------------------------------
+COMMENT_BUDGET = 20_000  # characters (UTF-16 units) a comment stays under, whatever the report
+SHOWN_LAYERS = 10  # layer rows before the rest fold into a collapsed <details>
+NOTICES_SHOWN, ERRORS_SHOWN, DRIFT_SHOWN, CELL_VALUES = 5, 5, 20, 6
+
+
+def size(text: str) -> int:
+    """Length as GitHub may count it (UTF-16 code units): never less than `len()`."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip_text(value: Any, width: int) -> str:
+    """`escape()` of at most `width` characters of the value (an ellipsis says it was cut)."""
+    text = " ".join(str(value).split())
+    limit = width + width // 4 + 8  # escaping may lengthen it: keep the result near `width`
+    while True:
+        shown = escape(text if len(text) <= width else text[: max(width - 1, 0)] + "…")
+        if len(shown) <= limit or width <= 8:
+            return shown
+        width = width * 2 // 3
+
+
+def clip_code(value: Any, width: int) -> str:
+    text = " ".join(str(value).split())
+    return code(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def source_cell(source: Any, links: SourceLinks = NO_LINKS) -> str:
+    """`file:line` as a link to that line of the head commit when known, else plain code."""
+    if not source:
+        return "—"
+    text = clip_code(source, 120)
+    url = links.url(source)
+    return f"[{text}]({url})" if url else text
+
+
+def percent(baseline: float | None, value: float | None) -> str:
+    """Relative change, "+189 %"; empty when the baseline is 0 or unknown."""
+    if baseline is None or value is None or baseline == 0:
+        return ""
+    rel = (value - baseline) / abs(baseline) * 100
+    return f"{rel:+.3g} %" if abs(rel) < 1000 else f"{rel:+.0f} %"
+
+
+# the comment --------------------------------------------------------------------------------
+def render(report: dict, details_limit: int | None = None, *, links: SourceLinks = NO_LINKS,
+           budget: int | None = COMMENT_BUDGET) -> str:
+    """The whole comment for one runner's report; under `budget` characters unless None
+    (the job summary: every layer)."""
+    bounded = budget is not None
+    head = [MARKER, headline(report), "", *_diagnosis(report, links)]
+    before = [*_intro(report), *_notices(report, bounded), *_errors(report, bounded)]
+    after = [*_optimizer(report), *_drift_table(report, bounded),
+             *_environment(report, bounded)]
+    room = None if budget is None else budget - size("\n".join(head + before + after)) - 300
+    table = mismatch_section(report.get("mismatches") or [], links, details_limit, room)
+    body = "\n".join(head + before + table + after).rstrip() + "\n"
+    return body if budget is None or size(body) <= budget else cut(body, budget)
+
+
+def cut(body: str, budget: int) -> str:
+    """Last resort: whole lines up to `budget`, open <details> closed, with a note."""
+    note = ("\n\n> [!NOTE]\n> Cut short to stay readable. The complete report is in the job "
+            "summary and the JSON report.\n")
+    lines, used = [], size(note) + 20
+    for line in body.splitlines():
+        if used + size(line) + 1 > budget:
+            break
+        lines.append(line)
+        used += size(line) + 1
+    text = "\n".join(lines)
+    if text.count("<details>") > text.count("</details>"):
+        text += "\n\n</details>"
+    return text + note
+
+
+def _diagnosis(report: dict, links: SourceLinks) -> list[str]:
+    from restore_gate.diagnose import headline_sentences
+
+    text = headline_sentences(report, links)
+    return [f"**What happened:** {text}", ""] if text else []
 
 
 def _intro(report: dict) -> list[str]:
@@ -85,88 +160,212 @@ def _intro(report: dict) -> list[str]:
     if not ckpt:
         return []
     text = (
-        f"Release checkpoint {code(ckpt.get('source', '?'))} ({escape(ckpt.get('format', '?'))}, "
-        f"{ckpt.get('variables', 0)} model values) restored into "
-        f"{code(model.get('builder', 'the branch model'))}"
+        f"Release checkpoint {clip_code(ckpt.get('source', '?'), 300)} "
+        f"({clip_text(ckpt.get('format', '?'), 60)}, {ckpt.get('variables', 0)} model values) "
+        f"restored into {clip_code(model.get('builder', 'the branch model'), 200)}"
     )
     if "restored" in model:
         text += f": {model['restored']} of {model.get('variables', 0)} variables verified."
     return [text, ""]
 
 
-def _notices(report: dict) -> list[str]:
-    return [f"> [!NOTE]\n> {escape(n)}\n" for n in report.get("notices", [])]
+def _notices(report: dict, bounded: bool = True) -> list[str]:
+    notices = list(dict.fromkeys(report.get("notices") or []))
+    shown = notices[:NOTICES_SHOWN] if bounded else notices
+    lines = [f"> [!NOTE]\n> {clip_text(n, 600) if bounded else escape(n)}\n" for n in shown]
+    if len(notices) > len(shown):
+        lines.append(f"> [!NOTE]\n> … and {len(notices) - len(shown)} more notices: see the "
+                     "JSON report.\n")
+    return lines
 
 
-def _errors(report: dict) -> list[str]:
-    if not report.get("errors"):
+def _errors(report: dict, bounded: bool = True) -> list[str]:
+    errors = report.get("errors") or []
+    if not errors:
         return []
     lines = ["### Errors", ""]
-    for error in report["errors"]:
-        lines.append(f"- **{escape(error['stage'])}**: {escape(error['message'])}")
+    for error in errors[:ERRORS_SHOWN] if bounded else errors:
+        lines.append(f"- **{escape(error['stage'])}**: {clip_text(error['message'], 1000)}")
         if error.get("hint"):
-            lines.append(f"  - how to fix: {escape(error['hint'])}")
+            lines.append(f"  - how to fix: {clip_text(error['hint'], 500)}")
+    if bounded and len(errors) > ERRORS_SHOWN:
+        lines.append(f"- … and {len(errors) - ERRORS_SHOWN} more errors: see the JSON report")
     return [*lines, ""]
 
 
-def _mismatch_table(report: dict, limit: int) -> list[str]:
-    mismatches = report.get("mismatches") or []
-    if not mismatches:
+# mismatches, one row per layer --------------------------------------------------------------
+Marks = Callable[[LayerGroup], list[str]]
+
+
+def mismatch_section(mismatches: Sequence[dict], links: SourceLinks = NO_LINKS,
+                     limit: int | None = None, room: int | None = None,
+                     columns: Sequence[str] = (), marks: Marks | None = None) -> list[str]:
+    """The per-layer table: the first SHOWN_LAYERS rows open, the rest in a collapsed
+    <details>, as many as fit in `room` characters (None: every layer, each value named);
+    `columns`/`marks` add a column per runner."""
+    groups = group_by_layer(mismatches)
+    if not groups:
         return []
-    summary = report.get("summary", {})
-    counts = ", ".join(
-        f"{summary.get(k, 0)} {k}" for k in ("missing", "unexpected", "shape", "dtype", "rename")
-        if summary.get(k)
-    )
-    lines = [f"### Mismatches ({counts})", ""]
-    lines += ["| | kind | variable | layer | checkpoint | branch | defined at | how to fix |",
-              "|---|---|---|---|---|---|---|---|"]
-    ordered = sorted(mismatches, key=lambda m: (m.get("allowed", False), m["kind"], m["name"]))
-    for m in ordered[:limit]:
-        name = code(m["name"])
-        if m.get("checkpoint_name") and m["checkpoint_name"] != m["name"]:
-            name = f"{name} ← {code(m['checkpoint_name'])}"
-        lines.append(
-            f"| {'➖ allowed' if m.get('allowed') else '❌'} | {m['kind']} | {name} | "
-            f"{code(m.get('layer', ''))} | {fmt_spec(m.get('checkpoint'))} | "
-            f"{fmt_spec(m.get('model'))} | {code(m['source']) if m.get('source') else '—'} | "
-            f"{escape(m.get('hint', ''))} |"
-        )
-    if len(ordered) > limit:
-        lines.append(f"\n… and {len(ordered) - limit} more: see the full report artifact.")
-    return [*lines, ""]
+    counts = {k: sum(m["kind"] == k for m in mismatches)
+              for k in ("missing", "unexpected", "shape", "dtype", "rename")}
+    kinds = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    title = (f"### Mismatches: {len(mismatches)} value{'s' if len(mismatches) != 1 else ''} "
+             f"in {len(groups)} layer{'s' if len(groups) != 1 else ''} ({kinds})")
+    header = [_row(["layer", "what changed", "checkpoint → branch", "defined at",
+                    *(escape(c) for c in columns)]), _row(["---"] * (4 + len(columns)))]
+    numbers: dict[str, int] = {}
+    fixes: list[tuple[str, list[LayerGroup]]] = []
+    rows: list[str] = []
+    used = size(title) + 2 * size("\n".join(header)) + 400
+    for group in groups[: len(groups) if limit is None else limit]:
+        new = [h for h in group.hints if hint_key(h) not in numbers]
+        cost = sum(min(size(h), 700) + 20 for h in new)
+        row = _group_row(group, numbers, len(numbers), links, room is not None, marks)
+        if room is not None and used + size(row) + cost > room:
+            break
+        for hint in new:
+            numbers[hint_key(hint)] = len(numbers) + 1
+            fixes.append((hint, []))
+        for hint in group.hints:
+            fixes[numbers[hint_key(hint)] - 1][1].append(group)
+        rows.append(_group_row(group, numbers, 0, links, room is not None, marks))
+        used += size(rows[-1]) + cost
+    lines = [title, "", *header, *rows[:SHOWN_LAYERS], ""]
+    if len(rows) > SHOWN_LAYERS:
+        lines += [f"<details><summary>{len(rows) - SHOWN_LAYERS} more layers</summary>", "",
+                  *header, *rows[SHOWN_LAYERS:], "", "</details>", ""]
+    if len(rows) < len(groups):
+        left = groups[len(rows):]
+        lines += [f"Trimmed to fit: {len(rows)} of {len(groups)} layers shown; "
+                  f"{len(left)} more layers ({sum(len(g.items) for g in left)} values) are in "
+                  "the job summary and the JSON report.", ""]
+    if fixes:
+        lines += ["**How to fix**", ""]
+        for number, (hint, where) in enumerate(fixes, 1):
+            scope = (f" ({len(where)} layers, e.g. {clip_code(where[0].layer, 80)})"
+                     if len(where) > 1 else "")
+            lines.append(f"{number}. {clip_text(hint, 600) if room is not None else escape(hint)}"
+                         f"{scope}")
+        lines.append("")
+    return lines
 
 
+def _group_row(group: LayerGroup, numbers: dict[str, int], pending: int, links: SourceLinks,
+               bounded: bool, marks: Marks | None) -> str:
+    mark = "➖ allowed" if group.allowed else "❌"
+    kinds = ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in group.kinds.items())
+    refs = sorted({numbers.get(hint_key(h), pending + 1) for h in group.hints})
+    fix = f" · fix {', '.join(map(str, refs))}" if refs else ""
+    cells = [f"{mark} {clip_code(group.layer, 120) if bounded else code(group.layer)}",
+             f"{kinds}{fix}", _changes_cell(group, CELL_VALUES if bounded else None),
+             source_cell(group.source, links)]
+    return _row([*cells, *(marks(group) if marks else [])])
+
+
+def _changes_cell(group: LayerGroup, cap: int | None) -> str:
+    """Values with the same checkpoint → branch spec share one entry: `a`, `b` 40 → 32."""
+    buckets: dict[str, list[str]] = {}
+    show = (lambda v: clip_code(v, 120)) if cap else code
+    for m in group.items:
+        name = show(_leaf(m["name"], group.layer))
+        before = moved_from(m)
+        if before:
+            name += f" ← {show(before)}"
+        buckets.setdefault(_specs(m.get("checkpoint"), m.get("model")), []).append(name)
+    parts, shown = [], 0
+    for specs, names in buckets.items():
+        take = names if cap is None else names[: max(cap - shown, 0)]
+        if not take:
+            break
+        shown += len(take)
+        parts.append(f"{', '.join(take)} {specs}")
+    rest = len(group.items) - shown
+    return "; ".join(parts) + (f"; +{rest} more values" if rest > 0 else "")
+
+
+def _leaf(name: str, layer: str) -> str:
+    """`kernel` for `conv_1/kernel` in the row of `conv_1`; other names stay whole."""
+    return name[len(layer) + 1:] if name.startswith(f"{layer}/") and len(name) > len(layer) + 1 \
+        else name
+
+
+def _specs(old: dict | None, new: dict | None) -> str:
+    """`40 → 32 float32`, or both dtypes when they differ: `4×8 float32 → 4×8 float16`."""
+    if old and new and old.get("dtype") == new.get("dtype"):
+        return f"{fmt_spec({**old, 'dtype': ''}).strip()} → {fmt_spec(new)}"
+    return f"{fmt_spec(old)} → {fmt_spec(new)}"
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+# optimizer, behaviour, environment ----------------------------------------------------------
 def _optimizer(report: dict) -> list[str]:
     state = report.get("optimizer")
     if not state or state["status"] in ("absent",):
         return []
-    mark = "✅" if state["ok"] else "❌"
+    # ✅ restored, ❌ blocks the merge, ➖ changed but the policy lets it pass
+    mark = "❌" if not state["ok"] else "✅" if state["status"] == "restored" else "➖"
     text = (
-        f"**Optimizer** {mark} {escape(state['status'])} (policy: {escape(state['policy'])}): "
-        f"checkpoint {escape(state.get('checkpoint_type') or 'none')} "
+        f"**Optimizer** {mark} {escape(state['status'])} (policy: {escape(state['policy'])}"
+        f"{'' if mark != '➖' else ', does not block'}): "
+        f"checkpoint {clip_text(state.get('checkpoint_type') or 'none', 100)} "
         f"({state.get('checkpoint_values', 0)} values) → branch "
-        f"{escape(state.get('model_type') or 'none')} ({state.get('model_values', 0)} values)"
+        f"{clip_text(state.get('model_type') or 'none', 100)} "
+        f"({state.get('model_values', 0)} values)"
     )
     if state.get("hint"):
-        text += f". {escape(state['hint'])}"
+        text += f". {clip_text(state['hint'], 500)}"
     return [text, ""]
 
 
-def _drift_table(report: dict) -> list[str]:
+def _drift_table(report: dict, bounded: bool = True) -> list[str]:
     drift = report.get("drift") or []
     if not drift:
         return []
+    ordered = sorted(drift, key=lambda d: d["ok"])  # stable: failures first, else report order
+    shown = ordered[:DRIFT_SHOWN] if bounded else ordered
     lines = ["### Behaviour against the release", "",
-             "| | check | baseline | this branch | change | threshold |",
-             "|---|---|---|---|---|---|"]
-    for d in drift:
+             "| | check | release → branch | change | threshold |",
+             "|---|---|---|---|---|"]
+    for d in shown:
         mark = "✅" if d["ok"] else ("⚠️" if d.get("level") == "warn" else "❌")
+        note = f" ({clip_text(d['note'], 200)})" if d.get("note") else ""
         lines.append(
-            f"| {mark} | {escape(d['kind'])}: {code(d['name'])} | {_num(d.get('baseline'))} | "
-            f"{_num(d.get('value'))} | {_num(d.get('delta'))} | {escape(d.get('threshold', ''))} |"
-        )
+            f"| {mark} | {clip_text(d['kind'], 10)}: {clip_code(d['name'], 120)}{note} | "
+            f"{_num(d.get('baseline'))} → {_num(d.get('value'))} | {_change(d)} | "
+            f"{_threshold(d)} |")
+    if len(drift) > len(shown):
+        lines.append(f"\n… and {len(drift) - len(shown)} more checks: see the JSON report.")
     return [*lines, ""]
+
+
+def _change(d: dict) -> str:
+    if d.get("delta") is None:
+        return "—"
+    rel = percent(d.get("baseline"), d.get("value")) if d["kind"] == "metric" else ""
+    return f"{d['delta']:+.4g}" + (f", {rel}" if rel else "")
+
+
+_RULE = re.compile(r"\b(max|warn)_(drop|increase) (-?[0-9.]+(?:e-?[0-9]+)?)(%?)")
+
+
+def _threshold(d: dict) -> str:
+    """The rule as configured, with a relative form beside an absolute one ("max +5 %")."""
+    text = clip_text(d.get("threshold", ""), 120)
+    match = _RULE.search(str(d.get("threshold", "")))
+    baseline = d.get("baseline")
+    if not match or d["kind"] != "metric":
+        return text
+    level, way, amount, pct = match.groups()
+    sign = "-" if way == "drop" else "+"
+    if pct:
+        return f"{level} {sign}{float(amount):g} %"
+    if baseline:
+        rel = float(amount) / abs(baseline) * 100
+        return f"{level} {sign}{float(amount):g} ({sign}{rel:.3g} %)"
+    return text
 
 
 def _num(value: Any) -> str:
@@ -177,7 +376,7 @@ def _num(value: Any) -> str:
     return escape(value)
 
 
-def _environment(report: dict) -> list[str]:
+def _environment(report: dict, bounded: bool = True) -> list[str]:
     runner = report.get("runner") or {}
     written = (report.get("checkpoint") or {}).get("written_by") or {}
     if not runner:
@@ -189,6 +388,7 @@ def _environment(report: dict) -> list[str]:
     rows.append(f"| device | {escape(written.get('device', '—'))} "
                 f"{escape(written.get('device_name', ''))} | "
                 f"{escape(runner.get('device', ''))} {escape(runner.get('device_name', ''))} |")
-    timings = ", ".join(f"{escape(k)} {v:.1f}s" for k, v in (report.get("timings") or {}).items())
+    items = list((report.get("timings") or {}).items())
+    timings = ", ".join(f"{clip_text(k, 40)} {v:.1f}s" for k, v in items[:16])
     return ["<details><summary>Environment and timings</summary>", "", *rows, "",
-            f"Timings: {timings}", "", "</details>", ""]
+            *([f"Timings: {timings}", ""] if timings else []), "</details>", ""]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from restore_gate.errors import GateError
+from restore_gate.links import SourceLinks
 from restore_gate.publish.context import Context
 from restore_gate.publish.merge import (
     COMMENT_LIMIT,
@@ -37,7 +38,7 @@ from restore_gate.publish.workflow import (
     write_outputs,
     write_summary,
 )
-from restore_gate.render import MARKER
+from restore_gate.render import COMMENT_BUDGET, MARKER
 
 EXIT = {"pass": 0, "fail": 1, "error": 2}
 DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
@@ -133,9 +134,11 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
         outcome.overridden = (f"The label `{label}` is on this pull request, so this failure "
                               "does not block the merge. The next release must carry the break.")
     total = mismatch_rows(reports)
+    links = SourceLinks.from_env(ctx.head_sha, ctx.repository,
+                                 str(ctx.workspace) if ctx.workspace else None)
 
-    def make(rows: int) -> str:
-        return comment_body(reports, rows, outcome.overridden, parity)
+    def make(rows: int, budget: int | None = COMMENT_BUDGET) -> str:
+        return comment_body(reports, rows, outcome.overridden, parity, links, budget)
 
     body, _ = fit(make, total, COMMENT_LIMIT - 512, utf16_units)
     if getattr(args, "markdown", None):
@@ -153,8 +156,8 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
     if getattr(args, "check_run", False) or settings.get("check_run"):
         remote.check_run(body, reports, outcome.verdict, bool(outcome.overridden))
     if ctx.summary:
-        summary, _ = fit(make, total, SUMMARY_LIMIT - 1024, utf8_bytes, "the report artifact",
-                         most=10_000)
+        summary, _ = fit(lambda rows: make(rows, None), total, SUMMARY_LIMIT - 1024,
+                         utf8_bytes, "the report artifact", most=10_000)
         try:
             write_summary(ctx.summary, summary.replace(MARKER + "\n", "", 1))
         except OSError as exc:
