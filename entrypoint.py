@@ -223,14 +223,14 @@ def matching_reports(patterns: list[str]) -> list[str]:
 
 def report_outputs(path: str) -> dict[str, str]:
     """`report` and `mismatches` (one line per blocking mismatch, as `publish` writes them)."""
-    from restore_gate.publish.workflow import blocking, describe
+    from restore_gate.publish.workflow import mismatch_lines
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        lines = [describe(m) for m in blocking([data])]
+        lines = mismatch_lines([data])
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return {"report": path if Path(path).is_file() else "", "mismatches": ""}
-    return {"report": path, "mismatches": "\n".join(lines)}
+    return {"report": path, "mismatches": lines}
 
 
 def event_for(reports: list[str], env: Mapping[str, str]) -> str | None:

@@ -32,8 +32,7 @@ from restore_gate.publish.merge import (
 )
 from restore_gate.publish.workflow import (
     annotations,
-    blocking,
-    describe,
+    mismatch_lines,
     warn,
     write_outputs,
     write_summary,
@@ -170,7 +169,7 @@ def _outputs(ctx: Context, verdict: str, paths: list[Path], url: str, reports: l
     if not ctx.output:
         return
     values = {"verdict": verdict, "report": "\n".join(str(p) for p in paths),
-              "comment-url": url, "mismatches": "\n".join(describe(m) for m in blocking(reports))}
+              "comment-url": url, "mismatches": mismatch_lines(reports)}
     try:
         write_outputs(ctx.output, values)
     except OSError as exc:

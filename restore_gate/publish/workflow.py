@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from restore_gate.render import fmt_spec
 
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
+MISMATCHES_OUTPUT_BYTES = 256 * 1024  # of the 1 MB GitHub allows a job's outputs
 
 
 def escape_data(text: str) -> str:
@@ -45,6 +46,21 @@ def describe(m: dict) -> str:
         plain = lambda spec: fmt_spec(spec).replace("\\", "")  # noqa: E731
         text += f": checkpoint {plain(m.get('checkpoint'))}, branch {plain(m.get('model'))}"
     return text
+
+
+def mismatch_lines(reports: list[dict], limit: int = MISMATCHES_OUTPUT_BYTES) -> str:
+    """The `mismatches` step output: one line per blocking mismatch, at most `limit` UTF-8
+    bytes (GitHub takes at most 1 MB of outputs per job); a last line counts the rest."""
+    found = blocking(reports)
+    lines, used = [], 0
+    for index, m in enumerate(found):
+        line = describe(m)
+        if used + len(line.encode()) + 80 > limit:
+            lines.append(f"… and {len(found) - index} more: see the report")
+            break
+        lines.append(line)
+        used += len(line.encode()) + 1
+    return "\n".join(lines)
 
 
 def blocking(reports: list[dict]) -> list[dict]:
