@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from restore_gate.grouping import moved_from
 from restore_gate.links import NO_LINKS, SourceLinks
-from restore_gate.render import clip_code, clip_text, percent, source_cell
+from restore_gate.render import clip_code, clip_text, percent, source_cell, threshold_text
 
 NAME = 80  # characters of a name shown in a sentence
 
@@ -67,8 +67,9 @@ def _structure(blocking: list[dict], links: SourceLinks) -> list[Finding]:
         by_kind.setdefault(m["kind"], []).append(m)
     found: list[Finding] = []
     moved = [m for m in blocking if moved_from(m) and m["kind"] != "rename"]
+    missing, unexpected = by_kind.get("missing", []), by_kind.get("unexpected", [])
     if moved:
-        found.append(_moved(moved, links))
+        found.append(_moved(moved, missing, unexpected, links))
     if by_kind.get("shape"):
         found.append(_shapes([m for m in by_kind["shape"] if m not in moved] or by_kind["shape"],
                              links))
@@ -76,7 +77,8 @@ def _structure(blocking: list[dict], links: SourceLinks) -> list[Finding]:
         found.append(_dtypes(by_kind["dtype"], links))
     if by_kind.get("rename"):
         found.append(_renames(by_kind["rename"], links))
-    found += _added_removed(by_kind.get("missing", []), by_kind.get("unexpected", []), links)
+    if not moved:  # with a shift, the values at the end are pushed off, not new or removed
+        found += _added_removed(missing, unexpected, links)
     return found
 
 
@@ -207,14 +209,26 @@ def _renames(items: list[dict], links: SourceLinks) -> Finding:
                               f"load under the new names{_where(items, links)}.")
 
 
-def _moved(items: list[dict], links: SourceLinks) -> Finding:
+def _moved(items: list[dict], missing: list[dict], unexpected: list[dict],
+           links: SourceLinks) -> Finding:
+    """Positional formats: a layer inserted or removed shifts the later layers' values."""
     first = items[0]
-    before = moved_from(first) or ""
-    return Finding("moved", f"{_values_in(items)} now load into other layers than they were "
-                            f"saved from (e.g. {clip_code(first['name'], NAME)} ← "
-                            f"{clip_code(before, NAME)}): a layer was inserted or removed before "
-                            f"{clip_code(first.get('layer') or first['name'], NAME)}"
-                            f"{_where([first], links)}.")
+    layer = clip_code(first.get("layer") or first["name"], NAME)
+    before = str(moved_from(first) or "")
+    old_layer = clip_code(before.rsplit("/", 1)[0] if "/" in before else before, NAME)
+    count = sum(1 for m in items if m.get("layer") == first.get("layer"))
+    values = f"{count} value{'s' if count != 1 else ''}"
+    at = _where([first], links, "")
+    if missing and not unexpected:
+        return Finding("inserted", f"A layer was inserted{at}: {layer} now takes the position "
+                                   f"({values}) saved for {old_layer}, and the layers after "
+                                   "it shift by one.")
+    if unexpected and not missing:
+        return Finding("removed", f"A layer was removed before {layer}{at}: it now takes the "
+                                  f"position ({values}) saved for {old_layer}.")
+    return Finding("moved", f"Layers shifted position: {layer}{at} now takes the {values} "
+                            f"saved for {old_layer} — a layer was inserted or removed before "
+                            "it.")
 
 
 def _added_removed(missing: list[dict], unexpected: list[dict],
@@ -262,28 +276,42 @@ def _version_skew(report: dict, blocking: list[dict]) -> list[Finding]:
         cause = cause[:1].lower() + cause[1:]
     else:
         return []
-    if blocking and all(m["kind"] in ("rename", "missing", "unexpected") for m in blocking):
+    unexplained = all(m["kind"] in ("missing", "unexpected") or (
+        m["kind"] == "rename" and m.get("checkpoint_name") in (None, m["name"])) for m in blocking)
+    if blocking and unexplained:
         return [Finding("version", f"Version skew is the likely cause: {cause}.")]
     return [Finding("version", f"Note: {cause}.")]
 
 
 def _drift(report: dict, links: SourceLinks) -> list[Finding]:
-    failed = [d for d in report.get("drift") or [] if not d["ok"] and d.get("level") != "warn"
-              and d.get("level") != "info"]
+    failed = [d for d in report.get("drift") or [] if not d["ok"] and d.get("level") == "fail"]
     if not failed:
         return []
-    d = failed[0]
-    change = ""
-    if d.get("baseline") is not None and d.get("value") is not None:
-        change = f" {d['baseline']:.4g} → {d['value']:.4g}"
-        rel = percent(d["baseline"], d["value"])
-        if rel and d["kind"] == "metric":
-            change += f" ({rel})"
-    more = f" (and {len(failed) - 1} more checks)" if len(failed) > 1 else ""
+    metrics = [d for d in failed if d["kind"] == "metric"]
+    outputs = [d for d in failed if d["kind"] != "metric"]
+    parts = [_metric_change(d) for d in metrics[:2]]
+    if outputs:
+        d = outputs[0]
+        value = f" by up to {d['value']:.3g}" if d.get("value") is not None else ""
+        name = str(d["name"]).removesuffix(" max abs error")
+        parts.append(f"{'outputs' if d['kind'] == 'output' else clip_text(d['kind'], 10)} "
+                     f"{clip_code(name, NAME)} differ{value} "
+                     f"({clip_text(d.get('threshold', ''), 80)})")
+    shown = min(len(metrics), 2) + (1 if outputs else 0)
+    more = len(failed) - shown - max(len(outputs) - 1, 0)
+    tail = f" (and {more} more checks)" if more > 0 else ""
     structural = any(not m.get("allowed") for m in report.get("mismatches") or [])
     lead = "Behaviour drifts" if structural else "Weights restore cleanly, but behaviour drifts"
-    return [Finding("drift", f"{lead}: {clip_text(d['kind'], 10)} {clip_code(d['name'], NAME)}"
-                             f"{change}, over {clip_text(d.get('threshold', ''), 80)}{more}.")]
+    return [Finding("drift", f"{lead}: {'; '.join(parts)}{tail}.")]
+
+
+def _metric_change(d: dict) -> str:
+    """`loss` 0.0888 → 0.256 (+189 % vs max +5 %)."""
+    name = clip_code(d["name"], NAME)
+    if d.get("baseline") is None or d.get("value") is None:
+        return f"{name} could not be measured ({clip_text(d.get('note', ''), 120)})"
+    change = percent(d["baseline"], d["value"]) or f"{d['value'] - d['baseline']:+.3g}"
+    return f"{name} {d['baseline']:.3g} → {d['value']:.3g} ({change} vs {threshold_text(d)})"
 
 
 def _optimizer(report: dict) -> list[Finding]:

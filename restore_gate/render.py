@@ -335,7 +335,7 @@ def _drift_table(report: dict, bounded: bool = True) -> list[str]:
         lines.append(
             f"| {mark} | {clip_text(d['kind'], 10)}: {clip_code(d['name'], 120)}{note} | "
             f"{_num(d.get('baseline'))} → {_num(d.get('value'))} | {_change(d)} | "
-            f"{_threshold(d)} |")
+            f"{threshold_text(d)} |")
     if len(drift) > len(shown):
         lines.append(f"\n… and {len(drift) - len(shown)} more checks: see the JSON report.")
     return [*lines, ""]
@@ -351,7 +351,7 @@ def _change(d: dict) -> str:
 _RULE = re.compile(r"\b(max|warn)_(drop|increase) (-?[0-9.]+(?:e-?[0-9]+)?)(%?)")
 
 
-def _threshold(d: dict) -> str:
+def threshold_text(d: dict) -> str:
     """The rule as configured, with a relative form beside an absolute one ("max +5 %")."""
     text = clip_text(d.get("threshold", ""), 120)
     match = _RULE.search(str(d.get("threshold", "")))

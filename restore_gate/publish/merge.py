@@ -21,8 +21,10 @@ from restore_gate.render import (
     escape,
     fmt_spec,
     mismatch_section,
+    percent,
     render,
     size,
+    threshold_text,
 )
 
 COMMENT_LIMIT = 65_536  # GitHub's limit for an issue comment body (characters)
@@ -236,8 +238,7 @@ def _drift_table(reports: list[dict], names: list[str]) -> list[str]:
              _row(["---"] * (2 + len(names)))]
     for (kind, name), row in rows.items():
         cells = [_drift_cell(row["runners"].get(i)) for i in range(len(reports))]
-        lines.append(_row([f"{escape(kind)}: {code(name)}",
-                           escape(row["d"].get("threshold", "")), *cells]))
+        lines.append(_row([f"{escape(kind)}: {code(name)}", threshold_text(row["d"]), *cells]))
     return [*lines, ""]
 
 
@@ -261,7 +262,10 @@ def _drift_cell(d: dict | None) -> str:
     if d.get("value") is None:
         return f"{mark} not measured"
     text = f"{mark} {_num(d['value'])}"
-    return text + (f" (Δ {_num(d['delta'])})" if d.get("delta") is not None else "")
+    rel = percent(d.get("baseline"), d.get("value")) if d["kind"] == "metric" else ""
+    if d.get("delta") is None:
+        return text
+    return text + f" (Δ {d['delta']:+.4g}{', ' + rel if rel else ''})"
 
 
 def _num(value: Any) -> str:
