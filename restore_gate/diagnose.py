@@ -317,7 +317,7 @@ def _metric_change(d: dict) -> str:
 def _optimizer(report: dict) -> list[Finding]:
     state = report.get("optimizer") or {}
     old, new = state.get("checkpoint_type"), state.get("model_type")
-    changed = bool(old and new and str(old).lower() != str(new).lower())
+    changed = bool(old and new and _kind_of(old) != _kind_of(new))
     if not state or (state.get("ok", True) and not changed):
         return []
     blocks = "" if state.get("ok", True) else (
@@ -327,3 +327,8 @@ def _optimizer(report: dict) -> list[Finding]:
                                      f"{clip_text(new, 40)}: its state does not restore{blocks}.")]
     return [Finding("optimizer", f"The optimizer state does not restore "
                                  f"({clip_text(state.get('status', ''), 20)}){blocks}.")]
+
+
+def _kind_of(optimizer: object) -> str:
+    """`adam_1` (a Keras object name) and `Adam` (the class) are one kind of optimizer."""
+    return re.sub(r"_\d+$", "", str(optimizer)).lower()

@@ -124,7 +124,10 @@ def _mobilenet(project: Path) -> None:
     (project / ".restore-gate.yml").write_text(
         "version: 1\nmodel:\n  builder: model:build\n  args: {alpha: 0.75}\n", encoding="utf-8")
     sys.path.insert(0, str(project))
+    import keras
     import model  # the release: alpha 1.0
+
+    keras.backend.clear_session()
 
     model.build(1.0).save_weights(str(project / "release.weights.h5"))
     sys.path.remove(str(project))
