@@ -120,12 +120,14 @@ def render(report: dict, details_limit: int | None = None, *, links: SourceLinks
            budget: int | None = COMMENT_BUDGET) -> str:
     """The whole comment for one runner's report; under `budget` characters unless None
     (the job summary: every layer)."""
-    bounded = budget is not None
     head = [MARKER, headline(report), "", *_diagnosis(report, links)]
-    before = [*_intro(report), *_notices(report, bounded), *_errors(report, bounded)]
-    after = [*_optimizer(report), *_drift_table(report, bounded),
-             *_environment(report, bounded)]
-    room = None if budget is None else budget - size("\n".join(head + before + after)) - 300
+    for level in (1, 2, 4, 8) if budget is not None else (0,):  # 0: nothing left out
+        before = [*_intro(report), *_notices(report, level), *_errors(report, level)]
+        after = [*_optimizer(report), *_drift_table(report, level), *_environment(report)]
+        fixed = size("\n".join(head + before + after))
+        if budget is None or fixed <= budget * 0.6:
+            break
+    room = None if budget is None else budget - fixed - 300
     table = mismatch_section(report.get("mismatches") or [], links, details_limit, room)
     body = "\n".join(head + before + table + after).rstrip() + "\n"
     return body if budget is None or size(body) <= budget else cut(body, budget)
@@ -169,27 +171,35 @@ def _intro(report: dict) -> list[str]:
     return [text, ""]
 
 
-def _notices(report: dict, bounded: bool = True) -> list[str]:
+def _shown(items: list, most: int, level: int) -> list:
+    """The first `most` items at level 1, fewer at higher levels, all at level 0."""
+    return items if not level else items[: max(most // level, 1)]
+
+
+def _notices(report: dict, level: int = 1) -> list[str]:
     notices = list(dict.fromkeys(report.get("notices") or []))
-    shown = notices[:NOTICES_SHOWN] if bounded else notices
-    lines = [f"> [!NOTE]\n> {clip_text(n, 600) if bounded else escape(n)}\n" for n in shown]
+    shown = _shown(notices, NOTICES_SHOWN, level)
+    lines = [f"> [!NOTE]\n> {clip_text(n, 600 // level) if level else escape(n)}\n"
+             for n in shown]
     if len(notices) > len(shown):
         lines.append(f"> [!NOTE]\n> … and {len(notices) - len(shown)} more notices: see the "
                      "JSON report.\n")
     return lines
 
 
-def _errors(report: dict, bounded: bool = True) -> list[str]:
+def _errors(report: dict, level: int = 1) -> list[str]:
     errors = report.get("errors") or []
     if not errors:
         return []
     lines = ["### Errors", ""]
-    for error in errors[:ERRORS_SHOWN] if bounded else errors:
-        lines.append(f"- **{escape(error['stage'])}**: {clip_text(error['message'], 1000)}")
+    shown = _shown(errors, ERRORS_SHOWN, level)
+    text = (lambda v, n: clip_text(v, n // level)) if level else (lambda v, n: escape(v))
+    for error in shown:
+        lines.append(f"- **{escape(error['stage'])}**: {text(error['message'], 1000)}")
         if error.get("hint"):
-            lines.append(f"  - how to fix: {clip_text(error['hint'], 500)}")
-    if bounded and len(errors) > ERRORS_SHOWN:
-        lines.append(f"- … and {len(errors) - ERRORS_SHOWN} more errors: see the JSON report")
+            lines.append(f"  - how to fix: {text(error['hint'], 500)}")
+    if len(errors) > len(shown):
+        lines.append(f"- … and {len(errors) - len(shown)} more errors: see the JSON report")
     return [*lines, ""]
 
 
@@ -320,12 +330,12 @@ def _optimizer(report: dict) -> list[str]:
     return [text, ""]
 
 
-def _drift_table(report: dict, bounded: bool = True) -> list[str]:
+def _drift_table(report: dict, level: int = 1) -> list[str]:
     drift = report.get("drift") or []
     if not drift:
         return []
     ordered = sorted(drift, key=lambda d: d["ok"])  # stable: failures first, else report order
-    shown = ordered[:DRIFT_SHOWN] if bounded else ordered
+    shown = _shown(ordered, DRIFT_SHOWN, level)
     lines = ["### Behaviour against the release", "",
              "| | check | release → branch | change | threshold |",
              "|---|---|---|---|---|"]
@@ -376,7 +386,7 @@ def _num(value: Any) -> str:
     return escape(value)
 
 
-def _environment(report: dict, bounded: bool = True) -> list[str]:
+def _environment(report: dict) -> list[str]:
     runner = report.get("runner") or {}
     written = (report.get("checkpoint") or {}).get("written_by") or {}
     if not runner:

@@ -16,6 +16,8 @@ from restore_gate.render import (
     COMMENT_BUDGET,
     ICONS,
     MARKER,
+    clip_code,
+    clip_text,
     code,
     cut,
     escape,
@@ -122,9 +124,10 @@ def merged(reports: list[dict], rows: int, parity: list[dict] = (),
             f"{len(reports)} runners ({each})", ""]
     head += _diagnosis(reports, links)
     head += _runner_table(reports, names)
-    head += _notices(reports, names)
-    head += _errors(reports, names)
-    after = _drift_table(reports, names) + _parity_table(list(parity))
+    most = None if budget is None else 5
+    head += _notices(reports, names, most)
+    head += _errors(reports, names, most)
+    after = _drift_table(reports, names, most and 4 * most) + _parity_table(list(parity))
     room = None if budget is None else budget - size("\n".join(head + after)) - 300
     table = _mismatch_table(reports, names, rows, links, room)
     body = "\n".join(head + table + after).rstrip() + "\n"
@@ -177,26 +180,33 @@ def _runner_table(reports: list[dict], names: list[str]) -> list[str]:
     return [*lines, ""]
 
 
-def _notices(reports: list[dict], names: list[str]) -> list[str]:
+def _notices(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
     seen: dict[str, list[str]] = {}
     for name, report in zip(names, reports, strict=True):
         for notice in report.get("notices") or []:
             seen.setdefault(notice, []).append(name)
     lines = []
-    for notice, who in seen.items():
+    items = list(seen.items())
+    for notice, who in items if most is None else items[:most]:
         scope = "" if len(who) == len(reports) else f"({escape(', '.join(who))}) "
-        lines.append(f"> [!NOTE]\n> {scope}{escape(notice)}\n")
+        text = escape(notice) if most is None else clip_text(notice, 600)
+        lines.append(f"> [!NOTE]\n> {scope}{text}\n")
+    if most is not None and len(items) > most:
+        lines.append(f"> [!NOTE]\n> … and {len(items) - most} more notices: see the reports.\n")
     return lines
 
 
-def _errors(reports: list[dict], names: list[str]) -> list[str]:
+def _errors(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
+    found = [(name, error) for name, report in zip(names, reports, strict=True)
+             for error in report.get("errors") or []]
+    text = escape if most is None else (lambda v: clip_text(v, 600))
     lines = []
-    for name, report in zip(names, reports, strict=True):
-        for error in report.get("errors") or []:
-            lines.append(f"- **{escape(name)}**, {escape(error['stage'])}: "
-                         f"{escape(error['message'])}")
-            if error.get("hint"):
-                lines.append(f"  - how to fix: {escape(error['hint'])}")
+    for name, error in found if most is None else found[:most]:
+        lines.append(f"- **{escape(name)}**, {escape(error['stage'])}: {text(error['message'])}")
+        if error.get("hint"):
+            lines.append(f"  - how to fix: {text(error['hint'])}")
+    if most is not None and len(found) > most:
+        lines.append(f"- … and {len(found) - most} more errors: see the reports")
     return ["### Errors", "", *lines, ""] if lines else []
 
 
@@ -226,7 +236,7 @@ def _mismatch_table(reports: list[dict], names: list[str], limit: int,
                             names, marks)
 
 
-def _drift_table(reports: list[dict], names: list[str]) -> list[str]:
+def _drift_table(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
     rows: dict[tuple, dict[str, Any]] = {}
     for index, report in enumerate(reports):
         for d in report.get("drift") or []:
@@ -236,9 +246,14 @@ def _drift_table(reports: list[dict], names: list[str]) -> list[str]:
     lines = ["### Behaviour against the release", "",
              _row(["check", "threshold", *(escape(n) for n in names)]),
              _row(["---"] * (2 + len(names)))]
-    for (kind, name), row in rows.items():
+    ordered = sorted(rows.items(), key=lambda item: all(d["ok"] for d in
+                                                         item[1]["runners"].values()))
+    for (kind, name), row in ordered if most is None else ordered[:most]:
         cells = [_drift_cell(row["runners"].get(i)) for i in range(len(reports))]
-        lines.append(_row([f"{escape(kind)}: {code(name)}", threshold_text(row["d"]), *cells]))
+        shown = code(name) if most is None else clip_code(name, 120)
+        lines.append(_row([f"{escape(kind)}: {shown}", threshold_text(row["d"]), *cells]))
+    if most is not None and len(ordered) > most:
+        lines.append(f"\n… and {len(ordered) - most} more checks: see the reports.")
     return [*lines, ""]
 
 
