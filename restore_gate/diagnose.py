@@ -39,6 +39,7 @@ def diagnose(report: dict, links: SourceLinks = NO_LINKS) -> list[Finding]:
     findings += _structure(blocking, links)
     findings += _version_skew(report, blocking)
     findings += _drift(report, links)
+    findings += _divergence(report, links)
     findings += _optimizer(report)
     return findings
 
@@ -303,6 +304,24 @@ def _drift(report: dict, links: SourceLinks) -> list[Finding]:
     structural = any(not m.get("allowed") for m in report.get("mismatches") or [])
     lead = "Behaviour drifts" if structural else "Weights restore cleanly, but behaviour drifts"
     return [Finding("drift", f"{lead}: {'; '.join(parts)}{tail}.")]
+
+
+def divergence_text(found: dict, links: SourceLinks = NO_LINKS) -> str:
+    """"Outputs first diverge after `hidden` (`net.py:8`): max abs error 0.48"."""
+    where = f" ({source_cell(found['source'], links)})" if found.get("source") else ""
+    error = found.get("error")
+    amount = f"max abs error {error:.3g}" if isinstance(error, (int, float)) else "not a number"
+    sketch = " in its fingerprint" if found.get("projected") else ""
+    new = found.get("unmatched_before") or []
+    after = (f", right after {', '.join(clip_code(n, NAME) for n in new)} (not in the release)"
+             if new else "")
+    return (f"Outputs first diverge after {clip_code(found.get('layer', '?'), NAME)}{where}: "
+            f"{amount}{sketch}{after}")
+
+
+def _divergence(report: dict, links: SourceLinks) -> list[Finding]:
+    found = (report.get("extra") or {}).get("divergence")
+    return [Finding("divergence", divergence_text(found, links) + ".")] if found else []
 
 
 def _metric_change(d: dict) -> str:

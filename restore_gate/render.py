@@ -123,7 +123,8 @@ def render(report: dict, details_limit: int | None = None, *, links: SourceLinks
     head = [MARKER, headline(report), "", *_diagnosis(report, links)]
     for level in (1, 2, 4, 8) if budget is not None else (0,):  # 0: nothing left out
         before = [*_intro(report), *_notices(report, level), *_errors(report, level)]
-        after = [*_optimizer(report), *_drift_table(report, level), *_environment(report)]
+        after = [*_optimizer(report), *_drift_table(report, level, links),
+                 *_environment(report)]
         fixed = size("\n".join(head + before + after))
         if budget is None or fixed <= budget * 0.6:
             break
@@ -330,7 +331,7 @@ def _optimizer(report: dict) -> list[str]:
     return [text, ""]
 
 
-def _drift_table(report: dict, level: int = 1) -> list[str]:
+def _drift_table(report: dict, level: int = 1, links: SourceLinks = NO_LINKS) -> list[str]:
     drift = report.get("drift") or []
     if not drift:
         return []
@@ -348,7 +349,23 @@ def _drift_table(report: dict, level: int = 1) -> list[str]:
             f"{threshold_text(d)} |")
     if len(drift) > len(shown):
         lines.append(f"\n… and {len(drift) - len(shown)} more checks: see the JSON report.")
-    return [*lines, ""]
+    return [*lines, "", *_divergence(report, links)]
+
+
+def _divergence(report: dict, links: SourceLinks) -> list[str]:
+    """The first diverging layer (trace.py), under the drift table."""
+    from restore_gate.diagnose import divergence_text
+
+    found = (report.get("extra") or {}).get("divergence")
+    if not found:
+        return []
+    limit = found.get("limit")
+    tolerance = (f" (tolerance {limit:.3g}: {clip_text(found.get('threshold', ''), 80)} of the "
+                 "release's largest value)" if isinstance(limit, (int, float)) else "")
+    before = found.get("compared", 1) - 1
+    match = (f"the {before} layer{'s' if before != 1 else ''} before it match the release"
+             if before > 0 else "it is the first layer traced")
+    return [f"**{divergence_text(found, links)}**{tolerance}; {match}.", ""]
 
 
 def _change(d: dict) -> str:

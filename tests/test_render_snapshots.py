@@ -32,7 +32,9 @@ CAUSES = {
     "mobilenet": ["144 values in 61 layers changed shape: every one narrowed its channels ×0.75",
                   "a width setting changed at [`model.py:5`]"],
     "drift": ["Weights restore cleanly, but behaviour drifts: `loss` 0.0888 → 0.256 "
-              "(+189 % vs max +5 %)"],
+              "(+189 % vs max +5 %)",
+              # the demo's silent change edits the activation of `hidden`, classifier.py:8
+              "Outputs first diverge after `hidden` ([`classifier.py:8`]"],
     "error": ["The gate could not decide: the fetch stage failed: cannot unpack truncated"],
     "multi-runner": ["behaviour drifts: `loss`"],
 }

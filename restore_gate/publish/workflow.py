@@ -91,6 +91,7 @@ def annotations(reports: list[dict], workspace: Path | None, level: str = "error
     lines = [command(level, f"restore-gate: {describe(m)}. {m.get('hint', '')}".strip(),
                      file=file, line=line, title=f"restore-gate: {m['kind']} mismatch")
              for (file, line), m in shown]
+    lines += divergence_annotations(reports, workspace, level)
     if len(spots) > len(shown):
         rest = spots[len(shown):]
         names = ", ".join(_short(m["name"]) for _, m in rest[:20])
@@ -99,6 +100,23 @@ def annotations(reports: list[dict], workspace: Path | None, level: str = "error
                              f"{', …' if len(rest) > 20 else ''}): see the job summary",
                              file=file, line=line, title="restore-gate: more mismatches"))
     return lines
+
+
+def divergence_annotations(reports: list[dict], workspace: Path | None,
+                           level: str = "error") -> list[str]:
+    """One annotation on the line of the first layer whose output drifts (each once)."""
+    lines: dict[tuple[str, int], str] = {}
+    for report in reports:
+        found = (report.get("extra") or {}).get("divergence") or {}
+        where = _location(found.get("source"), workspace)
+        if where and where not in lines:
+            error = found.get("error")
+            amount = f"max abs error {error:.3g}" if isinstance(error, (int, float)) else "NaN"
+            lines[where] = command(
+                level, f"restore-gate: outputs first diverge after "
+                       f"{_short(found.get('layer', '?'))}: {amount}",
+                file=where[0], line=where[1], title="restore-gate: drift starts here")
+    return list(lines.values())
 
 
 def _short(name: object, width: int = 60) -> str:
