@@ -52,7 +52,7 @@ def fingerprints(model: Any, inputs: Any) -> list[dict[str, Any]] | None:
         label = name if seen[name] == 1 else f"{name}#{seen[name]}"  # a shared layer's calls
         values, projected = sketch(array[:SAMPLES])
         records.append({"name": label, "shape": list(array.shape[1:]), "projected": projected,
-                        "values": [float(v) for v in values.reshape(-1)]})
+                        "values": [float(f"{v:.7g}") for v in values.reshape(-1)]})
 
     with _hooked(layers, record):
         model(_take(inputs, SAMPLES), training=False)
