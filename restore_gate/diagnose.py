@@ -139,7 +139,7 @@ def _shapes(items: list[dict], links: SourceLinks) -> Finding:
         factor, exact = scale
         m, (a, b) = max(pairs, key=lambda item: item[1])
         verb = "narrowed" if factor < 1 else "widened"
-        rounded = "" if exact else " (rounded to multiples of 8)"
+        rounded = "" if exact else ", rounded to multiples of 8"
         return Finding("scale", f"{lead}: every one {verb} its channels ×{factor:g}{rounded} "
                                 f"(e.g. {clip_code(m.get('layer') or m['name'], NAME)}: "
                                 f"{a} → {b}) — a width setting changed"

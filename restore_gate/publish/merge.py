@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from restore_gate.grouping import LayerGroup, group_by_layer
+from restore_gate.layer_table import mismatch_section
 from restore_gate.links import NO_LINKS, SourceLinks
 from restore_gate.render import (
     COMMENT_BUDGET,
@@ -22,7 +23,6 @@ from restore_gate.render import (
     cut,
     escape,
     fmt_spec,
-    mismatch_section,
     percent,
     render,
     size,
