@@ -166,3 +166,14 @@ def test_first_divergence_skips_new_layers_and_counts_nan_as_diverged():
         "b", 5.0, 2, ("new",))
     assert first_divergence(saved, [rec("a", [1.0, float("nan")])], 1e-5, 1e-4).layer == "a"
     assert first_divergence(saved, saved, 1e-5, 1e-4) is None
+
+
+def test_the_drift_annotation_comes_first_within_githubs_ten():
+    from test_publish import make_report, shape
+
+    report = make_report([shape(f"l{i}/kernel", f"l{i}", line=i + 1) for i in range(15)])
+    report["extra"] = {"divergence": {"layer": "hidden", "source": "model.py:8", "error": 0.5}}
+    lines = annotations([report], None)
+    assert len(lines) == 10 and "drift starts here" in lines[0]
+    assert lines[0].startswith("::error file=model.py,line=8,")
+    assert "7 more mismatches" in lines[-1]

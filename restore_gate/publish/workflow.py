@@ -87,11 +87,12 @@ def annotations(reports: list[dict], workspace: Path | None, level: str = "error
                 limit: int = MAX_ANNOTATIONS) -> list[str]:
     """Annotations on the lines that define the offending layers; past `limit`, one summary."""
     spots = located(reports, workspace)
+    drift = divergence_annotations(reports, workspace, level)[: limit - 1]  # where drift starts
+    limit -= len(drift)
     shown = spots if len(spots) <= limit else spots[: limit - 1]
-    lines = [command(level, f"restore-gate: {describe(m)}. {m.get('hint', '')}".strip(),
-                     file=file, line=line, title=f"restore-gate: {m['kind']} mismatch")
-             for (file, line), m in shown]
-    lines += divergence_annotations(reports, workspace, level)
+    lines = [*drift, *(command(level, f"restore-gate: {describe(m)}. {m.get('hint', '')}".strip(),
+                               file=file, line=line, title=f"restore-gate: {m['kind']} mismatch")
+                       for (file, line), m in shown)]
     if len(spots) > len(shown):
         rest = spots[len(shown):]
         names = ", ".join(_short(m["name"]) for _, m in rest[:20])
