@@ -114,3 +114,9 @@ def test_the_job_summary_holds_every_layer_the_comment_trims(tmp_path):
     assert size(comment) <= COMMENT_BUDGET and "Trimmed to fit" in comment
     groups = len({m["layer"] for m in many})
     assert summary.count("| ❌ `") == groups > comment.count("| ❌ `")
+
+
+@pytest.mark.parametrize("name", ["toy", "drift"])
+def test_the_readme_shows_the_current_comment(name):
+    readme = (HERE.parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"````markdown\n{(HERE / f'{name}.md').read_text(encoding='utf-8')}````" in readme
