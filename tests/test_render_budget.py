@@ -82,3 +82,24 @@ def test_a_hostile_report_with_links_has_no_other_link():
     targets = re.findall(r"(?<!\\)\]\(([^)]*)\)", re.sub(r"(?<!\\)`[^`\n]*`", "``", body))
     assert targets and all(t.startswith("https://github.com/octo/models/blob/") for t in targets)
     assert all(" " not in t and "(" not in t for t in targets)
+
+
+def test_check_mode_job_summary_lists_every_layer(tmp_path, monkeypatch):
+    """The action's `check` mode: the comment is trimmed, the job summary is not."""
+    import json
+
+    from test_action_entrypoint import load_entrypoint
+
+    entrypoint = load_entrypoint()
+    spec = {"shape": [4, 8], "dtype": "float32"}
+    report = hostile_report()
+    report["mismatches"] = [
+        {"kind": "shape", "name": f"block_{i}/kernel", "layer": f"block_{i}" + "_x" * 60,
+         "allowed": False, "hint": "restore the width", "checkpoint": spec,
+         "model": {**spec, "shape": [4, 16]}, "source": f"model.py:{i + 1}"} for i in range(300)]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / entrypoint.REPORT).write_text(json.dumps(report), encoding="utf-8")
+    (tmp_path / entrypoint.MARKDOWN).write_text(render(report), encoding="utf-8")
+    entrypoint.write_summary(str(tmp_path / "summary.md"))
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert summary.count("| ❌ `block_") == 300 > render(report).count("| ❌ `block_")

@@ -21,12 +21,11 @@ from restore_gate.links import SourceLinks
 from restore_gate.publish.context import Context
 from restore_gate.publish.merge import (
     COMMENT_LIMIT,
-    SUMMARY_LIMIT,
     comment_body,
     fit,
     mismatch_rows,
     parity_verdict,
-    utf8_bytes,
+    summary_body,
     utf16_units,
     worst,
 )
@@ -37,7 +36,6 @@ from restore_gate.publish.workflow import (
     write_outputs,
     write_summary,
 )
-from restore_gate.render import COMMENT_BUDGET, MARKER
 
 EXIT = {"pass": 0, "fail": 1, "error": 2}
 DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
@@ -136,8 +134,8 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
     links = SourceLinks.from_env(ctx.head_sha, ctx.repository,
                                  str(ctx.workspace) if ctx.workspace else None)
 
-    def make(rows: int, budget: int | None = COMMENT_BUDGET) -> str:
-        return comment_body(reports, rows, outcome.overridden, parity, links, budget)
+    def make(rows: int) -> str:
+        return comment_body(reports, rows, outcome.overridden, parity, links)
 
     body, _ = fit(make, total, COMMENT_LIMIT - 512, utf16_units)
     if getattr(args, "markdown", None):
@@ -155,10 +153,8 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
     if getattr(args, "check_run", False) or settings.get("check_run"):
         remote.check_run(body, reports, outcome.verdict, bool(outcome.overridden))
     if ctx.summary:
-        summary, _ = fit(lambda rows: make(rows, None), total, SUMMARY_LIMIT - 1024,
-                         utf8_bytes, "the report artifact", most=10_000)
         try:
-            write_summary(ctx.summary, summary.replace(MARKER + "\n", "", 1))
+            write_summary(ctx.summary, summary_body(reports, outcome.overridden, parity, links))
         except OSError as exc:
             warn(f"cannot write the job summary: {exc}", ctx.in_actions)
     _outputs(ctx, outcome.verdict, args.reports, outcome.comment_url, reports)

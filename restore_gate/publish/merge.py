@@ -69,6 +69,15 @@ def comment_body(reports: list[dict], rows: int = 200, override: str = "",
     return body
 
 
+def summary_body(reports: list[dict], override: str = "", parity: list[dict] | None = None,
+                 links: SourceLinks = NO_LINKS) -> str:
+    """The job summary: every layer and value, trimmed only to GitHub's 1 MiB, no marker."""
+    body, _ = fit(lambda rows: comment_body(reports, rows, override, parity, links, None),
+                  mismatch_rows(reports), SUMMARY_LIMIT - 1024, utf8_bytes,
+                  "the report artifact", most=10_000)
+    return body.replace(MARKER + "\n", "", 1)
+
+
 def mismatch_rows(reports: list[dict]) -> int:
     """How many layer rows the mismatch table has (what `fit` trims)."""
     return len(group_by_layer(_merged_mismatches(reports)))
