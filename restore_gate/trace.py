@@ -115,11 +115,13 @@ class _hooked:
     """Wrap each layer's `call` (an instance attribute, removed again on exit)."""
 
     def __init__(self, layers: list[Any], record: Any) -> None:
-        self.layers, self.record, self.done = layers, record, []
+        self.layers, self.record = layers, record
+        self.done: list[tuple[Any, Any]] = []  # (layer, its own `call` attribute, if it had one)
 
     def __enter__(self) -> None:
         for layer in self.layers:
             original = layer.call
+            own = vars(layer).get("call") if hasattr(layer, "__dict__") else None
 
             def call(*args: Any, __original: Any = original, __name: str = layer.name,
                      **kwargs: Any) -> Any:
@@ -128,11 +130,14 @@ class _hooked:
                 return output
 
             object.__setattr__(layer, "call", call)
-            self.done.append(layer)
+            self.done.append((layer, own))
 
     def __exit__(self, *exc: object) -> None:
-        for layer in self.done:
-            object.__delattr__(layer, "call")
+        for layer, own in self.done:
+            if own is not None:
+                object.__setattr__(layer, "call", own)
+            else:
+                object.__delattr__(layer, "call")
 
 
 def _first_float(output: Any) -> np.ndarray | None:

@@ -177,3 +177,21 @@ def test_the_drift_annotation_comes_first_within_githubs_ten():
     assert len(lines) == 10 and "drift starts here" in lines[0]
     assert lines[0].startswith("::error file=model.py,line=8,")
     assert "7 more mismatches" in lines[-1]
+
+
+def test_tracing_leaves_the_model_as_it_was():
+    import keras
+
+    from restore_gate.trace import fingerprints
+
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(40, activation="relu", name="hidden")
+    outputs = keras.layers.Dense(3, name="out")(hidden(inputs))
+    model = keras.Model(inputs, outputs)
+    x = np.ones((6, 4), "float32")
+    before = np.asarray(model(x))
+    records = fingerprints(model, x)
+    assert [(r["name"], r["shape"], r["projected"]) for r in records] == [
+        ("hidden", [40], True), ("out", [3], False)]
+    assert len(records[0]["values"]) == 4 * DIMS and len(records[1]["values"]) == 4 * 3
+    assert "call" not in vars(hidden) and np.array_equal(np.asarray(model(x)), before)
