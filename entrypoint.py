@@ -226,14 +226,14 @@ def matching_reports(patterns: list[str]) -> list[str]:
 
 def report_outputs(path: str) -> dict[str, str]:
     """`report` and `mismatches` (one line per blocking mismatch, as `publish` writes them)."""
-    from restore_gate.publish.workflow import blocking, describe
+    from restore_gate.publish.workflow import mismatch_lines
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        lines = [describe(m) for m in blocking([data])]
+        lines = mismatch_lines([data])
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return {"report": path if Path(path).is_file() else "", "mismatches": ""}
-    return {"report": path, "mismatches": "\n".join(lines)}
+    return {"report": path, "mismatches": lines}
 
 
 def event_for(reports: list[str], env: Mapping[str, str]) -> str | None:
@@ -357,10 +357,29 @@ def publish_arguments(inputs: Inputs, reports: list[str], event: str | None) -> 
 
 
 def write_summary(path: str | None) -> None:
-    """In `check` mode (nothing published), the rendered comment goes to the job summary."""
-    if path and Path(MARKDOWN).is_file():
+    """In `check` mode (nothing published), the report goes to the job summary: every layer,
+    not only those the comment has room for (the rendered comment if the report is gone)."""
+    if not path:
+        return
+    text = summary_text()
+    if text is None and Path(MARKDOWN).is_file():
+        text = Path(MARKDOWN).read_text(encoding="utf-8")
+    if text is not None:
         with open(path, "a", encoding="utf-8") as summary:
-            summary.write(Path(MARKDOWN).read_text(encoding="utf-8") + "\n")
+            summary.write(text.rstrip("\n") + "\n")
+
+
+def summary_text() -> str | None:
+    from restore_gate.errors import GateError
+    from restore_gate.links import SourceLinks
+    from restore_gate.publish.merge import summary_body
+    from restore_gate.report import validate_report
+
+    try:
+        report = validate_report(json.loads(Path(REPORT).read_text(encoding="utf-8")), REPORT)
+    except (OSError, ValueError, GateError):
+        return None
+    return summary_body([report], links=SourceLinks.from_actions())
 
 
 def main() -> int:

@@ -27,6 +27,7 @@ class Baseline:
     output_names: list[str] = field(default_factory=list)
     golden_outputs: list[np.ndarray] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    fingerprints: list[dict] | None = None  # per-layer outputs on the golden inputs (trace.py)
 
 
 def save_golden(path: Path, inputs: Any, names: list[str], outputs: list[np.ndarray]) -> None:
@@ -66,6 +67,8 @@ def from_manifest(manifest: dict[str, Any] | None, bundle_dir: Path | None) -> B
     if not manifest or not (manifest.get("golden") or manifest.get("metrics")):
         return None
     baseline = Baseline(source="release bundle", metrics=dict(manifest.get("metrics") or {}))
+    if isinstance(manifest.get("fingerprints"), list):
+        baseline.fingerprints = manifest["fingerprints"]
     golden = manifest.get("golden")
     if golden and bundle_dir is not None:
         path = (bundle_dir / golden["file"]).resolve()

@@ -90,13 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from restore_gate.check import CheckOptions, run_check
+    from restore_gate.links import SourceLinks
     from restore_gate.render import render
 
     report = run_check(CheckOptions(args.config, args.checkpoint, args.device, args.quiet,
                                     base=args.base, baseline_ref=args.baseline_ref,
                                     fetch_only=args.fetch_only))
     data = report.to_dict()
-    markdown = render(data)
+    markdown = render(data, links=SourceLinks.from_actions())
     if args.report:
         report.write(args.report)
     if args.markdown:

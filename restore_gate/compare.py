@@ -123,7 +123,8 @@ def _mismatch(
 ) -> Mismatch:
     name = model.name if model is not None else ckpt.name  # type: ignore[union-attr]
     layer = model.layer if model is not None else ckpt.layer  # type: ignore[union-attr]
-    moved = ckpt is not None and model is not None and ckpt.name != model.name
+    moved = (ckpt is not None and model is not None and ckpt.name != model.name
+             and ckpt.layer != model.layer)  # `conv/0` -> `conv/kernel` is no move
     if moved and kind in ("shape", "dtype"):
         hint = (
             f"the checkpoint value at this position was saved from `{ckpt.name}`: a layer "

@@ -64,6 +64,7 @@ def measure(
             baseline.output_names, baseline.golden_outputs,
             _align(baseline.output_names, result), tol, top1,
         )
+        _trace(report, baseline, built, golden, tol)
     else:
         report.drift.append(DriftEntry(
             "output", "golden outputs", None, None, None, "", True, "info",
@@ -78,6 +79,24 @@ def measure(
         )
     else:
         report.extra["baseline"] = baseline.source
+
+
+def _trace(report: Report, baseline: Baseline, built: BuiltModel, golden: Any,
+           tol: dict[str, float]) -> None:
+    """When outputs drift: the first layer whose output differs from the release's."""
+    from restore_gate.trace import divergence_block
+
+    if not any(d.kind == "output" and not d.ok for d in report.drift):
+        return
+    try:
+        found = divergence_block(baseline.fingerprints, built.model, golden, tol,
+                                 built.source_of)
+    except Exception as exc:  # tracing only explains a drift already judged: never an error
+        report.notices.append(f"The first diverging layer could not be traced: "
+                              f"{type(exc).__name__}: {str(exc)[:200]}")
+        return
+    if found:
+        report.extra["divergence"] = found
 
 
 def _golden_or_none(config: Config, built: BuiltModel, data: Any, required: bool) -> Any:
@@ -162,8 +181,18 @@ def rebuild_at_ref(
         ref_config = Config(path=sub_root / config.path.name, root=sub_root, data=config.data)
         built = restore_into(ref_config)
         result = evaluate.run(built.model, config, golden, data)
+        traced = _release_fingerprints(built.model, golden)
     finally:
         remove_worktree(repo, tree)
     return Baseline(source=f"release code at {ref}", golden_inputs=golden,
                     output_names=result.output_names, golden_outputs=result.golden_outputs,
-                    metrics=result.metrics)
+                    metrics=result.metrics, fingerprints=traced)
+
+
+def _release_fingerprints(model: Any, golden: Any) -> list[dict] | None:
+    from restore_gate.trace import fingerprints
+
+    try:
+        return fingerprints(model, golden) if golden is not None else None
+    except Exception:  # the release's code may not be traceable: drift is still measured
+        return None

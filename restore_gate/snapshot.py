@@ -82,7 +82,19 @@ def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict
         "metric_errors": result.metric_errors,
         "variable_order": [v.name for v in built.variables],
         "layout": layout,
+        "fingerprints": _fingerprints(built.model, golden),
     }
+
+
+def _fingerprints(model: Any, golden: Any) -> list[dict] | None:
+    """Per-layer output fingerprints (trace.py), so `check` can name where drift starts;
+    a model that cannot be traced is recorded without them."""
+    from restore_gate.trace import fingerprints
+
+    try:
+        return fingerprints(model, golden)
+    except Exception:  # an optional record: the release is still written
+        return None
 
 
 def snapshot(

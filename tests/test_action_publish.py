@@ -61,12 +61,12 @@ def test_breaking_then_fixed_pull_request_keeps_one_comment(stub, tmp_path):
     assert len(comments) == 1
     body = comments[0]["body"]
     assert MARKER in body
-    assert "`hidden/kernel`" in body and "4×8 float32" in body and "4×16 float32" in body
+    assert "| ❌ `hidden` |" in body and "`kernel` 4×8 → 4×16 float32" in body
     assert broken.outputs["comment-url"] == comments[0]["html_url"]
     assert "shape hidden/kernel: checkpoint 4×8 float32, branch 4×16 float32" in (
         broken.outputs["mismatches"].splitlines())
     assert "::error file=model.py,line=" in broken.stdout  # annotation on the layer's line
-    assert "hidden/kernel" in broken.summary
+    assert "`kernel` 4×8 → 4×16 float32" in broken.summary
     assert len(stub.store_requests) == 1  # the asset, downloaded once...
 
     write_project(workspace, 8, RELEASE_CONFIG)
@@ -111,13 +111,13 @@ def test_check_mode_writes_report_summary_outputs_and_event(fork_check):
     assert result.outputs["comment-url"] == ""
     report = json.loads((workspace / "restore-gate-report.json").read_text())
     assert validate_report(report, "report")["verdict"] == "fail"
-    assert "`hidden/kernel`" in result.summary and "`model.py:" in result.summary
+    assert "| ❌ `hidden` |" in result.summary and "`model.py:" in result.summary
     saved = json.loads((workspace / "restore-gate-event.json").read_text())
     assert saved["pull_request"]["number"] == PR
     # the branch's names reach the log only between stop-commands and its resume token
     start = result.stdout.index("::stop-commands::")
     token = result.stdout[start:].split("\n", 1)[0].removeprefix("::stop-commands::")
-    table = result.stdout.index("`hidden/kernel`")
+    table = result.stdout.index("| ❌ `hidden` |")
     assert start < table < result.stdout.index(f"::{token}::")
 
 
@@ -145,7 +145,7 @@ def test_fork_split_publishes_the_artifact_to_its_pull_request(stub, fork_artifa
     assert result.returncode == 1, result.log
     assert result.outputs["verdict"] == "fail"
     [comment] = stub.comments_on(PR)
-    assert "`hidden/kernel`" in comment["body"]
+    assert "| ❌ `hidden` |" in comment["body"]
     assert result.outputs["comment-url"] == comment["html_url"]
 
 

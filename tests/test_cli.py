@@ -55,7 +55,7 @@ def test_exit_code_report_and_markdown_agree(release, project, tmp_path, capsys,
             "hidden/kernel", "hidden/bias", "out/kernel"}
         assert all(m["source"] and m["source"].startswith("model.py:")
                    for m in report["mismatches"])
-        assert "hidden/kernel" in markdown
+        assert "| ❌ `hidden` | shape ×2 · fix 1 | `kernel` 4×8 → 4×16 float32" in markdown
     if verdict == "error":
         assert report["errors"][0]["stage"] == "build"
         assert "no model today" in markdown

@@ -83,8 +83,11 @@ def test_breaking_then_fixed_report_is_one_comment_updated_in_place(run, github,
     [comment] = github.comments_on(PR)
     body = comment["body"]
     assert body.startswith(MARKER) and "**fail**" in body
-    assert "`hidden/kernel`" in body and "`out/kernel`" in body
-    assert "4×8 float32" in body and "4×16 float32" in body
+    blob = f"https://github.com/octo/models/blob/{github.pull_head(PR)}/model.py"
+    assert (f"| ❌ `hidden` | shape · fix 1 | `kernel` 4×8 → 4×16 float32 | "
+            f"[`model.py:7`]({blob}#L7) |") in body
+    assert (f"| ❌ `out` | shape · fix 1 | `kernel` 4×8 → 16×3 float32 | "
+            f"[`model.py:9`]({blob}#L9) |") in body
     values = outputs(tmp_path)
     assert values["verdict"] == "fail" and values["comment-url"] == comment["html_url"]
     assert "shape hidden/kernel: checkpoint 4×8 float32, branch 4×16 float32" in (
@@ -221,9 +224,9 @@ def test_reports_of_several_runners_merge_into_one_comment(run, github, tmp_path
     [comment] = github.comments_on(PR)
     body = comment["body"]
     assert "across 3 runners" in body
-    header = next(line for line in body.splitlines() if line.startswith("| kind |"))
+    header = next(line for line in body.splitlines() if line.startswith("| layer |"))
     assert header.endswith("| CPU · TF 2.21.0 | GPU · TF 2.21.0 | CPU · TF 2.16.1 |")
-    row = next(line for line in body.splitlines() if "`out/kernel`" in line)
+    row = next(line for line in body.splitlines() if line.startswith("| ❌ `out` |"))
     assert row.endswith("| ❌ | — | — |")
     assert outputs(tmp_path)["report"].count("\n") == 2
 

@@ -47,8 +47,8 @@ def test_merged_body_marks_each_runner_and_lists_errors_per_runner():
 def test_hard_cut_when_rows_alone_cannot_make_it_fit():
     errors = [{"stage": "build", "message": "x" * 4000, "hint": ""} for _ in range(40)]
     report = make_report([shape()], errors=errors)
-    body, cut = fit(lambda rows: comment_body([report], rows), 1, 65_000, utf16_units)
-    assert cut and utf16_units(body) <= 65_000 and "Cut short" in body
+    body, cut = fit(lambda rows: comment_body([report], rows), 1, 3_000, utf16_units)
+    assert cut and utf16_units(body) <= 3_000 and "Cut short" in body
     assert body.startswith(MARKER)
 
 

@@ -17,27 +17,26 @@ from pathlib import Path
 from typing import Any
 
 from restore_gate.errors import GateError
+from restore_gate.links import SourceLinks
 from restore_gate.publish.context import Context
 from restore_gate.publish.merge import (
     COMMENT_LIMIT,
-    SUMMARY_LIMIT,
     comment_body,
     fit,
     mismatch_rows,
     parity_verdict,
-    utf8_bytes,
+    summary_body,
     utf16_units,
     worst,
 )
 from restore_gate.publish.workflow import (
     annotations,
-    blocking,
-    describe,
+    mismatch_lines,
     warn,
     write_outputs,
     write_summary,
 )
-from restore_gate.render import MARKER, code
+from restore_gate.render import code
 
 EXIT = {"pass": 0, "fail": 1, "error": 2}
 DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
@@ -133,9 +132,11 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
         outcome.overridden = (f"The label {code(label)} is on this pull request, so this failure "
                               "does not block the merge. The next release must carry the break.")
     total = mismatch_rows(reports)
+    links = SourceLinks.from_env(ctx.head_sha, ctx.repository,
+                                 str(ctx.workspace) if ctx.workspace else None)
 
     def make(rows: int) -> str:
-        return comment_body(reports, rows, outcome.overridden, parity)
+        return comment_body(reports, rows, outcome.overridden, parity, links)
 
     body, _ = fit(make, total, COMMENT_LIMIT - 512, utf16_units)
     if getattr(args, "markdown", None):
@@ -153,10 +154,8 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
     if getattr(args, "check_run", False) or settings.get("check_run"):
         remote.check_run(body, reports, outcome.verdict, bool(outcome.overridden))
     if ctx.summary:
-        summary, _ = fit(make, total, SUMMARY_LIMIT - 1024, utf8_bytes, "the report artifact",
-                         most=10_000)
         try:
-            write_summary(ctx.summary, summary.replace(MARKER + "\n", "", 1))
+            write_summary(ctx.summary, summary_body(reports, outcome.overridden, parity, links))
         except OSError as exc:
             warn(f"cannot write the job summary: {exc}", ctx.in_actions)
     _outputs(ctx, outcome.verdict, args.reports, outcome.comment_url, reports)
@@ -167,7 +166,7 @@ def _outputs(ctx: Context, verdict: str, paths: list[Path], url: str, reports: l
     if not ctx.output:
         return
     values = {"verdict": verdict, "report": "\n".join(str(p) for p in paths),
-              "comment-url": url, "mismatches": "\n".join(describe(m) for m in blocking(reports))}
+              "comment-url": url, "mismatches": mismatch_lines(reports)}
     try:
         write_outputs(ctx.output, values)
     except OSError as exc:

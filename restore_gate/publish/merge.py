@@ -10,7 +10,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from restore_gate.render import ICONS, MARKER, code, escape, fmt_spec, render
+from restore_gate.grouping import LayerGroup, group_by_layer
+from restore_gate.layer_table import mismatch_section
+from restore_gate.links import NO_LINKS, SourceLinks
+from restore_gate.render import (
+    COMMENT_BUDGET,
+    ICONS,
+    MARKER,
+    clip_code,
+    clip_text,
+    code,
+    cut,
+    escape,
+    fmt_spec,
+    percent,
+    render,
+    size,
+    threshold_text,
+)
 
 COMMENT_LIMIT = 65_536  # GitHub's limit for an issue comment body (characters)
 SUMMARY_LIMIT = 1024 * 1024  # a job summary is at most 1 MiB per step
@@ -37,20 +54,33 @@ def runner_names(reports: list[dict]) -> list[str]:
 
 
 def comment_body(reports: list[dict], rows: int = 200, override: str = "",
-                 parity: list[dict] | None = None) -> str:
-    """The Markdown for one report or a merged table for several, with the override notice."""
+                 parity: list[dict] | None = None, links: SourceLinks = NO_LINKS,
+                 budget: int | None = COMMENT_BUDGET) -> str:
+    """The Markdown for one report or a merged table for several, with the override notice;
+    under `budget` characters (None: the job summary, every layer)."""
+    room = None if budget is None else budget - (size(override) + 40 if override else 0)
     if len(reports) == 1:
-        body = render(reports[0], details_limit=rows)
+        body = render(reports[0], details_limit=rows, links=links, budget=room)
     else:
-        body = merged(reports, rows, parity or [])
+        body = merged(reports, rows, parity or [], links, room)
     if override:
         head, _, rest = body.partition("\n\n")
         body = f"{head}\n\n> [!IMPORTANT]\n> {override}\n\n{rest}"
     return body
 
 
+def summary_body(reports: list[dict], override: str = "", parity: list[dict] | None = None,
+                 links: SourceLinks = NO_LINKS) -> str:
+    """The job summary: every layer and value, trimmed only to GitHub's 1 MiB, no marker."""
+    body, _ = fit(lambda rows: comment_body(reports, rows, override, parity, links, None),
+                  mismatch_rows(reports), SUMMARY_LIMIT - 1024, utf8_bytes,
+                  "the report artifact", most=10_000)
+    return body.replace(MARKER + "\n", "", 1)
+
+
 def mismatch_rows(reports: list[dict]) -> int:
-    return len(_merged_mismatches(reports))
+    """How many layer rows the mismatch table has (what `fit` trims)."""
+    return len(group_by_layer(_merged_mismatches(reports)))
 
 
 def fit(make: Callable[[int], str], total_rows: int, limit: int, measure: Callable[[str], int],
@@ -94,19 +124,36 @@ def parity_verdict(parity: list[dict]) -> str:
     return "fail" if failed else "pass"
 
 
-def merged(reports: list[dict], rows: int, parity: list[dict] = ()) -> str:
+def merged(reports: list[dict], rows: int, parity: list[dict] = (),
+           links: SourceLinks = NO_LINKS, budget: int | None = COMMENT_BUDGET) -> str:
     names = runner_names(reports)
     verdict = worst([r["verdict"] for r in reports] + [parity_verdict(list(parity))])
     each = ", ".join(f"{escape(n)}: {r['verdict']}" for n, r in zip(names, reports, strict=True))
-    lines = [MARKER, f"## {ICONS[verdict]} restore-gate: **{verdict}** across "
-             f"{len(reports)} runners ({each})", ""]
-    lines += _runner_table(reports, names)
-    lines += _notices(reports, names)
-    lines += _errors(reports, names)
-    lines += _mismatch_table(reports, names, rows)
-    lines += _drift_table(reports, names)
-    lines += _parity_table(list(parity))
-    return "\n".join(lines).rstrip() + "\n"
+    head = [MARKER, f"## {ICONS[verdict]} restore-gate: **{verdict}** across "
+            f"{len(reports)} runners ({each})", ""]
+    head += _diagnosis(reports, links)
+    head += _runner_table(reports, names)
+    most = None if budget is None else 5
+    head += _notices(reports, names, most)
+    head += _errors(reports, names, most)
+    after = _drift_table(reports, names, most and 4 * most) + _parity_table(list(parity))
+    room = None if budget is None else budget - size("\n".join(head + after)) - 300
+    table = _mismatch_table(reports, names, rows, links, room)
+    body = "\n".join(head + table + after).rstrip() + "\n"
+    return body if budget is None or size(body) <= budget else cut(body, budget)
+
+
+def _diagnosis(reports: list[dict], links: SourceLinks) -> list[str]:
+    """The headline diagnosis of the first runner that is not a pass (once, if all agree)."""
+    from restore_gate.diagnose import headline_sentences
+
+    sentences = list(dict.fromkeys(headline_sentences(r, links) for r in reports
+                                   if r["verdict"] != "pass"))
+    sentences = [s for s in sentences if s]
+    if not sentences:
+        return []
+    scope = "" if len(sentences) == 1 else " (first runner; the others differ)"
+    return [f"**What happened{scope}:** {sentences[0]}", ""]
 
 
 def _row(cells: list[str]) -> str:
@@ -142,66 +189,63 @@ def _runner_table(reports: list[dict], names: list[str]) -> list[str]:
     return [*lines, ""]
 
 
-def _notices(reports: list[dict], names: list[str]) -> list[str]:
+def _notices(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
     seen: dict[str, list[str]] = {}
     for name, report in zip(names, reports, strict=True):
         for notice in report.get("notices") or []:
             seen.setdefault(notice, []).append(name)
     lines = []
-    for notice, who in seen.items():
+    items = list(seen.items())
+    for notice, who in items if most is None else items[:most]:
         scope = "" if len(who) == len(reports) else f"({escape(', '.join(who))}) "
-        lines.append(f"> [!NOTE]\n> {scope}{escape(notice)}\n")
+        text = escape(notice) if most is None else clip_text(notice, 600)
+        lines.append(f"> [!NOTE]\n> {scope}{text}\n")
+    if most is not None and len(items) > most:
+        lines.append(f"> [!NOTE]\n> … and {len(items) - most} more notices: see the reports.\n")
     return lines
 
 
-def _errors(reports: list[dict], names: list[str]) -> list[str]:
+def _errors(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
+    found = [(name, error) for name, report in zip(names, reports, strict=True)
+             for error in report.get("errors") or []]
+    text = escape if most is None else (lambda v: clip_text(v, 600))
     lines = []
-    for name, report in zip(names, reports, strict=True):
-        for error in report.get("errors") or []:
-            lines.append(f"- **{escape(name)}**, {escape(error['stage'])}: "
-                         f"{escape(error['message'])}")
-            if error.get("hint"):
-                lines.append(f"  - how to fix: {escape(error['hint'])}")
+    for name, error in found if most is None else found[:most]:
+        lines.append(f"- **{escape(name)}**, {escape(error['stage'])}: {text(error['message'])}")
+        if error.get("hint"):
+            lines.append(f"  - how to fix: {text(error['hint'])}")
+    if most is not None and len(found) > most:
+        lines.append(f"- … and {len(found) - most} more errors: see the reports")
     return ["### Errors", "", *lines, ""] if lines else []
 
 
-def _merged_mismatches(reports: list[dict]) -> dict[tuple, dict[str, Any]]:
+def _merged_mismatches(reports: list[dict]) -> list[dict]:
+    """Each mismatch once across runners, with `_runners`: report index -> allowed."""
     rows: dict[tuple, dict[str, Any]] = {}
     for index, report in enumerate(reports):
         for m in report.get("mismatches") or []:
             key = (m["kind"], m["name"], m.get("checkpoint_name"),
                    fmt_spec(m.get("checkpoint")), fmt_spec(m.get("model")))
-            rows.setdefault(key, {"m": m, "runners": {}})["runners"][index] = m.get("allowed")
-    return rows
+            rows.setdefault(key, {**m, "_runners": {}})["_runners"][index] = m.get("allowed")
+    for row in rows.values():
+        row["allowed"] = all(row["_runners"].values())
+    return list(rows.values())
 
 
-def _mismatch_table(reports: list[dict], names: list[str], limit: int) -> list[str]:
-    rows = _merged_mismatches(reports)
-    if not rows:
-        return []
-    ordered = sorted(rows.values(), key=lambda r: (all(r["runners"].values()), r["m"]["kind"],
-                                                   r["m"]["name"]))
-    lines = [f"### Mismatches ({len(rows)})", "",
-             _row(["kind", "variable", "layer", "checkpoint", "branch", "defined at",
-                   "how to fix", *(escape(n) for n in names)]),
-             _row(["---"] * (7 + len(names)))]
-    for row in ordered[:limit]:
-        m = row["m"]
-        name = code(m["name"])
-        if m.get("checkpoint_name") and m["checkpoint_name"] != m["name"]:
-            name = f"{name} ← {code(m['checkpoint_name'])}"
-        marks = ["—" if i not in row["runners"] else "➖ allowed" if row["runners"][i] else "❌"
-                 for i in range(len(reports))]
-        lines.append(_row([escape(m["kind"]), name, code(m.get("layer", "")) or "—",
-                           fmt_spec(m.get("checkpoint")), fmt_spec(m.get("model")),
-                           code(m["source"]) if m.get("source") else "—",
-                           escape(m.get("hint", "")), *marks]))
-    if len(ordered) > limit:
-        lines.append(f"\n… and {len(ordered) - limit} more: see the full report artifact.")
-    return [*lines, ""]
+def _mismatch_table(reports: list[dict], names: list[str], limit: int,
+                    links: SourceLinks = NO_LINKS, room: int | None = None) -> list[str]:
+    def marks(group: LayerGroup) -> list[str]:
+        cells = []
+        for i in range(len(reports)):
+            seen = [m["_runners"][i] for m in group.items if i in m["_runners"]]
+            cells.append("—" if not seen else "➖ allowed" if all(seen) else "❌")
+        return cells
+
+    return mismatch_section(_merged_mismatches(reports), links, limit, room,
+                            names, marks)
 
 
-def _drift_table(reports: list[dict], names: list[str]) -> list[str]:
+def _drift_table(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
     rows: dict[tuple, dict[str, Any]] = {}
     for index, report in enumerate(reports):
         for d in report.get("drift") or []:
@@ -211,10 +255,14 @@ def _drift_table(reports: list[dict], names: list[str]) -> list[str]:
     lines = ["### Behaviour against the release", "",
              _row(["check", "threshold", *(escape(n) for n in names)]),
              _row(["---"] * (2 + len(names)))]
-    for (kind, name), row in rows.items():
+    ordered = sorted(rows.items(), key=lambda item: all(d["ok"] for d in
+                                                         item[1]["runners"].values()))
+    for (kind, name), row in ordered if most is None else ordered[:most]:
         cells = [_drift_cell(row["runners"].get(i)) for i in range(len(reports))]
-        lines.append(_row([f"{escape(kind)}: {code(name)}",
-                           escape(row["d"].get("threshold", "")), *cells]))
+        shown = code(name) if most is None else clip_code(name, 120)
+        lines.append(_row([f"{escape(kind)}: {shown}", threshold_text(row["d"]), *cells]))
+    if most is not None and len(ordered) > most:
+        lines.append(f"\n… and {len(ordered) - most} more checks: see the reports.")
     return [*lines, ""]
 
 
@@ -238,7 +286,10 @@ def _drift_cell(d: dict | None) -> str:
     if d.get("value") is None:
         return f"{mark} not measured"
     text = f"{mark} {_num(d['value'])}"
-    return text + (f" (Δ {_num(d['delta'])})" if d.get("delta") is not None else "")
+    rel = percent(d.get("baseline"), d.get("value")) if d["kind"] == "metric" else ""
+    if d.get("delta") is None:
+        return text
+    return text + f" (Δ {d['delta']:+.4g}{', ' + rel if rel else ''})"
 
 
 def _num(value: Any) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from restore_gate.render import fmt_spec
 
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
+MISMATCHES_OUTPUT_BYTES = 256 * 1024  # of the 1 MB GitHub allows a job's outputs
 
 
 def escape_data(text: str) -> str:
@@ -47,6 +48,21 @@ def describe(m: dict) -> str:
     return text
 
 
+def mismatch_lines(reports: list[dict], limit: int = MISMATCHES_OUTPUT_BYTES) -> str:
+    """The `mismatches` step output: one line per blocking mismatch, at most `limit` UTF-8
+    bytes (GitHub takes at most 1 MB of outputs per job); a last line counts the rest."""
+    found = blocking(reports)
+    lines, used = [], 0
+    for index, m in enumerate(found):
+        line = describe(m)
+        if used + len(line.encode()) + 80 > limit:
+            lines.append(f"… and {len(found) - index} more: see the report")
+            break
+        lines.append(line)
+        used += len(line.encode()) + 1
+    return "\n".join(lines)
+
+
 def blocking(reports: list[dict]) -> list[dict]:
     """Blocking mismatches across reports, each once."""
     seen: dict[tuple, dict] = {}
@@ -71,10 +87,12 @@ def annotations(reports: list[dict], workspace: Path | None, level: str = "error
                 limit: int = MAX_ANNOTATIONS) -> list[str]:
     """Annotations on the lines that define the offending layers; past `limit`, one summary."""
     spots = located(reports, workspace)
+    drift = divergence_annotations(reports, workspace, level)[: limit - 1]  # where drift starts
+    limit -= len(drift)
     shown = spots if len(spots) <= limit else spots[: limit - 1]
-    lines = [command(level, f"restore-gate: {describe(m)}. {m.get('hint', '')}".strip(),
-                     file=file, line=line, title=f"restore-gate: {m['kind']} mismatch")
-             for (file, line), m in shown]
+    lines = [*drift, *(command(level, f"restore-gate: {describe(m)}. {m.get('hint', '')}".strip(),
+                               file=file, line=line, title=f"restore-gate: {m['kind']} mismatch")
+                       for (file, line), m in shown)]
     if len(spots) > len(shown):
         rest = spots[len(shown):]
         names = ", ".join(_short(m["name"]) for _, m in rest[:20])
@@ -83,6 +101,23 @@ def annotations(reports: list[dict], workspace: Path | None, level: str = "error
                              f"{', …' if len(rest) > 20 else ''}): see the job summary",
                              file=file, line=line, title="restore-gate: more mismatches"))
     return lines
+
+
+def divergence_annotations(reports: list[dict], workspace: Path | None,
+                           level: str = "error") -> list[str]:
+    """One annotation on the line of the first layer whose output drifts (each once)."""
+    lines: dict[tuple[str, int], str] = {}
+    for report in reports:
+        found = (report.get("extra") or {}).get("divergence") or {}
+        where = _location(found.get("source"), workspace)
+        if where and where not in lines:
+            error = found.get("error")
+            amount = f"max abs error {error:.3g}" if isinstance(error, (int, float)) else "NaN"
+            lines[where] = command(
+                level, f"restore-gate: outputs first diverge after "
+                       f"{_short(found.get('layer', '?'))}: {amount}",
+                file=where[0], line=where[1], title="restore-gate: drift starts here")
+    return list(lines.values())
 
 
 def _short(name: object, width: int = 60) -> str:

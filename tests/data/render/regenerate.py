@@ -1,0 +1,151 @@
+"""Expected comments for representative reports: `<name>.json` (reports) → `<name>.md`.
+
+    python tests/data/render/regenerate.py            # re-render every .md from its .json
+    python tests/data/render/regenerate.py --reports  # first re-run the real checks (TF, ~1 min)
+
+Review the .md diffs like code: tests/test_render_snapshots.py fails until they match.
+A case is one report (`toy.json`) or several runners (`multi-runner.*.json`, merged).
+The reports are written by real `restore-gate check` runs (`--reports`): the demo's
+example classifier (a layer widened and one inserted; a silent activation change), a
+truncated release (error), and keras.applications.MobileNetV3Small with alpha 1.0 → 0.75
+(.weights.h5). The multi-runner case merges the drift report with a copy relabelled as a
+GPU runner whose golden outputs differ by 1e-3 (no GPU is needed to review its layout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))  # this checkout's restore_gate, not an installed one
+LINKS = {"server": "https://github.com", "repository": "octo/models",
+         "sha": "0123456789abcdef0123456789abcdef01234567"}
+
+
+def cases() -> dict[str, list[Path]]:
+    """Case name → its report files (one, or several merged as runners)."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(HERE.glob("*.json")):
+        found.setdefault(path.name.split(".")[0], []).append(path)
+    return found
+
+
+def render_case(paths: list[Path]) -> str:
+    from restore_gate.links import SourceLinks
+    from restore_gate.publish import device_parity
+    from restore_gate.publish.merge import comment_body
+    from restore_gate.report import validate_report
+
+    reports = [validate_report(json.loads(p.read_text("utf-8")), p.name) for p in paths]
+    parity, _ = device_parity(reports, {})
+    return comment_body(reports, parity=parity, links=SourceLinks(**LINKS))
+
+
+def render_all() -> list[Path]:
+    written = []
+    for name, paths in cases().items():
+        target = HERE / f"{name}.md"
+        target.write_text(render_case(paths), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+# the real checks behind the reports ---------------------------------------------------------
+MOBILENET = """\
+import keras
+
+
+def build(alpha: float = 1.0):
+    model = keras.applications.MobileNetV3Small(
+        input_shape=(32, 32, 3), alpha=alpha, weights=None, include_preprocessing=False,
+        classes=10)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+"""
+
+
+def _check(project: Path, base: Path, name: str, checkpoint: str | None = None) -> None:
+    from restore_gate.check import CheckOptions, run_check
+
+    report = run_check(CheckOptions(config=project / ".restore-gate.yml", quiet=True,
+                                    checkpoint=checkpoint))
+    text = json.dumps(report.to_dict(), indent=2) + "\n"
+    text = text.replace(str(project) + "/", "").replace(str(base) + "/", "")
+    (HERE / f"{name}.json").write_text(text, encoding="utf-8")
+
+
+def make_reports() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+    from restore_gate.demo import BREAKING_CHANGE, SILENT_CHANGE, copy_example, train_release
+
+    base = Path(tempfile.mkdtemp(prefix="restore-gate-snapshots-"))
+    try:
+        project = base / "project"
+        copy_example(project)
+        bundle = train_release(project)
+        model_file = project / "classifier.py"
+        original = model_file.read_text()
+        model_file.write_text(original.replace(*BREAKING_CHANGE), encoding="utf-8")
+        _check(project, base, "toy")
+        model_file.write_text(original.replace(*SILENT_CHANGE), encoding="utf-8")
+        _check(project, base, "drift")
+        model_file.write_text(original, encoding="utf-8")
+        broken = base / "truncated.tar.gz"
+        broken.write_bytes(bundle.read_bytes()[: bundle.stat().st_size // 2])
+        _check(project, base, "error", str(broken))
+        _multi_runner()
+        _mobilenet(base / "mobilenet")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _multi_runner() -> None:
+    cpu = json.loads((HERE / "drift.json").read_text("utf-8"))
+    gpu = copy.deepcopy(cpu)
+    gpu["runner"].update(device="GPU", device_name="Tesla T4 (relabelled CPU report)")
+    for values in (gpu.get("extra") or {}).get("golden_outputs", {}).values():
+        values[:] = [v + 1e-3 for v in values]
+    for index, report in enumerate((cpu, gpu), 1):
+        (HERE / f"multi-runner.{index}.json").write_text(json.dumps(report, indent=2) + "\n",
+                                                         encoding="utf-8")
+
+
+def _mobilenet(project: Path) -> None:
+    project.mkdir(parents=True)
+    (project / "model.py").write_text(MOBILENET, encoding="utf-8")
+    (project / ".restore-gate.yml").write_text(
+        "version: 1\nmodel:\n  builder: model:build\n  args: {alpha: 0.75}\n", encoding="utf-8")
+    sys.path.insert(0, str(project))
+    import keras
+    import model  # the release: alpha 1.0
+
+    keras.backend.clear_session()
+
+    model.build(1.0).save_weights(str(project / "release.weights.h5"))
+    sys.path.remove(str(project))
+    sys.modules.pop("model", None)
+    _check(project, project.parent, "mobilenet", str(project / "release.weights.h5"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reports", action="store_true",
+                        help="re-run the real checks that write the report JSON files first")
+    args = parser.parse_args(argv)
+    if args.reports:
+        make_reports()
+    for path in render_all():
+        print(f"wrote {path.relative_to(HERE.parent.parent.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""The headline diagnosis names the cause a reviewer acts on, from real checks.
+
+Each case is a real `check` of a tiny branch against a release saved with plain
+TF/Keras calls; the diagnosis is computed from the report the gate wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SUBCLASSED_MODEL, Project, functional_model, release_model, save_release
+from formats_helpers import FIXTURES, write_branch
+
+from restore_gate.diagnose import diagnose, headline_sentences, scale_factor
+from restore_gate.links import SourceLinks
+from restore_gate.report import validate_report
+
+WIDE = """\
+import keras
+
+
+def build(alpha=1.0):
+    inputs = keras.Input((4,))
+    x = keras.layers.Dense(int(64 * alpha), activation="relu", name="wide")(inputs)
+    x = keras.layers.Dense(int(32 * alpha), activation="relu", name="narrow")(x)
+    outputs = keras.layers.Dense(3, name="out")(x)
+    return keras.Model(inputs, outputs)
+"""
+EXTRA_DENSE = '    x = keras.layers.Dense(8, name="extra")(x)\n'
+TFK_BRANCH = """\
+import keras
+
+
+def build():
+    inputs = keras.Input((4,), name="x")
+    x = keras.layers.Dense(8, activation="relu", name="hidden")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    outputs = keras.layers.Dense(3, name="head")(x)
+    return keras.Model(inputs, outputs)
+"""
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("diagnose-release")
+    saved = {"h5": save_release(release_model(base), base / "h5", "h5")}
+    plain = release_model(base / "plain", functional_model(compiled=False))
+    saved["tf"] = save_release(plain, base / "tf", "tf")
+    saved["opt"] = save_release(release_model(base / "opt"), base / "opt", "tf-opt")
+    wide = Project(base / "wide")
+    wide.write("model.py", WIDE)
+    saved["wide"] = save_release(wide.build(), base / "wide-h5", "h5")
+    sub = Project(base / "sub")
+    sub.write("sub.py", SUBCLASSED_MODEL.format(first="hidden"))
+    saved["sub"] = save_release(sub.build("sub:build"), base / "sub-tf", "tf")
+    return saved
+
+
+def check(project: Project, code: str, release: Path, module: str = "model",
+          model_keys: str = "") -> dict:
+    write_branch(project, code, module, model_keys=model_keys)
+    return validate_report(project.check(release).to_dict(), "report")
+
+
+def kinds(report: dict) -> list[str]:
+    return [f.kind for f in diagnose(report)]
+
+
+def test_one_layers_output_size(releases, project):
+    code = functional_model().replace("Dense(3, ", "Dense(5, ")
+    report = check(project, code, releases["h5"])
+    text = headline_sentences(report)
+    assert kinds(report)[0] == "output-size"
+    assert text.startswith("2 values of `out` changed shape: its size went 3 → 5, defined at "
+                           "`model.py:7`.")
+
+
+def test_a_width_change_followed_by_its_consumer(releases, project):
+    report = check(project, functional_model(units=16), releases["h5"])
+    assert kinds(report)[0] == "output-size"
+    assert headline_sentences(report).startswith(
+        "3 values in 2 layers changed shape: one size went 8 → 16, starting at `hidden`")
+
+
+def test_a_uniform_width_multiplier_is_named_with_its_factor(releases, project):
+    report = check(project, WIDE, releases["wide"], model_keys="  args: {alpha: 0.75}\n")
+    assert kinds(report)[0] == "scale"
+    assert headline_sentences(report).startswith(
+        "5 values in 3 layers changed shape: every one narrowed its channels ×0.75 (e.g. "
+        "`wide`: 64 → 48) — a width setting changed at `model.py:6` and 2 other lines.")
+
+
+def test_dtype_change(releases, project):
+    report = check(project, functional_model(dtype="float16"), releases["h5"])
+    assert kinds(report)[0] == "dtype"
+    assert "2 values of `hidden` changed dtype float32 → float16" in headline_sentences(report)
+
+
+def test_inserted_layer_is_named_where_it_was_inserted(releases, project):
+    report = check(project, functional_model(extra=EXTRA_DENSE, compiled=False), releases["tf"])
+    assert kinds(report)[0] == "inserted"
+    assert headline_sentences(report).startswith(
+        "A layer was inserted at `model.py:7`: `extra` now takes the position (2 values) saved "
+        "for `out`")
+
+
+def test_removed_layer(releases, project):
+    lines = functional_model(compiled=False).splitlines(keepends=True)
+    code = "".join("    x = inputs\n" if 'name="hidden"' in line else line for line in lines)
+    report = check(project, code, releases["tf"])
+    assert kinds(report)[0] == "removed"
+    assert "A layer was removed before `out`" in headline_sentences(report)
+
+
+def test_renamed_attribute(releases, project):
+    report = check(project, SUBCLASSED_MODEL.format(first="encoder"), releases["sub"], "sub")
+    assert kinds(report)[0] == "renamed"  # the checkpoint's object path against Keras's name
+    assert headline_sentences(report) == (
+        "Renamed layer `model/hidden` → `net/dense`: 2 values of `net/dense` will not load "
+        "under the new names, defined at `sub.py:7`.")
+
+
+def test_optimizer_change_blocks_only_when_required(releases, project):
+    sgd = functional_model().replace('optimizer="adam"', "optimizer=keras.optimizers.SGD("
+                                     "momentum=0.9)")
+    report = check(project, sgd, releases["opt"])
+    [finding] = [f for f in diagnose(report) if f.kind == "optimizer"]
+    assert finding.text.startswith("The optimizer changed adam → SGD")
+    assert "blocks" not in finding.text
+    write_branch(project, sgd, extra="checkpoint:\n  optimizer: required\n")
+    required = validate_report(project.check(releases["opt"]).to_dict(), "report")
+    [finding] = [f for f in diagnose(required) if f.kind == "optimizer"]
+    assert "(this blocks: checkpoint.optimizer is required)" in finding.text
+
+
+def test_keras2_writer_is_named_beside_the_rename(project):
+    write_branch(project, TFK_BRANCH)
+    report = validate_report(project.check(FIXTURES / "tfk_weights.h5").to_dict(), "report")
+    assert kinds(report)[:2] == ["renamed", "version"]
+    text = headline_sentences(report)
+    assert text.startswith("Renamed layer `out` → `head`: 2 values of `head` will not load")
+    assert "Note: the checkpoint was written by Keras 2.21.0, this run uses Keras 3" in text
+
+
+def test_sources_become_links_to_the_head_commit(releases, project):
+    report = check(project, functional_model(units=16), releases["h5"])
+    links = SourceLinks("https://github.example", "octo/models", "a" * 40)
+    assert (f"[`model.py:6`](https://github.example/octo/models/blob/{'a' * 40}/model.py#L6)"
+            in headline_sentences(report, links))
+
+
+def test_scale_factor_tolerates_rounding_but_not_mixed_directions():
+    assert scale_factor([(576, 432), (96, 72)]) == (0.75, True)
+    assert scale_factor([(576, 432), (40, 32), (72, 64)]) == (0.75, False)  # rounded to 8
+    assert scale_factor([(576, 432), (40, 48)]) is None
+    assert scale_factor([(576, 432), (40, 31)]) is None  # not a multiple of 8, not exact
+    assert scale_factor([(8, 16)]) is None
