@@ -263,6 +263,18 @@ def replace_file(name: str) -> None:
         Path(name).unlink()
 
 
+def hand_over(workspace: Path) -> None:
+    """Give the files this root process wrote in the workspace to the workspace's owner (the
+    runner's user), so that a reused self-hosted runner can clean them up."""
+    if os.geteuid() != 0:
+        return
+    owner = workspace.stat()
+    for name in (REPORT, MARKDOWN, EVENT):
+        path = workspace / name
+        if path.is_file() and not path.is_symlink():
+            os.chown(path, owner.st_uid, owner.st_gid)
+
+
 def output_size(env: Mapping[str, str]) -> int:
     path = env.get("GITHUB_OUTPUT")
     return Path(path).stat().st_size if path and Path(path).is_file() else -1
@@ -391,6 +403,9 @@ def main() -> int:
     )
 
     env = os.environ
+    # importing the branch's code must leave no root-owned __pycache__/ in the workspace
+    sys.dont_write_bytecode = True
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     outputs_file = env.get("GITHUB_OUTPUT")
     workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd())
     sandbox = None
@@ -418,6 +433,7 @@ def main() -> int:
     finally:
         if sandbox is not None:
             sandbox.cleanup()
+        hand_over(workspace)
     if outputs is not None:
         set_outputs(outputs_file, outputs)
     status = apply_fail_on(code, inputs.fail_on)

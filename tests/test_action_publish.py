@@ -11,6 +11,7 @@ request than the commit the reports are about.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -168,3 +169,26 @@ def test_publish_with_no_report_is_an_error(stub, tmp_path):
     assert result.returncode == 2
     assert "no report to publish" in result.stdout
     assert not stub.calls("POST")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="handing files over to another uid needs root, as in the container")
+def test_check_leaves_only_its_report_files_owned_by_the_workspace_owner(stub, tmp_path):
+    """A reused self-hosted runner must be able to clean the workspace: the root container
+    writes nothing but the report files, and hands them to the workspace's owner."""
+    workspace = write_project(tmp_path / "workspace", 8, RELEASE_CONFIG)
+    runner_uid, runner_gid = 1001, 1001
+    for path in [workspace, *workspace.rglob("*")]:
+        os.chown(path, runner_uid, runner_gid)
+    before = {p.relative_to(workspace) for p in workspace.rglob("*")}
+
+    result = step(stub, workspace, tmp_path / "run", pr_event(stub), mode="check")
+    assert result.outputs["verdict"] == "pass", result.log
+
+    written = {p.relative_to(workspace) for p in workspace.rglob("*")} - before
+    assert written == {Path("restore-gate-report.json"), Path("restore-gate-comment.md"),
+                       Path("restore-gate-event.json")}
+    assert not any(p.name == "__pycache__" for p in workspace.rglob("*"))
+    for path in written:
+        owner = (workspace / path).stat()
+        assert (owner.st_uid, owner.st_gid) == (runner_uid, runner_gid), path
