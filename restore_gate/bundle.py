@@ -1,14 +1,18 @@
 """Release bundles: a `.tar.gz` of the checkpoint plus the `restore-gate.json` manifest.
 
 Bundles are untrusted when they come back from a release: extraction refuses
-absolute paths, `..`, links and devices (tarfile's `data` filter) and caps size.
+absolute paths, `..`, links and devices, writes regular files and folders only (member by
+member, without tarfile's `filter=`), and caps the members and the bytes actually unpacked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tarfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -17,7 +21,12 @@ from restore_gate.errors import GateError
 MANIFEST = "restore-gate.json"
 CHECKPOINT_DIR = "checkpoint"
 MANIFEST_VERSION = 1
-MAX_UNPACKED_BYTES = 64 * 1024**3
+# Caps for an untrusted bundle (named in README's "Security model"):
+MAX_UNPACKED_BYTES = 16 * 1024**3  # a bundle never unpacks to more than this
+MAX_UNPACK_RATIO = 200  # nor to more than this many times its own size (plus the slack)
+UNPACK_SLACK_BYTES = 64 * 1024**2  # so that tiny bundles are never refused by the ratio
+MAX_MEMBERS = 20_000  # files and folders in one bundle
+_BLOCK = 1 << 20
 
 
 def is_bundle(path: Path) -> bool:
@@ -46,31 +55,13 @@ def write_bundle(
 
 
 def extract_bundle(bundle: Path, target: Path) -> dict[str, Any] | None:
-    """Safely unpack a bundle; return its manifest (None for a bare archive)."""
-    if not hasattr(tarfile, "data_filter"):
-        raise GateError("fetch", "this Python lacks tarfile's safe extraction filter",
-                        "use Python 3.11.4 or newer")
+    """Safely unpack a bundle into the empty folder `target`; return its manifest (None for a
+    bare archive). On any problem nothing stays behind in `target`."""
     try:
-        with tarfile.open(bundle, "r:*") as archive:
-            members = archive.getmembers()
-            check_members(members, str(bundle))
-            total = sum(m.size for m in members)
-            if total > MAX_UNPACKED_BYTES:
-                raise GateError("fetch", f"{bundle} unpacks to {total} bytes, over the limit",
-                                "release a smaller bundle")
-            archive.extractall(target, filter="data")
-    except tarfile.FilterError as exc:
-        raise GateError(
-            "fetch",
-            f"refusing to unpack {bundle}: {exc}",
-            "the archive holds an absolute path, a '..' path or a link out of the folder; "
-            "re-create it with `restore-gate snapshot`",
-        ) from exc
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise GateError(
-            "fetch", f"cannot unpack {bundle}: {type(exc).__name__}: {exc}",
-            "the archive is truncated or corrupted: re-download or re-create it",
-        ) from exc
+        _extract(bundle, target)
+    except BaseException:
+        _empty(target)
+        raise
     manifest_path = target / MANIFEST
     if not manifest_path.is_file():
         return None
@@ -85,6 +76,85 @@ def extract_bundle(bundle: Path, target: Path) -> dict[str, Any] | None:
     return manifest
 
 
+def _extract(bundle: Path, target: Path) -> None:
+    """Unpack member by member (regular files and folders only), counting the bytes actually
+    written against the caps. Needs no `filter=` argument, so it works on every Python 3.10+
+    (3.11.2 in the official TF image has no `tarfile.data_filter`)."""
+    budget = unpack_budget(bundle.stat().st_size)
+    written = 0
+    try:
+        with tarfile.open(bundle, "r:*") as archive:
+            for member in members(archive, str(bundle)):
+                path = target.joinpath(*PurePosixPath(member.name).parts)
+                if member.isdir():
+                    path.mkdir(parents=True, exist_ok=True)
+                    continue
+                if written + member.size > budget:
+                    raise _too_big(bundle, written + member.size, budget)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                written += _copy(archive, member, path, budget - written, bundle)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise GateError(
+            "fetch", f"cannot unpack {bundle}: {type(exc).__name__}: {exc}",
+            "the archive is truncated or corrupted: re-download or re-create it",
+        ) from exc
+
+
+def _copy(archive: tarfile.TarFile, member: tarfile.TarInfo, path: Path, budget: int,
+          bundle: Path) -> int:
+    """Stream one regular file out, stopping once it passes `budget` bytes."""
+    source = archive.extractfile(member)
+    if source is None:
+        raise tarfile.ReadError(f"no data for {member.name!r}")
+    count = 0
+    with source, path.open("wb") as out:
+        for block in iter(lambda: source.read(_BLOCK), b""):
+            count += len(block)
+            if count > budget:
+                raise _too_big(bundle, count, budget)
+            out.write(block)
+    return count
+
+
+def unpack_budget(archive_bytes: int) -> int:
+    """How many bytes an archive of this size may unpack to."""
+    return min(MAX_UNPACKED_BYTES, MAX_UNPACK_RATIO * archive_bytes + UNPACK_SLACK_BYTES)
+
+
+def _too_big(bundle: Path, size: int, budget: int) -> GateError:
+    return GateError(
+        "fetch",
+        f"refusing to unpack {bundle}: it unpacks to more than {budget} bytes (reached {size}; "
+        f"the limit is {MAX_UNPACK_RATIO}x the archive's size + {UNPACK_SLACK_BYTES} bytes, at "
+        f"most {MAX_UNPACKED_BYTES})",
+        "a release bundle is a checkpoint, which barely compresses: this looks like a "
+        "decompression bomb; re-create the bundle with `restore-gate snapshot`",
+    )
+
+
+def _empty(target: Path) -> None:
+    for child in list(target.iterdir()) if target.is_dir() else []:
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def members(archive: tarfile.TarFile, label: str) -> Iterator[tarfile.TarInfo]:
+    """The archive's members one at a time (headers are read as the stream goes, so a
+    million-member archive is refused at the cap, never held in memory), each checked."""
+    for count, member in enumerate(iter(archive.next, None), start=1):
+        if count > MAX_MEMBERS:
+            raise GateError("fetch", f"refusing to unpack {label}: more than {MAX_MEMBERS} "
+                            "members", "re-create the bundle with `restore-gate snapshot`")
+        reason = unsafe(member)
+        if reason:
+            raise GateError("fetch", f"refusing to unpack {label}: {member.name!r} is {reason}",
+                            "re-create the bundle with `restore-gate snapshot`")
+        archive.members.clear()  # tarfile keeps every header it read: drop them as we go
+        yield member
+
+
 def unsafe(member: tarfile.TarInfo) -> str:
     """Why a member must not be unpacked ("" if it is a plain file or folder inside)."""
     parts = PurePosixPath(member.name).parts
@@ -94,17 +164,22 @@ def unsafe(member: tarfile.TarInfo) -> str:
         return "a '..' path"
     if member.issym() or member.islnk():
         return "a link"
+    if member.issparse():
+        return "a sparse file"
+    if not parts and not member.isdir():
+        return "a file without a name"
     return "" if member.isfile() or member.isdir() else "a device or fifo"
 
 
-def check_members(members: list[tarfile.TarInfo], label: str) -> None:
-    """Refuse the whole archive on the first unsafe member (tarfile's `data` filter would
-    only strip some of them silently; an error is clearer)."""
-    for member in members:
-        reason = unsafe(member)
-        if reason:
-            raise GateError("fetch", f"refusing to unpack {label}: {member.name!r} is {reason}",
-                            "re-create the bundle with `restore-gate snapshot`")
+def check_archive_members(path: Path, label: str) -> None:
+    """Refuse an archive with an unsafe member, too many members or declared sizes over the
+    caps, reading only its headers (a stream, one member at a time)."""
+    budget, declared = unpack_budget(path.stat().st_size), 0
+    with tarfile.open(path, "r:*") as archive:
+        for member in members(archive, label):
+            declared += member.size if member.isfile() else 0
+            if declared > budget:
+                raise _too_big(Path(label), declared, budget)
 
 
 def checkpoint_in(target: Path, manifest: dict[str, Any] | None) -> Path:
