@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tarfile
 import zlib
@@ -191,7 +192,34 @@ def checkpoint_in(target: Path, manifest: dict[str, Any] | None) -> Path:
     if not path.is_relative_to(target.resolve()):
         raise GateError("fetch", f"the manifest's checkpoint path {manifest['checkpoint']!r} "
                         "leaves the bundle", "re-create the bundle with `restore-gate snapshot`")
+    check_state_file(path, target)
     return path
+
+
+# `model_checkpoint_path: "..."` and `all_model_checkpoint_paths: "..."` in a state file
+_STATE_PATHS = re.compile(r'^\s*(?:all_)?model_checkpoint_paths?:\s*"(.*)"\s*$', re.M)
+
+
+def check_state_file(folder: Path, target: Path) -> None:
+    """A CheckpointManager folder's `checkpoint` state file inside a bundle may only name
+    checkpoints inside the bundle: no absolute path, no `..` (the name is never shown back)."""
+    state = folder / "checkpoint"
+    if not folder.is_dir() or not state.is_file():
+        return
+    text = state.read_text(encoding="utf-8", errors="replace")
+    for line, match in enumerate(_STATE_PATHS.finditer(text), start=1):
+        named = match.group(1)
+        pure = PurePosixPath(named.replace("\\", "/"))
+        escapes = not (folder / named).resolve().is_relative_to(target.resolve())
+        if pure.is_absolute() or ".." in pure.parts or escapes:
+            what = "an absolute path" if pure.is_absolute() else "a path out of its folder"
+            raise GateError(
+                "fetch",
+                f"the bundle's checkpoint state file {state.relative_to(target)} names "
+                f"{what} (entry {line}): a bundle may only point at its own files",
+                "re-create the bundle with `restore-gate snapshot` from a CheckpointManager "
+                "folder (it writes relative names)",
+            )
 
 
 def digest(paths: list[Path]) -> str:

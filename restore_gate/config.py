@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import posixpath
 import re
 from collections.abc import Callable
@@ -68,6 +69,12 @@ class Config:
         return {"missing": allow.get("missing", []), "unexpected": allow.get("unexpected", [])}
 
     @property
+    def stage_seconds(self) -> float:
+        from restore_gate.deadline import DEFAULT_STAGE_SECONDS
+
+        return float(self.section("limits").get("stage_seconds", DEFAULT_STAGE_SECONDS))
+
+    @property
     def thresholds(self) -> dict[str, Any]:
         value = self.data.get("thresholds") or {}
         return value if isinstance(value, dict) else {}
@@ -98,6 +105,11 @@ def parse_config(text: str, path: Path, root: Path, read: Reader | None = None,
     data, lines = parse_yaml(text, path)
     validate(data, lines, path, "config.schema.json")
     config = Config(path=path, root=root.resolve(), data=data)
+    seconds = config.section("limits").get("stage_seconds")
+    if seconds is not None and not math.isfinite(seconds):
+        raise GateError("config", f"{path}:{lines.get(('limits', 'stage_seconds'), 1)}: "
+                        f"'limits.stage_seconds': {seconds} is not a number of seconds",
+                        "write a finite number of seconds, e.g. 600")
     for index, entry in enumerate(config.section("model").get("paths", [])):
         inside(config.root, entry, ("model", "paths", index), path, lines)
     thresholds = data.get("thresholds")
