@@ -187,7 +187,9 @@ def checkpoint_in(target: Path, manifest: dict[str, Any] | None) -> Path:
     """The checkpoint path inside an unpacked bundle, refusing paths that leave it."""
     if manifest is None:
         inner = target / CHECKPOINT_DIR
-        return inner if inner.exists() else target
+        path = inner if inner.exists() else target
+        check_state_file(path, target)
+        return path
     path = (target / manifest["checkpoint"]).resolve()
     if not path.is_relative_to(target.resolve()):
         raise GateError("fetch", f"the manifest's checkpoint path {manifest['checkpoint']!r} "

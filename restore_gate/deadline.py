@@ -69,23 +69,26 @@ def stage_deadline(stage: str, limit: StageLimit | None) -> Iterator[None]:
 
     use_alarm = (hasattr(signal, "setitimer")
                  and threading.current_thread() is threading.main_thread())
-    previous = None
+    previous, outer = None, (0.0, 0.0)
     if use_alarm:
         previous = signal.signal(signal.SIGALRM, alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        outer = signal.setitimer(signal.ITIMER_REAL, seconds)
+    start = time.monotonic()
     watchdog = None
     if on_overrun is not None:
         watchdog = threading.Timer(seconds + GRACE_SECONDS, on_overrun, (stage, seconds))
         watchdog.daemon = True
         watchdog.start()
-    start = time.monotonic()
     try:
         try:
             yield
         finally:
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
+                signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
+                if outer[0] > 0:  # someone else's alarm (e.g. pytest-timeout): put it back
+                    left = max(outer[0] - (time.monotonic() - start), 0.001)
+                    signal.setitimer(signal.ITIMER_REAL, left, outer[1])
             if watchdog is not None:
                 watchdog.cancel()
     except BaseException as exc:  # the alarm, or whatever the stage raised once it fired
