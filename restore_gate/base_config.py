@@ -20,6 +20,8 @@ from restore_gate.config import Config, parse_config
 from restore_gate.errors import GateError
 
 GATE_KEYS = ("checkpoint", "thresholds", "allow", "baseline")
+MAX_VALUE_CHARS = 120  # of one value shown in a change line
+MAX_NOTICE_CHARS = 3500  # the report's texts are at most 4096 characters
 
 
 def load_base_config(config: Config, base: str) -> tuple[Config | None, str]:
@@ -83,4 +85,18 @@ def _empty(value: Any) -> bool:
 
 
 def _show(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value)
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= MAX_VALUE_CHARS else f"{text[:MAX_VALUE_CHARS]}…"
+
+
+def changes_notice(base: str, changes: list[str]) -> str:
+    """The comment's notice: as many changes as fit the report's text limit."""
+    head = (f"This pull request changes settings that decide the verdict; the base commit's "
+            f"({base}) apply, the pull request's only with the override label: ")
+    shown: list[str] = []
+    for change in changes:
+        if len(head) + sum(len(c) + 2 for c in [*shown, change]) > MAX_NOTICE_CHARS:
+            break
+        shown.append(change)
+    rest = len(changes) - len(shown)
+    return head + "; ".join(shown) + (f"; and {rest} more (in the report)" if rest else "")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restore_gate import formats
-from restore_gate.base_config import apply_base, load_base_config
+from restore_gate.base_config import apply_base, changes_notice, load_base_config
 from restore_gate.build import BuiltModel, build_model
 from restore_gate.bundle import digest
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
@@ -209,11 +209,7 @@ def apply_base_thresholds(config: Config, base: str, report: Report) -> None:
     changes = apply_base(config, base_config)
     report.extra["base"] = {"ref": base, "applied": "base", "changes": changes[:MAX_CHANGES]}
     if changes:
-        shown = "; ".join(changes[:MAX_CHANGES]) + (
-            f"; and {len(changes) - MAX_CHANGES} more" if len(changes) > MAX_CHANGES else "")
-        report.notices.append(
-            f"This pull request changes settings that decide the verdict; the base commit's "
-            f"({base}) apply, the pull request's only with the override label: {shown}")
+        report.notices.append(changes_notice(base, changes))
 
 
 def version_skew(written_by: dict, runner: dict) -> list[str]:

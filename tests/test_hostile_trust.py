@@ -351,3 +351,22 @@ def test_an_unknown_key_error_does_not_show_its_value(project):
     with pytest.raises(GateError, match="unknown key 'token'") as caught:
         load_config(path)
     assert "SECRETTOKEN" not in str(caught.value)
+
+
+def test_a_flood_of_changes_keeps_the_report_valid_for_publish(tmp_path, released):
+    """Attack: 300 changed thresholds and a 100 KB `allow` regex, so that the change notice
+    would overflow the report's text limit and `publish` would refuse the report: the notice
+    is cut, the report stays valid."""
+    from restore_gate.report import validate_report
+
+    repo = repository(tmp_path, released, "checkpoint: {path: release/model.weights.h5}\n")
+    base = repo.commit()
+    metrics = ", ".join(f"m{i}: {{max_drop: 0.5}}" for i in range(300))
+    repo.config("checkpoint: {path: release/model.weights.h5}\n"
+                f"allow: {{missing: ['^{'x' * 100_000}']}}\n"
+                f"thresholds: {{metrics: {{{metrics}}}}}\n")
+    report = run_check(CheckOptions(repo.root / ".restore-gate.yml", quiet=True, base=base))
+    notice = next(n for n in report.notices if "override label" in n)
+    assert len(notice) < 4096 and "more (in the report)" in notice
+    assert len(report.extra["base"]["changes"]) == 50
+    validate_report(json.loads(json.dumps(report.to_dict())), "report.json")
