@@ -8,6 +8,7 @@ member, without tarfile's `filter=`), and caps the members and the bytes actuall
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -50,7 +51,14 @@ def write_bundle(
             for extra in extra_files:
                 archive.add(extra, arcname=extra.name)
             for file in files:
-                archive.add(file, arcname=f"{CHECKPOINT_DIR}/{file.relative_to(base).as_posix()}")
+                name = f"{CHECKPOINT_DIR}/{file.relative_to(base).as_posix()}"
+                if file.name == "checkpoint" and file.parent == base:  # a state file
+                    text = relative_state(file.read_text(encoding="utf-8", errors="replace"))
+                    info = archive.gettarinfo(file, arcname=name)
+                    info.size = len(text.encode())
+                    archive.addfile(info, io.BytesIO(text.encode()))
+                else:
+                    archive.add(file, arcname=name)
     finally:
         manifest_path.unlink(missing_ok=True)
 
@@ -200,6 +208,14 @@ def checkpoint_in(target: Path, manifest: dict[str, Any] | None) -> Path:
 
 # `model_checkpoint_path: "..."` and `all_model_checkpoint_paths: "..."` in a state file
 _STATE_PATHS = re.compile(r'^\s*(?:all_)?model_checkpoint_paths?:\s*"(.*)"\s*$', re.M)
+
+
+def relative_state(text: str) -> str:
+    """A state file naming its checkpoints by file name (a `tf.compat.v1` Saver writes
+    absolute paths; unpacked elsewhere they would point out of the bundle)."""
+    return _STATE_PATHS.sub(
+        lambda m: m.group(0).replace(f'"{m.group(1)}"', f'"{PurePosixPath(m.group(1)).name}"'),
+        text)
 
 
 def check_state_file(folder: Path, target: Path) -> None:

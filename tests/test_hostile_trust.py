@@ -240,11 +240,9 @@ def test_the_model_and_evaluation_stay_the_branchs(tmp_path, released):
 
 # --- item 8: containment -------------------------------------------------------------------
 
-def manager_bundle(tmp_path: Path, state: str) -> Path:
-    """A bundle of a real CheckpointManager folder whose state file says `state`."""
+def manager_folder(tmp_path: Path, state: str) -> Path:
+    """A real CheckpointManager folder whose state file says `state`."""
     import keras
-
-    from restore_gate.bundle import write_bundle
 
     keras.backend.clear_session()
     source = Project(tmp_path / "m")
@@ -252,9 +250,21 @@ def manager_bundle(tmp_path: Path, state: str) -> Path:
     folder = save_release(source.build(), tmp_path / "manager", "manager")
     (folder / "checkpoint").write_text(f'model_checkpoint_path: "{state}"\n'
                                        f'all_model_checkpoint_paths: "{state}"\n')
-    files = sorted(f for f in folder.iterdir() if f.is_file())
+    return folder
+
+
+def manager_bundle(tmp_path: Path, state: str) -> Path:
+    """A hand-made bundle of a CheckpointManager folder whose state file says `state`."""
+    import tarfile
+
+    folder = manager_folder(tmp_path, state)
     bundle = tmp_path / "manager.tar.gz"
-    write_bundle(bundle, files, folder, {"checkpoint": "checkpoint"})
+    manifest = tmp_path / "restore-gate.json"
+    manifest.write_text(json.dumps({"checkpoint": "checkpoint"}))
+    with tarfile.open(bundle, "w:gz") as archive:
+        archive.add(manifest, "restore-gate.json")
+        for file in sorted(folder.iterdir()):
+            archive.add(file, f"checkpoint/{file.name}")
     return bundle
 
 
@@ -279,6 +289,20 @@ def _model(tmp_path: Path):
     source = Project(tmp_path / "o")
     source.write("model.py", functional_model())
     return source.build()
+
+
+def test_snapshot_writes_a_v1_style_absolute_state_file_by_name(tmp_path, project):
+    """Control: a folder whose state file holds absolute paths (as `tf.compat.v1` Savers
+    write) is bundled with the names only, so its bundle restores."""
+    from restore_gate.runtime import describe_device
+    from restore_gate.snapshot import snapshot
+
+    folder = manager_folder(tmp_path, str(tmp_path / "manager" / "ckpt-2"))
+    bundle = tmp_path / "v1.tar.gz"
+    snapshot(folder, bundle, describe_device("cpu"), tmp_path)
+    project.write("model.py", functional_model())
+    project.config()
+    assert project.check(bundle).verdict == "pass"
 
 
 def test_a_relative_state_file_inside_the_bundle_is_fine(tmp_path, project):
