@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restore_gate import formats
-from restore_gate.base_config import apply_base, changes_notice, load_base_config
+from restore_gate.base_config import (
+    apply_base,
+    base_checkpoint_file,
+    changes_notice,
+    load_base_config,
+)
 from restore_gate.build import BuiltModel, build_model
 from restore_gate.bundle import digest
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
@@ -105,7 +110,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         config = load_config(options.config)
         prepare_device(options.device)
         if options.base:
-            apply_base_thresholds(config, options.base, report)
+            apply_base_thresholds(config, options.base, report, workdir)
     limit = StageLimit(options.stage_timeout or config.stage_seconds, abort)
     with stage(report, "fetch", quiet, limit):
         source = resolve(options.checkpoint, config, workdir)
@@ -196,9 +201,11 @@ def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pa
     return built, model_pairing
 
 
-def apply_base_thresholds(config: Config, base: str, report: Report) -> None:
+def apply_base_thresholds(config: Config, base: str, report: Report,
+                          workdir: Path | None = None) -> None:
     """Use the base commit's verdict-deciding settings (checkpoint source, thresholds, allow,
-    baseline, optimizer policy: base_config.py); list the pull request's changes to them."""
+    baseline, optimizer policy: base_config.py) and the base's version of a checkpoint file
+    the repository tracks; list the pull request's changes to them."""
     base_config, relative = load_base_config(config, base)
     if base_config is None:
         report.notices.append(f"The base commit {base} has no {relative}: this pull request's "
@@ -207,6 +214,11 @@ def apply_base_thresholds(config: Config, base: str, report: Report) -> None:
         report.extra["base"] = {"ref": base, "applied": "pull request", "changes": []}
         return
     changes = apply_base(config, base_config)
+    replaced = base_checkpoint_file(config, base, workdir) if workdir else None
+    if replaced:
+        changes.append(f"checkpoint file {config.section('checkpoint')['path']} (changed by this "
+                       "pull request; the base commit's version is checked)")
+        config.data["checkpoint"] = {**config.section("checkpoint"), "path": replaced}
     report.extra["base"] = {"ref": base, "applied": "base", "changes": changes[:MAX_CHANGES]}
     if changes:
         report.notices.append(changes_notice(base, changes))

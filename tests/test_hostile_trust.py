@@ -184,6 +184,20 @@ def test_a_pr_checkpoint_path_does_not_replace_the_release(tmp_path, released):
             in report["extra"]["base"]["changes"])
 
 
+def test_a_pr_that_replaces_the_committed_checkpoint_file_gets_the_bases(tmp_path, released):
+    """Attack: the release checkpoint is committed to the repository; the pull request
+    overwrites it with a checkpoint of its own (incompatible) model."""
+    repo = repository(tmp_path, released, "checkpoint: {path: release/model.weights.h5}\n")
+    base = repo.commit()
+    repo.write("model.py", functional_model(units=16))
+    save_release(repo.build(), repo.root / "release", "h5")  # overwrites the release's file
+    git(repo.root, "commit", "-qam", "pr")
+    code, report = repo.check(base=base)
+    assert code == 1 and any(m["kind"] == "shape" for m in report["mismatches"])
+    assert any("checkpoint file release/model.weights.h5 (changed by this pull request" in c
+               for c in report["extra"]["base"]["changes"])
+
+
 def test_a_lowered_baseline_does_not_apply(tmp_path, released):
     """Attack: a bare checkpoint judged against `baseline.metrics`: the pull request writes a
     baseline its worse model meets."""
