@@ -7,6 +7,7 @@ member, without tarfile's `filter=`), and caps the members and the bytes actuall
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -15,6 +16,7 @@ import shutil
 import tarfile
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -28,6 +30,7 @@ MAX_UNPACKED_BYTES = 16 * 1024**3  # a bundle never unpacks to more than this
 MAX_UNPACK_RATIO = 200  # nor to more than this many times its own size (plus the slack)
 UNPACK_SLACK_BYTES = 64 * 1024**2  # so that tiny bundles are never refused by the ratio
 MAX_MEMBERS = 20_000  # files and folders in one bundle
+MAX_READ_BYTES = 4 * 1024**2  # one read from the archive: a header, or a block of a member
 _BLOCK = 1 << 20
 
 
@@ -92,7 +95,7 @@ def _extract(bundle: Path, target: Path) -> None:
     budget = unpack_budget(bundle.stat().st_size)
     written = 0
     try:
-        with tarfile.open(bundle, "r:*") as archive:
+        with open_archive(bundle, str(bundle)) as archive:
             for member in members(archive, str(bundle)):
                 path = target.joinpath(*PurePosixPath(member.name).parts)
                 if member.isdir():
@@ -123,6 +126,40 @@ def _copy(archive: tarfile.TarFile, member: tarfile.TarInfo, path: Path, budget:
                 raise _too_big(bundle, count, budget)
             out.write(block)
     return count
+
+
+@contextmanager
+def open_archive(path: Path, label: str) -> Iterator[tarfile.TarFile]:
+    """The archive, read through `_Guarded`: tarfile reads a pax or GNU long-name header
+    whole into memory, so a 200 KB archive could make it hold a 200 MB header."""
+    with path.open("rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        with stream, tarfile.open(fileobj=_Guarded(stream, label), mode="r:") as archive:
+            yield archive
+
+
+class _Guarded:
+    """A read-only stream that refuses any single read over MAX_READ_BYTES (tarfile reads
+    headers whole; members are read in blocks of 1 MiB)."""
+
+    def __init__(self, stream: Any, label: str) -> None:
+        self._stream, self._label = stream, label
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > MAX_READ_BYTES:
+            raise GateError("fetch", f"refusing to unpack {self._label}: a header of "
+                            f"{size} bytes (the limit is {MAX_READ_BYTES})",
+                            "a release bundle's headers are a few hundred bytes: this looks "
+                            "like a decompression bomb; re-create it with `restore-gate snapshot`")
+        return self._stream.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
 
 
 def unpack_budget(archive_bytes: int) -> int:
@@ -184,7 +221,7 @@ def check_archive_members(path: Path, label: str) -> None:
     """Refuse an archive with an unsafe member, too many members or declared sizes over the
     caps, reading only its headers (a stream, one member at a time)."""
     budget, declared = unpack_budget(path.stat().st_size), 0
-    with tarfile.open(path, "r:*") as archive:
+    with open_archive(path, label) as archive:
         for member in members(archive, label):
             declared += member.size if member.isfile() else 0
             if declared > budget:

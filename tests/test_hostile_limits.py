@@ -177,6 +177,21 @@ def test_a_tar_with_too_many_members_is_refused(tmp_path, monkeypatch):
     assert list(target.iterdir()) == []
 
 
+def test_a_huge_pax_header_is_refused_before_tarfile_reads_it(tmp_path):
+    """Attack: a 200 KB bundle whose one pax header holds 200 MB (tarfile reads a header
+    whole: 627 MB of memory to list the archive)."""
+    bundle = tmp_path / "pax.tar.gz"
+    info = tarfile.TarInfo("checkpoint/model.weights.h5")
+    info.pax_headers = {"comment": "x" * (200 << 20)}
+    with tarfile.open(bundle, "w:gz", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(info, io.BytesIO(b""))
+    assert bundle.stat().st_size < 1 << 20
+    target = tmp_path / "out"
+    target.mkdir()
+    with pytest.raises(GateError, match="a header of"):
+        extract_bundle(bundle, target)
+
+
 def test_a_downloaded_tar_bomb_never_enters_the_cache(tmp_path):
     """Attack: the bomb as a release asset: refused by its headers before it is cached."""
     from restore_gate.fetch import check_archive
