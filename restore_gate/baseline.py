@@ -44,6 +44,13 @@ def save_golden(path: Path, inputs: Any, names: list[str], outputs: list[np.ndar
 
 
 def load_golden(path: Path) -> tuple[Any, list[str], list[np.ndarray]]:
+    """The golden arrays of an untrusted bundle: sizes are checked before anything inflates."""
+    from restore_gate.limits import MAX_GOLDEN_BYTES, check_npz_headers, check_zip
+
+    hint = "re-create the bundle with `restore-gate snapshot` (fewer evaluation.golden_samples " \
+           "make a smaller golden.npz)"
+    check_zip(path, {}, MAX_GOLDEN_BYTES, "fetch", hint, total_cap=MAX_GOLDEN_BYTES)
+    check_npz_headers(path, "fetch", hint)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}

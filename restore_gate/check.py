@@ -6,22 +6,30 @@ a `GateError` into an `error` verdict; a stage that fails stops the pipeline.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from restore_gate import formats
-from restore_gate.baseline import git_show, repo_root
+from restore_gate.base_config import (
+    apply_base,
+    base_checkpoint_file,
+    changes_notice,
+    load_base_config,
+)
 from restore_gate.build import BuiltModel, build_model
 from restore_gate.bundle import digest
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
 from restore_gate.compare import Pairing, find_mismatches, judge_optimizer, same_optimizer
-from restore_gate.config import Config, load_config, parse_config, threshold_changes
+from restore_gate.config import Config, load_config
+from restore_gate.deadline import DEFAULT_STAGE_SECONDS, StageLimit, stage_deadline, timeout_error
 from restore_gate.errors import GateError
 from restore_gate.measure import measure, rebuild_at_ref
 from restore_gate.report import Mismatch, Report, TensorSpec
@@ -38,6 +46,14 @@ class CheckOptions:
     base: str | None = None  # git ref whose config supplies the thresholds
     baseline_ref: str | None = None  # git ref of the release's code, for bare checkpoints
     fetch_only: Path | None = None  # the action's token-holding half: download, record, stop
+    stage_timeout: float | None = None  # seconds per stage (default: config, then 600)
+    on_abort: Callable[[Report], None] | None = None  # writes the report before a hard exit
+
+
+MAX_CHANGES = 50  # changed settings listed in the notice and the report
+NO_BASE = ("No base commit was given (--base REF), so this pull request's own settings "
+           "(checkpoint source, thresholds, allow, baseline, optimizer policy) decided the "
+           "verdict.")
 
 
 class StageFailed(Exception):
@@ -50,12 +66,14 @@ def progress(message: str, quiet: bool = False) -> None:
 
 
 @contextmanager
-def stage(report: Report, name: str, quiet: bool = False) -> Iterator[None]:
-    """Time a stage, print its progress, record its error."""
+def stage(report: Report, name: str, quiet: bool = False,
+          limit: StageLimit | None = None) -> Iterator[None]:
+    """Time a stage, print its progress, record its error; `limit` bounds its time."""
     progress(f"{name} ...", quiet)
     start = time.perf_counter()
     try:
-        yield
+        with stage_deadline(name, limit):
+            yield
     except GateError as error:
         report.add_error(error)
         progress(f"{name} failed: {error}", quiet)
@@ -79,19 +97,24 @@ def run_check(options: CheckOptions) -> Report:
     report = Report()
     with tempfile.TemporaryDirectory(prefix="restore-gate-") as workdir, suppress(StageFailed):
         _pipeline(options, report, Path(workdir))
+    if not options.base:
+        report.notices.append(NO_BASE)
     report.decide()
     return report
 
 
 def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
     quiet = options.quiet
-    with stage(report, "config", quiet):
+    abort = _overrun(options, report, workdir)
+    limit = StageLimit(options.stage_timeout or DEFAULT_STAGE_SECONDS, abort)
+    with stage(report, "config", quiet, limit):
         config = load_config(options.config)
         if options.fetch_only is None:
             prepare_device(options.device)
         if options.base:
-            apply_base_thresholds(config, options.base, report)
-    with stage(report, "fetch", quiet):
+            apply_base_thresholds(config, options.base, report, workdir)
+    limit = StageLimit(options.stage_timeout or config.stage_seconds, abort)
+    with stage(report, "fetch", quiet, limit):
         if options.fetch_only is not None:  # no branch code runs in this process
             prefetch(options.checkpoint, config, options.fetch_only)
             return
@@ -99,10 +122,10 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         report.notices.extend(source.notices)
     if source.path is None:  # no release yet: nothing to restore, the notice says why (pass)
         return
-    with stage(report, "inspect", quiet):
+    with stage(report, "inspect", quiet, limit):
         info = formats.read(source.path, config.checkpoint_format)
         report.checkpoint = _checkpoint_block(source, info)
-    with stage(report, "build", quiet):
+    with stage(report, "build", quiet, limit):
         report.runner = describe_device(options.device)
         built = build_model(config)
         report.model = {
@@ -110,7 +133,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
             "variables": len(built.variables),
             "optimizer": built.optimizer_type,
         }
-    with stage(report, "restore", quiet):
+    with stage(report, "restore", quiet, limit):
         model_pairing = _restore(config, info, built, report)
         report.mismatches += positional_moves(info, source, model_pairing, built)
         report.notices += version_skew(report.checkpoint.get("written_by", {}), report.runner)
@@ -122,7 +145,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         report.notices.append("Drift not measured: not every weight of the branch model "
                               "restores from the release.")
         return
-    with stage(report, "evaluate", quiet):
+    with stage(report, "evaluate", quiet, limit):
         rebuild = None
         ref = options.baseline_ref or config.section("baseline").get("ref")
         if ref:
@@ -130,6 +153,24 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
                 return rebuild_at_ref(config, ref, workdir, lambda c: restored_model(c, info)[0],
                                       golden, data)
         measure(config, built, source, report, rebuild)
+
+
+def _overrun(options: CheckOptions, report: Report,
+             workdir: Path) -> Callable[[str, float], None] | None:
+    """The watchdog's last resort (CLI only): write the report with the error, exit 2."""
+    if options.on_abort is None:
+        return None
+    on_abort = options.on_abort
+
+    def abort(name: str, seconds: float) -> None:
+        try:
+            report.add_error(timeout_error(name, seconds, killed=True))
+            report.decide()
+            on_abort(report)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            os._exit(2)
+    return abort
 
 
 def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Pairing:
@@ -165,24 +206,27 @@ def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pa
     return built, model_pairing
 
 
-def apply_base_thresholds(config: Config, base: str, report: Report) -> None:
-    """Use the base commit's thresholds; show the pull request's changes to them."""
-    repo = repo_root(config.root)
-    if repo is None:
-        raise GateError("config", f"--base {base} given, but {config.root} is not a git checkout",
-                        "run inside the repository, or drop --base")
-    relative = config.path.resolve().relative_to(repo.resolve()).as_posix()
-    text = git_show(repo, base, relative)
-    if text is None:
+def apply_base_thresholds(config: Config, base: str, report: Report,
+                          workdir: Path | None = None) -> None:
+    """Use the base commit's verdict-deciding settings (checkpoint source, thresholds, allow,
+    baseline, optimizer policy: base_config.py) and the base's version of a checkpoint file
+    the repository tracks; list the pull request's changes to them."""
+    base_config, relative = load_base_config(config, base)
+    if base_config is None:
         report.notices.append(f"The base commit {base} has no {relative}: this pull request's "
-                              "own thresholds apply.")
+                              "own settings (checkpoint source, thresholds, allow, baseline) "
+                              "apply.")
+        report.extra["base"] = {"ref": base, "applied": "pull request", "changes": []}
         return
-    base_config = parse_config(text, Path(f"{base}:{relative}"), config.root)
-    changes = threshold_changes(base_config.thresholds, config.thresholds)
+    changes = apply_base(config, base_config)
+    replaced = base_checkpoint_file(config, base, workdir) if workdir else None
+    if replaced:
+        changes.append(f"checkpoint file {config.section('checkpoint')['path']} (changed by this "
+                       "pull request; the base commit's version is checked)")
+        config.data["checkpoint"] = {**config.section("checkpoint"), "path": replaced}
+    report.extra["base"] = {"ref": base, "applied": "base", "changes": changes[:MAX_CHANGES]}
     if changes:
-        report.notices.append("This pull request changes thresholds; the base commit's apply: "
-                              + "; ".join(changes))
-    config.data["thresholds"] = base_config.thresholds
+        report.notices.append(changes_notice(base, changes))
 
 
 def version_skew(written_by: dict, runner: dict) -> list[str]:

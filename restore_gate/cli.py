@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--base", help="git ref (the pull request's base) whose config supplies "
                        "the thresholds")
     check.add_argument("--fetch-only", type=Path, help=argparse.SUPPRESS)  # the action's
+    check.add_argument("--stage-timeout", type=_seconds, metavar="SECONDS",
+                       help="time limit of each stage (default: limits.stage_seconds in the "
+                       "config, else 600); a stage over it ends in error (exit 2)")
     check.add_argument("--baseline-ref", help="git ref (release tag) whose code, with the same "
                        "checkpoint, gives the baseline for a bare checkpoint")
 
@@ -88,23 +91,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _seconds(value: str) -> float:
+    import math
+
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
+    return seconds
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from restore_gate.check import CheckOptions, run_check
     from restore_gate.links import SourceLinks
-    from restore_gate.render import render
+
+    def emit(report) -> None:
+        from restore_gate.render import render
+
+        markdown = render(report.to_dict(), links=SourceLinks.from_actions())
+        if args.report:
+            report.write(args.report)
+        if args.markdown:
+            args.markdown.parent.mkdir(parents=True, exist_ok=True)
+            args.markdown.write_text(markdown, encoding="utf-8")
+        if args.fetch_only is None or report.verdict != "pass":
+            print(markdown, flush=True)
 
     report = run_check(CheckOptions(args.config, args.checkpoint, args.device, args.quiet,
                                     base=args.base, baseline_ref=args.baseline_ref,
-                                    fetch_only=args.fetch_only))
-    data = report.to_dict()
-    markdown = render(data, links=SourceLinks.from_actions())
-    if args.report:
-        report.write(args.report)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown, encoding="utf-8")
-    if args.fetch_only is None or report.verdict != "pass":
-        print(markdown)
+                                    fetch_only=args.fetch_only,
+                                    stage_timeout=args.stage_timeout, on_abort=emit))
+    emit(report)
     return EXIT[report.verdict]
 
 

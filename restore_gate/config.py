@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
+import posixpath
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from restore_gate.errors import GateError
+from restore_gate.limits import MAX_CONFIG_BYTES
 
 if TYPE_CHECKING:
     import jsonschema
@@ -64,9 +69,20 @@ class Config:
         return {"missing": allow.get("missing", []), "unexpected": allow.get("unexpected", [])}
 
     @property
+    def stage_seconds(self) -> float:
+        from restore_gate.deadline import DEFAULT_STAGE_SECONDS
+
+        return float(self.section("limits").get("stage_seconds", DEFAULT_STAGE_SECONDS))
+
+    @property
     def thresholds(self) -> dict[str, Any]:
         value = self.data.get("thresholds") or {}
         return value if isinstance(value, dict) else {}
+
+
+# A reader of repository files by root-relative POSIX path (None: no such file): the working
+# tree by default, the base commit's tree (via git) for `--base`.
+Reader = Callable[[str], "str | None"]
 
 
 def load_config(path: Path, root: Path | None = None) -> Config:
@@ -78,49 +94,129 @@ def load_config(path: Path, root: Path | None = None) -> Config:
             f"create {DEFAULT_CONFIG} at the repository root (see the README) "
             "or pass --config PATH",
         )
-    return parse_config(path.read_text(encoding="utf-8"), path, root or path.parent)
+    return parse_config(read_text(path), path, root or path.parent)
 
 
-def parse_config(text: str, path: Path, root: Path) -> Config:
-    """Validate config text (from the working tree or from a git ref)."""
+def parse_config(text: str, path: Path, root: Path, read: Reader | None = None,
+                 label: str = "") -> Config:
+    """Validate config text (from the working tree or from a git ref). `read` fetches the
+    threshold file it names (default: from the working tree under `root`); `label` prefixes
+    its name in messages (e.g. the base commit)."""
     data, lines = parse_yaml(text, path)
     validate(data, lines, path, "config.schema.json")
     config = Config(path=path, root=root.resolve(), data=data)
+    seconds = config.section("limits").get("stage_seconds")
+    if seconds is not None and not math.isfinite(seconds):
+        raise GateError("config", f"{path}:{lines.get(('limits', 'stage_seconds'), 1)}: "
+                        f"'limits.stage_seconds': {seconds} is not a number of seconds",
+                        "write a finite number of seconds, e.g. 600")
+    for index, entry in enumerate(config.section("model").get("paths", [])):
+        inside(config.root, entry, ("model", "paths", index), path, lines)
     thresholds = data.get("thresholds")
     if isinstance(thresholds, str):
-        config.data["thresholds"] = load_threshold_file(config.root / thresholds)
+        relative = inside(config.root, thresholds, ("thresholds",), path, lines)
+        config.data["thresholds"] = load_threshold_file(
+            relative, read or working_tree(config.root), f"{path}:{lines.get(('thresholds',), 1)}",
+            Path(f"{label}{relative}"))
     return config
 
 
-def load_threshold_file(path: Path) -> dict[str, Any]:
-    """A separate threshold file named by `thresholds: path.yml`."""
-    if not path.is_file():
+def inside(root: Path, value: str, key: tuple, path: Path, lines: dict[tuple, int]) -> str:
+    """A path from the config, relative to the repository root and staying inside it (no
+    absolute path, no `..` out, no symlink out); return it as a normalised POSIX path."""
+    dotted = ".".join(map(str, key))
+    where = f"{path}:{lines.get(key, 1)}: '{dotted}'"
+    hint = f"name a path inside the repository, relative to its root ({root})"
+    if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() \
+            or PureWindowsPath(value).drive:
+        raise GateError("config", f"{where}: {value!r} is an absolute path", hint)
+    relative = posixpath.normpath(value.replace("\\", "/"))
+    if relative == ".." or relative.startswith("../"):
+        raise GateError("config", f"{where}: {value!r} leaves the repository", hint)
+    if not (root / relative).resolve().is_relative_to(root.resolve()):
+        raise GateError("config", f"{where}: {value!r} resolves (through a symlink) to a "
+                        "place outside the repository", hint)
+    return relative
+
+
+def working_tree(root: Path) -> Reader:
+    def read(relative: str) -> str | None:
+        path = root / relative
+        return read_text(path) if path.is_file() else None
+    return read
+
+
+def read_text(path: Path) -> str:
+    """A config or threshold file's text, refusing one over the size limit unread."""
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise GateError("config", f"{path} is {size} bytes, over the limit of "
+                        f"{MAX_CONFIG_BYTES}", "a config or threshold file is a few lines of "
+                        "YAML: check that the path names the right file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise GateError("config", f"{path} is not UTF-8 text",
+                        "name a YAML file (UTF-8)") from None
+
+
+def load_threshold_file(relative: str, read: Reader, named_at: str, path: Path) -> dict[str, Any]:
+    """A separate threshold file named by `thresholds: path.yml` (at `named_at`), shown as
+    `path` in messages."""
+    text = read(relative)
+    if text is None:
         raise GateError(
             "config",
-            f"threshold file {path} not found",
+            f"{named_at}: threshold file {relative} not found",
             "fix the `thresholds:` path in the config (relative to the repository root)",
         )
-    data, lines = parse_yaml(path.read_text(encoding="utf-8"), path)
+    data, lines = parse_yaml(text, path)
     validate(data, lines, path, "config.schema.json", pointer="#/$defs/thresholds")
     return data
 
 
 def parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
-    """Parse YAML safely; return the data and the line of every key path."""
+    """Parse YAML safely; return the data and the line of every key path.
+
+    Anchors and aliases are refused (an alias bomb expands a few lines into gigabytes), and
+    an error shows the line and the parser's reason, never the file's text.
+    """
+    if len(text) > MAX_CONFIG_BYTES:
+        raise GateError("config", f"{path} holds {len(text)} characters, over the limit of "
+                        f"{MAX_CONFIG_BYTES}", "a config or threshold file is a few lines of "
+                        "YAML: check that the path names the right file")
     try:
+        _refuse_aliases(text, path)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = _QUOTED.sub("'…'", str(getattr(exc, "problem", None) or type(exc).__name__))
         raise GateError(
-            "config", f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}",
-            "fix the YAML syntax",
-        ) from exc
+            "config", f"{where}: invalid YAML: {problem}",
+            "fix the YAML syntax (and check that the path names a YAML file)",
+        ) from None
     lines: dict[tuple, int] = {}
     if node is not None:
         _collect_lines(node, (), lines)
     return ({} if data is None else data), lines
+
+
+# quoted text in a YAML error that is not a token kind ('<stream end>') nor one character
+_QUOTED = re.compile(r"'(?!<)[^']{3,}'")
+
+
+def _refuse_aliases(text: str, path: Path) -> None:
+    """Refuse `&anchor` and `*alias` (read from the event stream: nothing is expanded)."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise GateError(
+                "config",
+                f"{path}:{event.start_mark.line + 1}: YAML anchors and aliases (&name, *name, "
+                "<<: *name) are not allowed",
+                "write the values out in full: aliases can expand a few lines into gigabytes",
+            )
 
 
 def _collect_lines(node: yaml.Node, prefix: tuple, lines: dict[tuple, int]) -> None:
@@ -174,7 +270,8 @@ def _describe(error: jsonschema.ValidationError, lines: dict[tuple, int], path: 
         parts = []
         for key in unknown:
             line = lines.get((*location, key), lines.get(location, 1))
-            guess = difflib.get_close_matches(str(key), allowed, n=1)
+            key = str(key) if len(str(key)) <= 40 else f"{str(key)[:40]}…"
+            guess = difflib.get_close_matches(key, allowed, n=1)
             suggestion = f"; did you mean '{guess[0]}'?" if guess else ""
             where = f"{dotted}." if location else ""
             parts.append(
@@ -195,7 +292,20 @@ def _describe(error: jsonschema.ValidationError, lines: dict[tuple, int], path: 
             )
             return _describe(fake, lines, path)
     line = lines.get(location, 1)
-    return f"{path}:{line}: '{dotted}': {error.message}"
+    return f"{path}:{line}: '{dotted}': {_message(error)}"
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message, with the value received shown only when it is a short scalar
+    under a key: a file that is not a config (a key file, a `.env`) is never echoed."""
+    value = error.instance
+    shown = repr(value)
+    short = isinstance(value, (bool, int, float, type(None))) or (
+        isinstance(value, str) and len(value) <= 40 and "\n" not in value)
+    if error.absolute_path and short:
+        return error.message
+    kind = {dict: "a mapping", list: "a list", str: "a string"}.get(type(value), "the value")
+    return error.message.replace(shown, kind)[:300]
 
 
 def threshold_changes(base: dict[str, Any], head: dict[str, Any]) -> list[str]:

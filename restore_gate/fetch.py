@@ -16,6 +16,7 @@ import re
 import sys
 import tarfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from restore_gate.bundle import check_members
+from restore_gate.bundle import check_archive_members
 from restore_gate.errors import GateError
 from restore_gate.github import GitHub, GitHubError, Repo, make_session
 from restore_gate.github.client import TIMEOUT
@@ -239,14 +240,13 @@ def save(response: requests.Response, target: Path, expected: str | None, size: 
 
 
 def check_archive(path: Path, label: str) -> None:
-    """Refuse an archive holding absolute paths, `..` or links before it enters the cache
-    (extraction's `data` filter would only neutralise some of them; an error is clearer)."""
+    """Refuse an archive holding absolute paths, `..`, links, too many members or declared
+    sizes over the caps before it enters the cache (unpacking checks again, by actual bytes)."""
     if not label.endswith((".tar.gz", ".tgz")):
         return
     try:
-        with tarfile.open(path, "r:*") as archive:
-            check_members(archive.getmembers(), label)
-    except (tarfile.TarError, EOFError, OSError) as exc:
+        check_archive_members(path, label)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise GateError("fetch", f"cannot unpack {label}: {type(exc).__name__}: {exc}",
                         "the archive is truncated or corrupted: re-create it") from None
 

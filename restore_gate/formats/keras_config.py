@@ -25,7 +25,10 @@ _KERAS_MODULES = ("keras", "keras_hub", "keras_cv", "keras_nlp", "builtins")
 
 
 def read_keras_config(path: Path) -> dict[str, Any]:
-    """`config.json` of a `.keras` zip, parsed as plain JSON."""
+    """`config.json` of a `.keras` zip, parsed as plain JSON (its size checked first)."""
+    from restore_gate.formats.keras_v3 import check_keras_zip
+
+    check_keras_zip(path)
     try:
         with zipfile.ZipFile(path) as archive:
             return json.loads(archive.read(CONFIG_ENTRY))

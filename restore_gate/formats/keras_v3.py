@@ -30,6 +30,15 @@ KERAS_FORMAT = "keras"
 WEIGHTS_ENTRY = "model.weights.h5"
 
 
+def check_keras_zip(path: Path) -> None:
+    """Refuse a `.keras` zip whose members would inflate past the caps, before reading any."""
+    from restore_gate.limits import MAX_KERAS_JSON_BYTES, MAX_KERAS_WEIGHTS_BYTES, check_zip
+
+    check_zip(path, {WEIGHTS_ENTRY: MAX_KERAS_WEIGHTS_BYTES}, MAX_KERAS_JSON_BYTES, "inspect",
+              "a .keras file holds config.json, metadata.json and model.weights.h5 of "
+              "ordinary sizes: re-create it with model.save()")
+
+
 def is_keras_zip(path: Path) -> bool:
     return path.is_file() and path.suffix == ".keras"
 
@@ -46,6 +55,7 @@ def open_weights(info_or_path: CheckpointInfo | Path) -> Iterator[h5py.File]:
     path = info_or_path.path if isinstance(info_or_path, CheckpointInfo) else info_or_path
     try:
         if path.suffix == ".keras":
+            check_keras_zip(path)
             with (zipfile.ZipFile(path) as archive, archive.open(WEIGHTS_ENTRY) as raw,
                   h5py.File(raw, "r") as handle):
                 refuse_outside_storage(handle, f"{WEIGHTS_ENTRY} inside {path}")
@@ -119,6 +129,7 @@ def _text(value: Any) -> str:
 
 
 def _keras_metadata(path: Path) -> dict[str, str]:
+    check_keras_zip(path)
     try:
         with zipfile.ZipFile(path) as archive:
             meta = json.loads(archive.read("metadata.json"))
