@@ -7,6 +7,7 @@ against `schemas/report.schema.json`, since a report is an untrusted artifact).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,30 @@ from restore_gate.errors import GateError
 SCHEMA_VERSION = 1
 MISMATCH_KINDS = ("missing", "unexpected", "shape", "dtype", "rename")
 VERDICTS = ("pass", "fail", "error")
+EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}  # the one verdict -> exit code map
+
+
+def exit_code(verdict: str) -> int:
+    """The exit code of a verdict; anything but pass/fail is an error (2)."""
+    return EXIT_CODES.get(verdict, EXIT_CODES["error"])
+
+
+def judge(report: dict[str, Any]) -> str:
+    """The verdict a report's contents give: error beats fail beats pass.
+
+    `Report.decide()` and `publish` (on each validated, untrusted report) both use it.
+    """
+    if report.get("errors"):
+        return "error"
+    optimizer = report.get("optimizer")
+    if (
+        any(not m.get("allowed", False) for m in report.get("mismatches") or [])
+        or any(not d.get("ok") and d.get("level", "fail") == "fail"
+               for d in report.get("drift") or [])
+        or (isinstance(optimizer, dict) and not optimizer.get("ok", False))
+    ):
+        return "fail"
+    return "pass"
 
 
 @dataclass
@@ -94,17 +119,8 @@ class Report:
         self.errors.append(error.as_dict())
 
     def decide(self) -> str:
-        """Set and return the verdict: error beats fail beats pass."""
-        if self.errors:
-            self.verdict = "error"
-        elif (
-            any(m.blocking for m in self.mismatches)
-            or any(not d.ok and d.level == "fail" for d in self.drift)
-            or (self.optimizer is not None and not self.optimizer.ok)
-        ):
-            self.verdict = "fail"
-        else:
-            self.verdict = "pass"
+        """Set and return the verdict (`judge` of the contents)."""
+        self.verdict = judge(asdict(self))
         return self.verdict
 
     def summary(self) -> dict[str, int]:
@@ -115,7 +131,16 @@ class Report:
         return counts
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as strict JSON values: a NaN/Inf measurement becomes null (with a note
+        on its drift entry), since JSON has no such numbers."""
         data = asdict(self)
+        for entry in data["drift"]:
+            bad = [k for k in ("baseline", "value", "delta") if not _finite(entry[k])]
+            if bad:
+                shown = ", ".join(f"{k} {entry[k]}" for k in bad)
+                entry["note"] = (f"{entry['note']}; " if entry["note"] else "") + (
+                    f"not finite: {shown} (recorded as null)")
+        data = _strict(data)
         data["schema_version"] = SCHEMA_VERSION
         data["tool"] = {"name": "restore-gate", "version": __version__}
         data["summary"] = self.summary()
@@ -123,7 +148,23 @@ class Report:
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+        path.write_text(text + "\n", encoding="utf-8")
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def _strict(value: Any) -> Any:
+    """`value` with every non-finite float replaced by None (JSON null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
 
 
 @cache
