@@ -125,7 +125,8 @@ def compare_metric(
                           note=f"{', '.join(wrong)} does not apply to {name}: use {fail_key}")
     for which, number in (("baseline", baseline), ("value", value)):
         if not math.isfinite(number):
-            return DriftEntry("metric", name, baseline, value, None, label, False, "fail",
+            return DriftEntry("metric", name, baseline, value, value - baseline, label, False,
+                              "fail",
                               note=f"the {which} is {number!r} (NaN or Inf): a metric that is "
                                    "not a finite number never passes")
     delta = value - baseline

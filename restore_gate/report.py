@@ -19,6 +19,7 @@ from restore_gate.errors import GateError
 SCHEMA_VERSION = 1
 MISMATCH_KINDS = ("missing", "unexpected", "shape", "dtype", "rename")
 VERDICTS = ("pass", "fail", "error")
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # how the report spells them
 EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}  # the one verdict -> exit code map
 
 
@@ -131,16 +132,9 @@ class Report:
         return counts
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as strict JSON values: a NaN/Inf measurement becomes null (with a note
-        on its drift entry), since JSON has no such numbers."""
-        data = asdict(self)
-        for entry in data["drift"]:
-            bad = [k for k in ("baseline", "value", "delta") if not _finite(entry[k])]
-            if bad:
-                shown = ", ".join(f"{k} {entry[k]}" for k in bad)
-                entry["note"] = (f"{entry['note']}; " if entry["note"] else "") + (
-                    f"not finite: {shown} (recorded as null)")
-        data = _strict(data)
+        """The report as strict JSON values: a NaN/Inf measurement becomes the string "NaN",
+        "Infinity" or "-Infinity" (JSON has no such numbers; the schema allows these three)."""
+        data = _strict(asdict(self))
         data["schema_version"] = SCHEMA_VERSION
         data["tool"] = {"name": "restore-gate", "version": __version__}
         data["summary"] = self.summary()
@@ -152,14 +146,10 @@ class Report:
         path.write_text(text + "\n", encoding="utf-8")
 
 
-def _finite(value: Any) -> bool:
-    return not isinstance(value, float) or math.isfinite(value)
-
-
 def _strict(value: Any) -> Any:
-    """`value` with every non-finite float replaced by None (JSON null)."""
+    """`value` with every non-finite float spelt as a string ("NaN", "Infinity", "-Infinity")."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value if math.isfinite(value) else NON_FINITE[str(value)]
     if isinstance(value, dict):
         return {k: _strict(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
