@@ -71,8 +71,10 @@ def compare_outputs(
         note = (f"max rel error {max_rel:.3g}; "
                 f"{int(outside.sum())} of {outside.size} values outside tolerance")
         if nonfinite:
-            side = "the release's" if not np.isfinite(ref).all() else "the branch's"
-            note += f"; {nonfinite} values are NaN or Inf ({side} outputs among them)"
+            counts = {"the branch's outputs": int((~np.isfinite(out)).sum()),
+                      "the release's": int((~np.isfinite(ref)).sum())}
+            note += "; NaN or Inf: " + ", ".join(f"{n} in {side}" for side, n in counts.items()
+                                                  if n)
         entries.append(DriftEntry(
             kind, f"{name} max abs error", 0.0, max_abs, max_abs, label, not outside.any(),
             note=note,
@@ -85,6 +87,34 @@ def compare_outputs(
                 f"share ≤ {max_top1_changed:g}", changed <= max_top1_changed,
             ))
     return entries
+
+
+def unjudged_outputs(outputs: list[np.ndarray]) -> DriftEntry:
+    """The branch's golden outputs when the release recorded none: shown, not compared; but
+    NaN or Inf in them fails (NaN never passes, baseline or not)."""
+    bad = total = 0
+    for out in outputs:
+        try:
+            values = np.asarray(out, dtype=np.float64)
+        except (TypeError, ValueError):  # not numbers (strings): nothing to judge
+            continue
+        bad, total = bad + int((~np.isfinite(values)).sum()), total + values.size
+    if bad:
+        return DriftEntry("output", "golden outputs", None, None, None, "finite values", False,
+                          note=f"not compared (the release has no recorded outputs), but {bad} "
+                               f"of {total} values the branch gives are NaN or Inf")
+    return DriftEntry("output", "golden outputs", None, None, None, "", True, "info",
+                      note="not measured: the release has no recorded outputs")
+
+
+def unjudged_metric(name: str, value: float | None) -> DriftEntry:
+    """A metric with no baseline: shown, not compared; but a NaN or Inf value fails."""
+    if value is not None and not math.isfinite(value):
+        return DriftEntry("metric", name, None, value, None, "finite value", False,
+                          note=f"not compared (no baseline), but the value is {value!r} (NaN "
+                               "or Inf): a metric that is not a finite number never passes")
+    return DriftEntry("metric", name, None, value, None, "", True, "info",
+                      note="not measured: no baseline")
 
 
 def parse_amount(amount: Any, baseline: float) -> float:

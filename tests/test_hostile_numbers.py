@@ -184,6 +184,17 @@ def test_nan_loss_fails(bundle, project):
     assert not loss["ok"] and loss["value"] == "NaN" and "NaN" in loss["note"]
 
 
+def test_nan_without_a_baseline_fails(project, tmp_path):
+    """Attack: a bare checkpoint (no recorded outputs, no baseline): NaN outputs and a NaN loss
+    were only "not measured", and the check passed."""
+    write_branch(project.root)
+    prefix = save_release(project.build(), tmp_path / "ckpt", "tf")
+    write_branch(project.root, activation="poisoned", data="data:nan_data")
+    code, report, err = check(project, prefix)
+    assert code == 1 and report["verdict"] == "fail", err
+    assert {d["name"] for d in report["drift"] if not d["ok"]} == {"golden outputs", "loss"}
+
+
 @pytest.mark.parametrize("encoding", ["NaN tokens", "strings"])
 def test_nan_gpu_outputs_fail_cpu_gpu_parity(passing, tmp_path, encoding):
     """Attack: the GPU runner's golden outputs are all NaN; the CPU-vs-GPU parity passed."""
