@@ -38,12 +38,25 @@ def judge(report: dict[str, Any]) -> str:
     optimizer = report.get("optimizer")
     if (
         any(not m.get("allowed", False) for m in report.get("mismatches") or [])
-        or any(not d.get("ok") and d.get("level", "fail") == "fail"
-               for d in report.get("drift") or [])
+        or any(failing_drift(d) for d in report.get("drift") or [])
         or (isinstance(optimizer, dict) and not optimizer.get("ok", False))
     ):
         return "fail"
     return "pass"
+
+
+def failing_drift(entry: dict[str, Any]) -> bool:
+    """A drift entry that fails: not ok at fail level, or holding a NaN/Inf measurement (as a
+    float in memory, as its string spelling in a report file), which never passes."""
+    if not entry.get("ok") and entry.get("level", "fail") == "fail":
+        return True
+    return any(_not_finite(entry.get(key)) for key in ("baseline", "value", "delta"))
+
+
+def _not_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return isinstance(value, str) and value in NON_FINITE.values()
 
 
 @dataclass

@@ -310,6 +310,10 @@ def failing_drift(report: dict) -> None:
     report["drift"][0]["level"] = "fail"
 
 
+def nan_marked_ok(report: dict) -> None:
+    report["drift"][0].update(value="NaN", delta="NaN", ok=True)
+
+
 def lost_optimizer(report: dict) -> None:
     report["optimizer"] = {"status": "lost", "policy": "required", "ok": False}
 
@@ -320,12 +324,13 @@ def an_error(report: dict) -> None:
 
 @pytest.mark.parametrize("tamper, claimed, actual", [
     (blocking_mismatch, "pass", "fail"), (failing_drift, "pass", "fail"),
+    (nan_marked_ok, "pass", "fail"),
     (lost_optimizer, "pass", "fail"), (an_error, "pass", "error"), (an_error, "fail", "error"),
 ])
 def test_publish_rejects_a_report_whose_verdict_disagrees_with_its_contents(
         passing, tmp_path, tamper, claimed, actual):
     """Attack: a schema-valid report says `pass` (or `fail`) over a blocking mismatch, failing
-    drift, a lost optimizer or an error; publish posted "pass"."""
+    drift, a NaN marked ok, a lost optimizer or an error; publish posted "pass"."""
     report = json.loads(json.dumps(passing[1]))
     tamper(report)
     report["verdict"] = claimed

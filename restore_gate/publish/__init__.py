@@ -37,7 +37,7 @@ from restore_gate.publish.workflow import (
     write_summary,
 )
 from restore_gate.render import MARKER
-from restore_gate.report import exit_code
+from restore_gate.report import exit_code, failing_drift, judge
 
 DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
 MAX_REPORT_BYTES = 64 * 1024 * 1024
@@ -83,8 +83,6 @@ def _not_json(token: str) -> None:
 def rejudged(report: dict[str, Any], path: Path) -> dict[str, Any]:
     """The report, if its claimed verdict is the one its contents give (`report.judge`, the
     rule `check` decided with); a disagreement is a GateError naming the report."""
-    from restore_gate.report import judge
-
     actual, claimed = judge(report), report["verdict"]
     if actual != claimed:
         raise GateError(
@@ -102,7 +100,7 @@ def _why(report: dict[str, Any], verdict: str) -> str:
     if verdict == "pass":
         return "no error, no blocking mismatch, no failing drift, the optimizer is fine"
     blocking = sum(not m.get("allowed", False) for m in report["mismatches"])
-    failing = sum(not d["ok"] and d.get("level", "fail") == "fail" for d in report["drift"])
+    failing = sum(map(failing_drift, report["drift"]))
     optimizer = report.get("optimizer") or {}
     parts = [f"{blocking} blocking mismatch(es)" if blocking else "",
              f"{failing} failing drift entr{'y' if failing == 1 else 'ies'}" if failing else "",
