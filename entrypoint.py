@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from restore_gate.report import EXIT_CODES
+
 DEFAULTS = {  # the same defaults as action.yml (a `docker://` step gets no action.yml)
     "config": ".restore-gate.yml",
     "checkpoint": "",
@@ -47,7 +49,8 @@ MODES = ("check", "publish", "check-and-publish")
 FAIL_ON = ("fail", "error", "never")
 DEVICES = ("cpu", "gpu", "auto")
 BOOLEANS = {"true": True, "false": False}
-VERDICTS = {0: "pass", 1: "fail", 2: "error"}
+VERDICTS = {code: verdict for verdict, code in EXIT_CODES.items()}  # 0 pass, 1 fail, 2 error
+ERROR = EXIT_CODES["error"]
 REPORT = "restore-gate-report.json"  # written in the workspace, so later steps can upload it
 MARKDOWN = "restore-gate-comment.md"
 EVENT = "restore-gate-event.json"  # `check` mode's copy of the event, for the fork-safe split
@@ -103,9 +106,9 @@ def read_inputs(env: Mapping[str, str]) -> Inputs:
 def apply_fail_on(code: int, fail_on: str) -> int:
     """The step's exit code: `fail` keeps the verdict's, `error` only fails on 2, `never` is 0."""
     if fail_on == "never":
-        return 0
+        return EXIT_CODES["pass"]
     if fail_on == "error":
-        return 2 if code == 2 else 0
+        return ERROR if code == ERROR else EXIT_CODES["pass"]
     return code
 
 
@@ -203,16 +206,14 @@ def run_cli(argv: list[str], untrusted_output: bool = False) -> int:
         print(f"::stop-commands::{stop}", flush=True)
     try:
         code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 2
-    except Exception as exc:  # fail closed
-        log(f"restore-gate crashed: {type(exc).__name__}: {exc}")
-        code = 2
+    except BaseException as exc:  # fail closed: sys.exit(0) in branch code is no pass
+        log(f"restore-gate was stopped: {type(exc).__name__}: {exc}")
+        code = ERROR
     finally:
         sys.stdout.flush()
         if untrusted_output:
             print(f"::{stop}::", flush=True)
-    return code if code in VERDICTS else 2
+    return code if code in VERDICTS else ERROR
 
 
 def matching_reports(patterns: list[str]) -> list[str]:
@@ -226,14 +227,14 @@ def matching_reports(patterns: list[str]) -> list[str]:
 
 def report_outputs(path: str) -> dict[str, str]:
     """`report` and `mismatches` (one line per blocking mismatch, as `publish` writes them)."""
-    from restore_gate.publish.workflow import mismatch_lines
+    from restore_gate.publish.workflow import mismatches_output
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        lines = mismatch_lines([data])
+        value = mismatches_output([data])
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return {"report": path if Path(path).is_file() else "", "mismatches": ""}
-    return {"report": path, "mismatches": lines}
+    return {"report": path, "mismatches": value}
 
 
 def event_for(reports: list[str], env: Mapping[str, str]) -> str | None:
@@ -429,7 +430,7 @@ def main() -> int:
         annotate("error", f"{error}")
         set_outputs(outputs_file, {"verdict": "error", "report": "", "comment-url": "",
                                    "mismatches": ""})
-        return 2
+        return ERROR
     finally:
         if sandbox is not None:
             sandbox.cleanup()

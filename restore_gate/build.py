@@ -19,7 +19,7 @@ from typing import Any
 
 from restore_gate.checkpoint import MODEL, OPTIMIZER, layer_of
 from restore_gate.config import Config
-from restore_gate.errors import GateError
+from restore_gate.errors import GateError, stopped
 from restore_gate.runtime import import_tensorflow
 
 
@@ -83,6 +83,9 @@ def resolve_callable(spec: str, root: Path, extra_paths: list[Path], stage: str 
                 f"importing '{module_name}' raised {type(exc).__name__}: {exc}",
                 f"fix the error at {_user_frame(exc, root)}",
             ) from exc
+        except BaseException as exc:  # sys.exit() & co. at import time
+            raise stopped(stage, f"importing '{module_name}' for '{spec}'", exc,
+                          f"remove it at {_user_frame(exc, root)}") from exc
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
@@ -124,6 +127,10 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
                 f"fix the error at {_user_frame(exc, config.root)}; if a custom class is "
                 "missing, register it or list its module under `model.custom_objects`",
             ) from exc
+        except BaseException as exc:
+            raise stopped("build", f"the builder {config.builder}", exc,
+                          f"remove it at {_user_frame(exc, config.root)}: a builder returns "
+                          "the model") from exc
         shape = config.section("model").get("input_shape") or input_shape
         ensure_built(model, shape)
         optimizer = getattr(model, "optimizer", None)
@@ -150,6 +157,9 @@ def _import_custom_objects(module_name: str, config: Config) -> None:
                 f"cannot import custom_objects module '{module_name}': {exc}",
                 "fix `model.custom_objects` in the config or the module it names",
             ) from exc
+        except BaseException as exc:
+            raise stopped("build", f"importing the custom_objects module '{module_name}'",
+                          exc, f"remove it at {_user_frame(exc, config.root)}") from exc
 
 
 def ensure_built(model: Any, input_shape: list | None) -> None:
@@ -174,6 +184,8 @@ def ensure_built(model: Any, input_shape: list | None) -> None:
             f"calling the model on zeros of shape {shape} failed: {exc}",
             "check `model.input_shape` in the config",
         ) from exc
+    except BaseException as exc:
+        raise stopped("build", f"calling the model on zeros of shape {shape}", exc) from exc
 
 
 def _build_optimizer(optimizer: Any, model: Any) -> None:

@@ -30,7 +30,7 @@ from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
 from restore_gate.compare import Pairing, find_mismatches, judge_optimizer, same_optimizer
 from restore_gate.config import Config, load_config
 from restore_gate.deadline import DEFAULT_STAGE_SECONDS, StageLimit, stage_deadline, timeout_error
-from restore_gate.errors import GateError
+from restore_gate.errors import GateError, stopped
 from restore_gate.measure import measure, rebuild_at_ref
 from restore_gate.report import Mismatch, Report, TensorSpec
 from restore_gate.runtime import describe_device, prepare_device
@@ -87,6 +87,13 @@ def stage(report: Report, name: str, quiet: bool = False,
         )
         traceback.print_exc()
         report.add_error(error)
+        raise StageFailed from exc
+    except BaseException as exc:  # sys.exit()/KeyboardInterrupt/...: fail closed, never exit 0
+        traceback.print_exc()
+        error = stopped(name, f"code run by the {name} stage (branch code: the builder, a "
+                        "custom layer, a data or metric function)", exc)
+        report.add_error(error)
+        progress(f"{name} failed: {error}", quiet)
         raise StageFailed from exc
     finally:
         report.timings[name] = round(time.perf_counter() - start, 3)

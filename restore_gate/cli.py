@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from restore_gate import __version__
 from restore_gate.config import DEFAULT_CONFIG
-from restore_gate.errors import GateError
+from restore_gate.errors import GateError, raised
+from restore_gate.report import EXIT_CODES, exit_code
 from restore_gate.runtime import DEVICES
 
-EXIT = {"pass": 0, "fail": 1, "error": 2}
+ERROR = EXIT_CODES["error"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,9 +88,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except GateError as error:
         print(f"restore-gate: error ({error.stage}): {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 2
+    except RecursionError as exc:  # e.g. a file nested too deeply for a reader
+        print(f"restore-gate: error: {args.command} hit Python's recursion limit ({exc}): an "
+              "input is nested too deeply to be judged", file=sys.stderr)
+    except Exception as exc:  # fail closed: an unforeseen crash is an error (2), not exit 1
+        traceback.print_exc()
+        print(f"restore-gate: error: unexpected {type(exc).__name__} in {args.command}: {exc} "
+              "(a restore-gate bug unless the message says otherwise: please report it with "
+              "the traceback above)", file=sys.stderr)
+    except BaseException as exc:  # SystemExit/KeyboardInterrupt from code the command ran
+        print(f"restore-gate: error: {args.command} was stopped by {raised(exc)}",
+              file=sys.stderr)
+    return ERROR
 
 
 def _seconds(value: str) -> float:
@@ -124,7 +135,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                                     fetch_only=args.fetch_only,
                                     stage_timeout=args.stage_timeout, on_abort=emit))
     emit(report)
-    return EXIT[report.verdict]
+    return exit_code(report.verdict)
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -132,7 +143,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     data = inspect_checkpoint(args.checkpoint, args.format)
     print(to_json(data) if args.json else format_text(data))
-    return 0
+    for problem in data.get("problems", []):  # listed, but no checkpoint TensorFlow can load
+        print(f"restore-gate: error (inspect): {problem}", file=sys.stderr)
+    return ERROR if data.get("problems") else EXIT_CODES["pass"]
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:

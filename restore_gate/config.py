@@ -104,6 +104,7 @@ def parse_config(text: str, path: Path, root: Path, read: Reader | None = None,
     its name in messages (e.g. the base commit)."""
     data, lines = parse_yaml(text, path)
     validate(data, lines, path, "config.schema.json")
+    check_directions(data.get("thresholds"), lines, path, ("thresholds",))
     config = Config(path=path, root=root.resolve(), data=data)
     seconds = config.section("limits").get("stage_seconds")
     if seconds is not None and not math.isfinite(seconds):
@@ -172,7 +173,39 @@ def load_threshold_file(relative: str, read: Reader, named_at: str, path: Path) 
         )
     data, lines = parse_yaml(text, path)
     validate(data, lines, path, "config.schema.json", pointer="#/$defs/thresholds")
+    check_directions(data, lines, path, ())
     return data
+
+
+def check_directions(thresholds: Any, lines: dict[tuple, int], path: Path,
+                     prefix: tuple) -> None:
+    """A metric threshold key must fit the metric's direction (`higher_is_better`, the rule
+    the comparison uses): `loss: {max_drop}` would never trigger, so it is an error."""
+    from restore_gate.drift import direction_keys, higher_is_better
+
+    metrics = thresholds.get("metrics") if isinstance(thresholds, dict) else None
+    problems = []
+    for name, rule in (metrics or {}).items():
+        fits = direction_keys(str(name))
+        for key in rule or {}:
+            if key in fits:
+                continue
+            where = (*prefix, "metrics", name, key)
+            better = "higher" if higher_is_better(str(name)) else "lower"
+            fitting = fits[0] if key.startswith("max_") else fits[1]
+            problems.append(
+                f"{path}:{lines.get(where, lines.get(prefix, 1))}: '{'.'.join(map(str, where))}'"
+                f": {name} is a metric where {better} is better, so {key} would never "
+                f"trigger; did you mean '{fitting}'?"
+            )
+    if problems:
+        raise GateError(
+            "config",
+            "invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems),
+            "use max_drop/warn_drop for metrics where higher is better (accuracy, auc, "
+            "precision, recall, ...) and max_increase/warn_increase for the others (loss, "
+            "errors)",
+        )
 
 
 def parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
@@ -245,9 +278,7 @@ def validate(
         schema.pop("properties", None)
         schema.pop("additionalProperties", None)
         schema.pop("type", None)
-    validator = jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+    validator = jsonschema.Draft202012Validator(schema, format_checker=_format_checker())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
         return
@@ -257,6 +288,17 @@ def validate(
         "invalid configuration:\n" + "\n".join(f"  - {m}" for m in messages),
         "fix the keys above; the README lists every key with an example",
     )
+
+
+@cache
+def _format_checker() -> jsonschema.FormatChecker:
+    """The draft's formats plus `finite`: a number that is not NaN or Inf."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checkers = dict(jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers)
+    checker.checks("finite")(lambda value: not isinstance(value, float) or math.isfinite(value))
+    return checker
 
 
 def _describe(error: jsonschema.ValidationError, lines: dict[tuple, int], path: Path) -> str:
@@ -292,6 +334,9 @@ def _describe(error: jsonschema.ValidationError, lines: dict[tuple, int], path: 
             )
             return _describe(fake, lines, path)
     line = lines.get(location, 1)
+    if error.validator == "format" and error.schema.get("format") == "finite":
+        return (f"{path}:{line}: '{dotted}': {error.instance} is not a finite number (NaN and "
+                "Inf switch the check off): write a number")
     return f"{path}:{line}: '{dotted}': {_message(error)}"
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from restore_gate.check import CheckOptions, run_check
 from restore_gate.render import render
+from restore_gate.report import exit_code
 
 EXAMPLE_FILES = ("classifier.py", "data.py")
 SILENT_CHANGE = ('activation="relu"', 'activation="sigmoid"')
@@ -67,7 +68,7 @@ def run_gate(project: Path, label: str, show_comment: bool = True):
     report = run_check(CheckOptions(config=project / ".restore-gate.yml", quiet=True))
     if show_comment or report.errors:
         print(render(report.to_dict()))
-    code = {"pass": 0, "fail": 1}.get(report.verdict, 2)
+    code = exit_code(report.verdict)
     say(f"verdict on {label}: {report.verdict} (exit code {code})")
     return report
 

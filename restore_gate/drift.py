@@ -6,6 +6,7 @@ parity of two reports is tested on CPU reports.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -58,22 +59,62 @@ def compare_outputs(
             entries.append(DriftEntry(kind, name, None, None, None, label, False,
                                       note=f"output shape {out.shape} != release {ref.shape}"))
             continue
-        diff = np.abs(out - ref)
-        outside = diff > tol["atol"] + tol["rtol"] * np.abs(ref)
-        rel = diff / np.maximum(np.abs(ref), 1e-12)
-        max_abs = float(diff.max()) if diff.size else 0.0
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = np.abs(out - ref)
+            rel = diff / np.maximum(np.abs(ref), 1e-12)
+        # NaN/Inf on either side is outside any tolerance (NaN > tol is False: test it apart)
+        bad = ~(np.isfinite(out) & np.isfinite(ref))
+        outside = bad | (diff > tol["atol"] + tol["rtol"] * np.abs(ref))
+        nonfinite = int(bad.sum())
+        max_abs = float("nan") if nonfinite else float(diff.max()) if diff.size else 0.0
+        max_rel = float("nan") if nonfinite else float(rel.max()) if rel.size else 0.0
+        note = (f"max rel error {max_rel:.3g}; "
+                f"{int(outside.sum())} of {outside.size} values outside tolerance")
+        if nonfinite:
+            counts = {"the branch's outputs": int((~np.isfinite(out)).sum()),
+                      "the release's": int((~np.isfinite(ref)).sum())}
+            note += "; NaN or Inf: " + ", ".join(f"{n} in {side}" for side, n in counts.items()
+                                                  if n)
         entries.append(DriftEntry(
             kind, f"{name} max abs error", 0.0, max_abs, max_abs, label, not outside.any(),
-            note=f"max rel error {float(rel.max()) if rel.size else 0.0:.3g}; "
-                 f"{int(outside.sum())} of {outside.size} values outside tolerance",
+            note=note,
         ))
         if max_top1_changed is not None and ref.ndim >= 2 and ref.shape[-1] > 1:
-            changed = float(np.mean(ref.argmax(-1) != out.argmax(-1)))
+            rows = bad.reshape(-1, ref.shape[-1]).any(-1).reshape(ref.shape[:-1])
+            changed = float(np.mean((ref.argmax(-1) != out.argmax(-1)) | rows))
             entries.append(DriftEntry(
                 kind, f"{name} top-1 changed", 0.0, changed, changed,
                 f"share ≤ {max_top1_changed:g}", changed <= max_top1_changed,
             ))
     return entries
+
+
+def unjudged_outputs(outputs: list[np.ndarray]) -> DriftEntry:
+    """The branch's golden outputs when the release recorded none: shown, not compared; but
+    NaN or Inf in them fails (NaN never passes, baseline or not)."""
+    bad = total = 0
+    for out in outputs:
+        try:
+            values = np.asarray(out, dtype=np.float64)
+        except (TypeError, ValueError):  # not numbers (strings): nothing to judge
+            continue
+        bad, total = bad + int((~np.isfinite(values)).sum()), total + values.size
+    if bad:
+        return DriftEntry("output", "golden outputs", None, None, None, "finite values", False,
+                          note=f"not compared (the release has no recorded outputs), but {bad} "
+                               f"of {total} values the branch gives are NaN or Inf")
+    return DriftEntry("output", "golden outputs", None, None, None, "", True, "info",
+                      note="not measured: the release has no recorded outputs")
+
+
+def unjudged_metric(name: str, value: float | None) -> DriftEntry:
+    """A metric with no baseline: shown, not compared; but a NaN or Inf value fails."""
+    if value is not None and not math.isfinite(value):
+        return DriftEntry("metric", name, None, value, None, "finite value", False,
+                          note=f"not compared (no baseline), but the value is {value!r} (NaN "
+                               "or Inf): a metric that is not a finite number never passes")
+    return DriftEntry("metric", name, None, value, None, "", True, "info",
+                      note="not measured: no baseline")
 
 
 def parse_amount(amount: Any, baseline: float) -> float:
@@ -85,6 +126,13 @@ def parse_amount(amount: Any, baseline: float) -> float:
 
 def higher_is_better(metric: str) -> bool:
     return any(token in metric.lower() for token in HIGHER_IS_BETTER)
+
+
+def direction_keys(metric: str) -> tuple[str, str]:
+    """The (fail, warn) threshold keys that mean something for this metric's direction."""
+    if higher_is_better(metric):
+        return "max_drop", "warn_drop"
+    return "max_increase", "warn_increase"
 
 
 def compare_metric(
@@ -100,11 +148,19 @@ def compare_metric(
         # a threshold whose metric cannot be computed fails; without one it is only shown
         return DriftEntry("metric", name, baseline, value, None, label, not rule,
                           level="fail" if rule else "info", note=note)
+    fail_key, warn_key = direction_keys(name)
+    wrong = sorted(set(rule) - {fail_key, warn_key})
+    if wrong:  # config validation rejects these; never let one check nothing
+        return DriftEntry("metric", name, baseline, value, None, label, False, "fail",
+                          note=f"{', '.join(wrong)} does not apply to {name}: use {fail_key}")
+    for which, number in (("baseline", baseline), ("value", value)):
+        if not math.isfinite(number):
+            return DriftEntry("metric", name, baseline, value, value - baseline, label, False,
+                              "fail",
+                              note=f"the {which} is {number!r} (NaN or Inf): a metric that is "
+                                   "not a finite number never passes")
     delta = value - baseline
     worse = -delta if higher_is_better(name) else delta
-    fail_key, warn_key = (
-        ("max_drop", "warn_drop") if higher_is_better(name) else ("max_increase", "warn_increase")
-    )
     if fail_key in rule and worse > parse_amount(rule[fail_key], baseline) + 1e-12:
         return DriftEntry("metric", name, baseline, value, delta, label, False, "fail")
     if warn_key in rule and worse > parse_amount(rule[warn_key], baseline) + 1e-12:

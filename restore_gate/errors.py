@@ -26,3 +26,23 @@ class GateError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+def raised(exc: BaseException) -> str:
+    """What was raised, for messages: `SystemExit(0)`, `SystemExit`, `KeyboardInterrupt`,
+    `ValueError('no model')`."""
+    if isinstance(exc, SystemExit):
+        return "SystemExit" if exc.code is None else f"SystemExit({exc.code!r})"
+    return f"{type(exc).__name__}({str(exc)!r})" if str(exc) else type(exc).__name__
+
+
+def stopped(stage: str, what: str, exc: BaseException, hint: str = "") -> GateError:
+    """The error for branch code that exited or interrupted the gate (a `BaseException` that
+    is not an `Exception`: `sys.exit()`, `exit()`, `KeyboardInterrupt`, `GeneratorExit`)."""
+    return GateError(
+        stage,
+        f"{what} raised {raised(exc)}: branch code may not exit or interrupt the gate, so it "
+        "cannot be judged",
+        hint or "remove the sys.exit()/exit()/raise from the code it runs; return a value "
+        "(or raise an ordinary exception with a message) instead",
+    )

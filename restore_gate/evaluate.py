@@ -12,7 +12,7 @@ import numpy as np
 
 from restore_gate.build import resolve_callable
 from restore_gate.config import Config
-from restore_gate.errors import GateError
+from restore_gate.errors import GateError, stopped
 
 DEFAULT_GOLDEN_SAMPLES = 64
 MAX_GOLDEN_BYTES = 8 * 1024 * 1024
@@ -40,6 +40,8 @@ def load_eval_data(config: Config) -> tuple[Any, Any] | None:
     except Exception as exc:
         raise GateError("evaluate", f"evaluation.data {spec} raised {type(exc).__name__}: {exc}",
                         "fix the data function or the data files it reads") from exc
+    except BaseException as exc:
+        raise stopped("evaluate", f"the data callable {spec} (evaluation.data)", exc) from exc
     if hasattr(data, "as_numpy_iterator"):
         return _collect_dataset(data, spec)
     if not isinstance(data, (tuple, list)) or len(data) != 2:
@@ -132,6 +134,9 @@ def _guarded(run: Any, what: str, hint: str) -> Any:
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise GateError("evaluate", f"the restored model {what}: {type(exc).__name__}: {first}",
                         hint) from exc
+    except BaseException as exc:  # the model's own (branch) code exited or interrupted
+        raise stopped("evaluate", f"the restored model's code (run {what.removeprefix('failed ')})",
+                      exc) from exc
 
 
 def _named(model: Any, out: Any) -> tuple[list[str], list[np.ndarray]]:

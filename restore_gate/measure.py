@@ -25,6 +25,8 @@ from restore_gate.drift import (
     compare_outputs,
     regime,
     tolerance,
+    unjudged_metric,
+    unjudged_outputs,
 )
 from restore_gate.errors import GateError
 from restore_gate.report import DriftEntry, Report
@@ -66,10 +68,7 @@ def measure(
         )
         _trace(report, baseline, built, golden, tol)
     else:
-        report.drift.append(DriftEntry(
-            "output", "golden outputs", None, None, None, "", True, "info",
-            note="not measured: the release has no recorded outputs",
-        ))
+        report.drift.append(unjudged_outputs(result.golden_outputs))
     report.drift += _metric_entries(config, baseline, result)
     if baseline is None:
         report.notices.append(
@@ -135,8 +134,7 @@ def _metric_entries(
     entries = []
     for name in names:
         if baseline is None:
-            entries.append(DriftEntry("metric", name, None, result.metrics.get(name), None,
-                                      "", True, "info", note="not measured: no baseline"))
+            entries.append(unjudged_metric(name, result.metrics.get(name)))
             continue
         reason = result.metric_errors.get(name, "")
         if name not in result.metrics and not reason:

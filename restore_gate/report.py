@@ -7,6 +7,7 @@ against `schemas/report.schema.json`, since a report is an untrusted artifact).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,44 @@ from restore_gate.errors import GateError
 SCHEMA_VERSION = 1
 MISMATCH_KINDS = ("missing", "unexpected", "shape", "dtype", "rename")
 VERDICTS = ("pass", "fail", "error")
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # how the report spells them
+EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}  # the one verdict -> exit code map
+
+
+def exit_code(verdict: str) -> int:
+    """The exit code of a verdict; anything but pass/fail is an error (2)."""
+    return EXIT_CODES.get(verdict, EXIT_CODES["error"])
+
+
+def judge(report: dict[str, Any]) -> str:
+    """The verdict a report's contents give: error beats fail beats pass.
+
+    `Report.decide()` and `publish` (on each validated, untrusted report) both use it.
+    """
+    if report.get("errors"):
+        return "error"
+    optimizer = report.get("optimizer")
+    if (
+        any(not m.get("allowed", False) for m in report.get("mismatches") or [])
+        or any(failing_drift(d) for d in report.get("drift") or [])
+        or (isinstance(optimizer, dict) and not optimizer.get("ok", False))
+    ):
+        return "fail"
+    return "pass"
+
+
+def failing_drift(entry: dict[str, Any]) -> bool:
+    """A drift entry that fails: not ok at fail level, or holding a NaN/Inf measurement (as a
+    float in memory, as its string spelling in a report file), which never passes."""
+    if not entry.get("ok") and entry.get("level", "fail") == "fail":
+        return True
+    return any(_not_finite(entry.get(key)) for key in ("baseline", "value", "delta"))
+
+
+def _not_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return isinstance(value, str) and value in NON_FINITE.values()
 
 
 @dataclass
@@ -94,17 +133,8 @@ class Report:
         self.errors.append(error.as_dict())
 
     def decide(self) -> str:
-        """Set and return the verdict: error beats fail beats pass."""
-        if self.errors:
-            self.verdict = "error"
-        elif (
-            any(m.blocking for m in self.mismatches)
-            or any(not d.ok and d.level == "fail" for d in self.drift)
-            or (self.optimizer is not None and not self.optimizer.ok)
-        ):
-            self.verdict = "fail"
-        else:
-            self.verdict = "pass"
+        """Set and return the verdict (`judge` of the contents)."""
+        self.verdict = judge(asdict(self))
         return self.verdict
 
     def summary(self) -> dict[str, int]:
@@ -115,7 +145,9 @@ class Report:
         return counts
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The report as strict JSON values: a NaN/Inf measurement becomes the string "NaN",
+        "Infinity" or "-Infinity" (JSON has no such numbers; the schema allows these three)."""
+        data = _strict(asdict(self))
         data["schema_version"] = SCHEMA_VERSION
         data["tool"] = {"name": "restore-gate", "version": __version__}
         data["summary"] = self.summary()
@@ -123,7 +155,19 @@ class Report:
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+        path.write_text(text + "\n", encoding="utf-8")
+
+
+def _strict(value: Any) -> Any:
+    """`value` with every non-finite float spelt as a string ("NaN", "Infinity", "-Infinity")."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else NON_FINITE[str(value)]
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
 
 
 @cache

@@ -10,7 +10,7 @@ from test_render import HOSTILE, hostile_report
 
 from restore_gate.links import SourceLinks
 from restore_gate.publish.merge import comment_body
-from restore_gate.publish.workflow import mismatch_lines
+from restore_gate.publish.workflow import MAX_OUTPUT_BYTES, mismatches_output
 from restore_gate.render import COMMENT_BUDGET, render, size
 
 LINKS = SourceLinks("https://github.com", "octo/models", "b" * 40, "/work/repo")
@@ -58,8 +58,8 @@ def test_several_maximal_reports_merge_under_the_budget(huge):
 
 
 def test_the_mismatches_output_stays_well_under_one_megabyte(huge):
-    text = mismatch_lines([huge])
-    assert len(text.encode()) <= 256 * 1024
+    text = mismatches_output([huge])
+    assert len(text.encode()) <= MAX_OUTPUT_BYTES
     assert text.splitlines()[-1].startswith("… and ") and "more: see the report" in text
 
 

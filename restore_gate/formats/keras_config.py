@@ -25,19 +25,33 @@ _KERAS_MODULES = ("keras", "keras_hub", "keras_cv", "keras_nlp", "builtins")
 
 
 def read_keras_config(path: Path) -> dict[str, Any]:
-    """`config.json` of a `.keras` zip, parsed as plain JSON (its size checked first)."""
+    """`config.json` of a `.keras` zip, parsed as plain JSON (its size checked first); it must
+    be an object."""
     from restore_gate.formats.keras_v3 import check_keras_zip
 
     check_keras_zip(path)
+    hint = "the .keras file is truncated or corrupted: re-create it with model.save()"
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read(CONFIG_ENTRY))
+            config = json.loads(archive.read(CONFIG_ENTRY))
     except (KeyError, json.JSONDecodeError, zipfile.BadZipFile, OSError, UnicodeDecodeError) \
             as exc:
         raise GateError(
-            "inspect", f"cannot read {CONFIG_ENTRY} in {path}: {type(exc).__name__}: {exc}",
-            "the .keras file is truncated or corrupted: re-create it with model.save()",
+            "inspect", f"cannot read {CONFIG_ENTRY} in {path}: {type(exc).__name__}: {exc}", hint,
         ) from exc
+    except RecursionError:
+        raise GateError("inspect", f"{CONFIG_ENTRY} in {path} is nested too deeply to be read "
+                        "(over Python's recursion limit)", hint) from None
+    if not isinstance(config, dict):
+        raise GateError("inspect", f"{CONFIG_ENTRY} in {path} is not a JSON object (it holds a "
+                        f"JSON {_json_kind(config)}): model.save() writes the model's config "
+                        "as an object", hint)
+    return config
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return kinds.get(type(value), "null")
 
 
 def objects(config: Any, depth: int = 0) -> Iterator[dict[str, Any]]:

@@ -133,11 +133,14 @@ def _keras_metadata(path: Path) -> dict[str, str]:
     try:
         with zipfile.ZipFile(path) as archive:
             meta = json.loads(archive.read("metadata.json"))
-    except (KeyError, json.JSONDecodeError, zipfile.BadZipFile, OSError) as exc:
+    except (KeyError, json.JSONDecodeError, zipfile.BadZipFile, OSError, RecursionError) as exc:
         raise GateError(
-            "inspect", f"cannot read metadata.json in {path}: {exc}",
+            "inspect", f"cannot read metadata.json in {path}: {type(exc).__name__}: {exc}",
             "the .keras file is truncated or corrupted: re-create it with model.save()",
-        ) from exc
+        ) from None
+    if not isinstance(meta, dict):
+        raise GateError("inspect", f"metadata.json in {path} is not a JSON object",
+                        "the .keras file is corrupted: re-create it with model.save()")
     return {"keras": str(meta.get("keras_version", "unknown"))}
 
 

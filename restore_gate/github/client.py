@@ -11,6 +11,7 @@ The token is never printed: every message goes through `mask()`.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -129,12 +130,25 @@ class GitHubError(Exception):
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
+def _warn_plain_http(api_url: str) -> None:
+    """The token would travel in clear text: say so (loopback included: the tests' stub)."""
+    host = urlsplit(api_url).hostname or api_url
+    loopback = host in ("127.0.0.1", "::1", "localhost")
+    print(f"restore-gate: warning: GITHUB_API_URL {urlsplit(api_url).scheme}://{host} is plain "
+          f"http: the GitHub token is sent unencrypted"
+          + (" (to this machine's loopback)" if loopback else
+             ", readable by anyone on the network path: use an https:// API URL"),
+          file=sys.stderr, flush=True)
+
+
 class GitHub:
     """GitHub REST calls for one token and one API base URL."""
 
     def __init__(self, token: str | None, api_url: str | None = None) -> None:
         self.token = token or None
         self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
+        if self.token and urlsplit(self.api_url).scheme.lower() != "https":
+            _warn_plain_http(self.api_url)
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"

@@ -31,14 +31,14 @@ from restore_gate.publish.merge import (
 )
 from restore_gate.publish.workflow import (
     annotations,
-    mismatch_lines,
+    mismatches_output,
     warn,
     write_outputs,
     write_summary,
 )
 from restore_gate.render import code
+from restore_gate.report import exit_code, failing_drift, judge
 
-EXIT = {"pass": 0, "fail": 1, "error": 2}
 DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 
@@ -68,12 +68,44 @@ def load_reports(paths: list[Path]) -> list[dict[str, Any]]:
             raise GateError("publish", f"report {path} is over {MAX_REPORT_BYTES} bytes",
                             "pass the JSON file written by `restore-gate check --report`")
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, parse_constant=_not_json)
         except (ValueError, RecursionError) as exc:
             raise GateError("publish", f"report {path} is not JSON: {str(exc)[:200]}",
                             "pass the JSON file written by `restore-gate check --report`") from None
-        reports.append(validate_report(data, str(path)))
+        reports.append(rejudged(validate_report(data, str(path)), path))
     return reports
+
+
+def _not_json(token: str) -> None:
+    raise ValueError(f"a bare {token} is not a JSON value (restore-gate writes NaN/Inf as null)")
+
+
+def rejudged(report: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The report, if its claimed verdict is the one its contents give (`report.judge`, the
+    rule `check` decided with); a disagreement is a GateError naming the report."""
+    actual, claimed = judge(report), report["verdict"]
+    if actual != claimed:
+        raise GateError(
+            "publish",
+            f"report {path} claims {claimed}, but its contents give {actual} "
+            f"({_why(report, actual)}): it was altered or not written by `restore-gate check`",
+            "publish the report `restore-gate check --report` wrote, unmodified",
+        )
+    return report
+
+
+def _why(report: dict[str, Any], verdict: str) -> str:
+    if verdict == "error":
+        return f"{len(report['errors'])} error(s)"
+    if verdict == "pass":
+        return "no error, no blocking mismatch, no failing drift, the optimizer is fine"
+    blocking = sum(not m.get("allowed", False) for m in report["mismatches"])
+    failing = sum(map(failing_drift, report["drift"]))
+    optimizer = report.get("optimizer") or {}
+    parts = [f"{blocking} blocking mismatch(es)" if blocking else "",
+             f"{failing} failing drift entr{'y' if failing == 1 else 'ies'}" if failing else "",
+             "the optimizer state is not ok" if optimizer and not optimizer.get("ok") else ""]
+    return ", ".join(p for p in parts if p)
 
 
 def publish_settings(config_path: Path | None) -> dict[str, Any]:
@@ -111,7 +143,7 @@ def publish_command(args: argparse.Namespace) -> int:
     print(f"restore-gate: verdict {outcome.verdict}"
           + (" (overridden by label)" if outcome.overridden else "")
           + (f"; comment {outcome.comment_url}" if outcome.comment_url else ""), file=sys.stderr)
-    return EXIT[outcome.verdict]
+    return exit_code(outcome.verdict)
 
 
 def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
@@ -166,7 +198,7 @@ def _outputs(ctx: Context, verdict: str, paths: list[Path], url: str, reports: l
     if not ctx.output:
         return
     values = {"verdict": verdict, "report": "\n".join(str(p) for p in paths),
-              "comment-url": url, "mismatches": mismatch_lines(reports)}
+              "comment-url": url, "mismatches": mismatches_output(reports)}
     try:
         write_outputs(ctx.output, values)
     except OSError as exc:

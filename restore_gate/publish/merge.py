@@ -28,16 +28,16 @@ from restore_gate.render import (
     size,
     threshold_text,
 )
+from restore_gate.report import exit_code
 
 COMMENT_LIMIT = 65_536  # GitHub's limit for an issue comment body (characters)
 SUMMARY_LIMIT = 1024 * 1024  # a job summary is at most 1 MiB per step
-SEVERITY = {"pass": 0, "fail": 1, "error": 2}
 ROW_LIMITS = (200, 100, 50, 20, 5, 0)
 
 
 def worst(verdicts: list[str]) -> str:
     """error > fail > pass; no verdict at all is an error."""
-    return max(verdicts, key=lambda v: SEVERITY.get(v, 2), default="error")
+    return max(verdicts, key=exit_code, default="error")
 
 
 def runner_names(reports: list[dict]) -> list[str]:

@@ -15,7 +15,8 @@ from pathlib import Path, PurePosixPath
 from restore_gate.render import fmt_spec
 
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
-MISMATCHES_OUTPUT_BYTES = 256 * 1024  # of the 1 MB GitHub allows a job's outputs
+MAX_OUTPUT_BYTES = 64 * 1024  # per step output; GitHub allows 1 MB for all of a job's outputs
+MAX_OUTPUT_LINES = 1000
 
 
 def escape_data(text: str) -> str:
@@ -48,21 +49,6 @@ def describe(m: dict) -> str:
     return text
 
 
-def mismatch_lines(reports: list[dict], limit: int = MISMATCHES_OUTPUT_BYTES) -> str:
-    """The `mismatches` step output: one line per blocking mismatch, at most `limit` UTF-8
-    bytes (GitHub takes at most 1 MB of outputs per job); a last line counts the rest."""
-    found = blocking(reports)
-    lines, used = [], 0
-    for index, m in enumerate(found):
-        line = describe(m)
-        if used + len(line.encode()) + 80 > limit:
-            lines.append(f"… and {len(found) - index} more: see the report")
-            break
-        lines.append(line)
-        used += len(line.encode()) + 1
-    return "\n".join(lines)
-
-
 def blocking(reports: list[dict]) -> list[dict]:
     """Blocking mismatches across reports, each once."""
     seen: dict[tuple, dict] = {}
@@ -71,6 +57,29 @@ def blocking(reports: list[dict]) -> list[dict]:
             if not m.get("allowed"):
                 seen.setdefault((m["kind"], m["name"]), m)
     return list(seen.values())
+
+
+def mismatches_output(reports: list[dict]) -> str:
+    """The `mismatches` step output: one line per blocking mismatch, bounded."""
+    return bounded_lines([describe(m) for m in blocking(reports)])
+
+
+def bounded_lines(lines: list[str], limit: int = MAX_OUTPUT_BYTES,
+                  most: int = MAX_OUTPUT_LINES) -> str:
+    """The first lines that fit in `limit` UTF-8 bytes (and `most` lines), then a last line
+    "… and K more" when some were left out."""
+    kept: list[str] = []
+    size = 0
+    reserve = len(f"… and {len(lines)} more".encode()) + 1
+    for index, line in enumerate(lines):
+        cost = len(line.encode("utf-8")) + 1
+        rest_fits = size + cost + (reserve if index + 1 < len(lines) else 0) <= limit
+        if len(kept) >= most or not rest_fits:
+            kept.append(f"… and {len(lines) - index} more")
+            break
+        kept.append(line)
+        size += cost
+    return "\n".join(kept)
 
 
 def located(reports: list[dict], workspace: Path | None) -> list[tuple[tuple[str, int], dict]]:
