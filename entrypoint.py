@@ -164,7 +164,8 @@ def trust_workspace(workspace: Path) -> None:
 
 
 def base_commit(event_path: str | None) -> str | None:
-    """The pull request's base commit, when the event names one and the checkout holds it."""
+    """The pull request's base commit, when the event names one; an `InputError` (exit 2) when
+    the checkout does not hold it."""
     if not event_path or not Path(event_path).is_file():
         return None
     try:
@@ -178,11 +179,12 @@ def base_commit(event_path: str | None) -> str | None:
     found = git and subprocess.run(
         [git, "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True, check=False
     ).returncode == 0
-    if not found:
-        annotate("notice", f"the base commit {sha[:12]} is not in the checkout, so this pull "
-                 "request's own thresholds apply: check out with `fetch-depth: 2` (or fetch the "
-                 "base) to have the base commit's thresholds enforced")
-        return None
+    if not found:  # fail closed: the pull request's own settings must not decide its verdict
+        raise InputError(
+            f"the pull request's base commit {sha[:12]} is not in the checkout, so the gate "
+            "cannot take its verdict-deciding settings (thresholds, allow, baseline, checkpoint "
+            "source) from it, and will not let the pull request's own decide: check out with "
+            "`fetch-depth: 2` in actions/checkout (or fetch the base commit before this step)")
     return sha
 
 

@@ -141,3 +141,19 @@ def write_project(root: Path, units: int, checkpoint: str) -> Path:
     project.write("model.py", functional_model(units=units))
     project.config(checkpoint)
     return root
+
+
+def checkout(root: Path) -> str:
+    """Make `root` a git checkout whose HEAD holds what it holds now, and return HEAD: the pull
+    request's base commit in the events these tests send (the action reads the verdict-deciding
+    settings from it and refuses to run without it)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+    if not (root / ".git").exists():
+        git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "--allow-empty", "-m", "base")
+    return git("rev-parse", "HEAD")
+

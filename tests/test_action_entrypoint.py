@@ -17,6 +17,7 @@ from action_support import (
     ENTRYPOINT,
     action_env,
     action_inputs,
+    checkout,
     parse_outputs,
     run_action,
     write_project,
@@ -24,7 +25,6 @@ from action_support import (
 
 TOKEN = "ghs_" + "NeverPrintMe" * 3
 CONFIG = "checkpoint:\n  path: release/model.tar.gz\n"
-PR_EVENT = {"pull_request": {"number": 7, "base": {"sha": "f" * 40}}}
 
 
 def load_entrypoint():
@@ -42,7 +42,8 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def run(workspace: Path, tmp_path: Path, **inputs: str):
-    env = action_env(workspace, tmp_path / "runner-temp", inputs, TOKEN, PR_EVENT)
+    event = {"pull_request": {"number": 7, "base": {"sha": checkout(workspace)}}}
+    env = action_env(workspace, tmp_path / "runner-temp", inputs, TOKEN, event)
     result = run_action(workspace, env)
     assert TOKEN not in result.log, "the token was printed"
     return result
@@ -142,7 +143,7 @@ def test_inputs_map_to_cli_arguments_and_the_token_stays_off_them():
     assert not any(TOKEN in arg for arg in check + publish)
 
 
-def test_base_commit_is_used_only_when_the_checkout_holds_it(tmp_path, monkeypatch, capsys):
+def test_base_commit_is_required_when_the_event_names_one(tmp_path, monkeypatch):
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True,
                               text=True).stdout.strip()
@@ -156,8 +157,7 @@ def test_base_commit_is_used_only_when_the_checkout_holds_it(tmp_path, monkeypat
     event.write_text(json.dumps({"pull_request": {"base": {"sha": base}}}))
     assert entry.base_commit(str(event)) == base
     event.write_text(json.dumps({"pull_request": {"base": {"sha": "e" * 40}}}))
-    assert entry.base_commit(str(event)) is None
-    assert "::notice title=restore-gate::the base commit eeeeeeeeeeee is not in the checkout" in (
-        capsys.readouterr().out)
+    with pytest.raises(entry.InputError, match="base commit eeeeeeeeeeee is not in the checkout"):
+        entry.base_commit(str(event))  # fail closed: never the pull request's own settings
     event.write_text(json.dumps({"push": {}}))
     assert entry.base_commit(str(event)) is None

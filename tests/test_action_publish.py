@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from action_support import action_env, release_bundle, run_action, write_project
+from action_support import action_env, checkout, release_bundle, run_action, write_project
 from github_stub import GitHubStub
 
 from restore_gate.render import MARKER
@@ -35,9 +35,9 @@ def stub():
         yield gh
 
 
-def pr_event(gh: GitHubStub, number: int = PR) -> dict:
+def pr_event(gh: GitHubStub, workspace: Path, number: int = PR) -> dict:
     return {"pull_request": {"number": number, "head": {"sha": gh.pull_head(number)},
-                             "base": {"sha": "b" * 40}}}
+                             "base": {"sha": checkout(workspace)}}}
 
 
 def step(gh: GitHubStub, workspace: Path, temp: Path, event: dict, **inputs: str):
@@ -55,7 +55,7 @@ def test_breaking_then_fixed_pull_request_keeps_one_comment(stub, tmp_path):
     workspace = write_project(tmp_path / "workspace", 16, RELEASE_CONFIG)
     stub.fail("POST", r"/issues/\d+/comments$", status=502, times=2)
 
-    broken = step(stub, workspace, tmp_path / "run1", pr_event(stub))
+    broken = step(stub, workspace, tmp_path / "run1", pr_event(stub, workspace))
     assert broken.returncode == 1, broken.log
     assert broken.outputs["verdict"] == "fail"
     comments = stub.comments_on(PR)
@@ -71,7 +71,7 @@ def test_breaking_then_fixed_pull_request_keeps_one_comment(stub, tmp_path):
     assert len(stub.store_requests) == 1  # the asset, downloaded once...
 
     write_project(workspace, 8, RELEASE_CONFIG)
-    fixed = step(stub, workspace, tmp_path / "run2", pr_event(stub))
+    fixed = step(stub, workspace, tmp_path / "run2", pr_event(stub, workspace))
     assert fixed.returncode == 0, fixed.log
     assert fixed.outputs["verdict"] == "pass"
     after = stub.comments_on(PR)
@@ -88,7 +88,8 @@ def fork_check(tmp_path_factory):
     workspace = write_project(root / "checkout", 16, PATH_CONFIG)
     (workspace / "release").mkdir()
     shutil.copyfile(release_bundle(), workspace / "release" / "model.tar.gz")
-    event = {"pull_request": {"number": PR, "head": {"sha": HEAD}, "base": {"sha": "b" * 40}}}
+    event = {"pull_request": {"number": PR, "head": {"sha": HEAD},
+                              "base": {"sha": checkout(workspace)}}}
     env = action_env(workspace, root / "temp", {"mode": "check"}, "ghs_ReadOnly" * 3, event,
                      extra={"GITHUB_API_URL": "http://127.0.0.1:9"})  # nothing listens there
     result = run_action(workspace, env)
@@ -153,7 +154,7 @@ def test_fork_split_publishes_the_artifact_to_its_pull_request(stub, fork_artifa
 def test_fork_split_ignores_an_event_naming_another_pull_request(stub, fork_artifact, tmp_path):
     stub.add_pull(8)
     forged = fork_artifact / "restore-gate-event.json"
-    forged.write_text(json.dumps(pr_event(stub, 8)))
+    forged.write_text(json.dumps(pr_event(stub, tmp_path, 8)))
     result = publish_job(stub, fork_artifact, tmp_path)
     assert stub.comments_on(8) == [] and stub.comments_on(PR) == []
     assert "not publishing to it" in result.log
@@ -177,12 +178,13 @@ def test_check_leaves_only_its_report_files_owned_by_the_workspace_owner(stub, t
     """A reused self-hosted runner must be able to clean the workspace: the root container
     writes nothing but the report files, and hands them to the workspace's owner."""
     workspace = write_project(tmp_path / "workspace", 8, RELEASE_CONFIG)
+    event = pr_event(stub, workspace)
     runner_uid, runner_gid = 1001, 1001
     for path in [workspace, *workspace.rglob("*")]:
         os.chown(path, runner_uid, runner_gid)
     before = {p.relative_to(workspace) for p in workspace.rglob("*")}
 
-    result = step(stub, workspace, tmp_path / "run", pr_event(stub), mode="check")
+    result = step(stub, workspace, tmp_path / "run", event, mode="check")
     assert result.outputs["verdict"] == "pass", result.log
 
     written = {p.relative_to(workspace) for p in workspace.rglob("*")} - before
