@@ -42,6 +42,7 @@ class BuiltModel:
     variables: list[ModelVariable]
     optimizer_variables: list[ModelVariable]
     sources: dict[str, str]
+    notices: list[str] = field(default_factory=list)  # what the gate did to build the model
 
     @property
     def optimizer_type(self) -> str | None:
@@ -125,7 +126,7 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
                 "missing, register it or list its module under `model.custom_objects`",
             ) from exc
         shape = config.section("model").get("input_shape") or input_shape
-        ensure_built(model, shape)
+        notices = ensure_built(model, shape)
         optimizer = getattr(model, "optimizer", None)
         if optimizer is not None:
             _build_optimizer(optimizer, model)
@@ -136,6 +137,7 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
         variables=[_describe(v, MODEL) for v in _model_weights(model)],
         optimizer_variables=[_describe(v, OPTIMIZER) for v in getattr(optimizer, "variables", [])],
         sources=sources,
+        notices=notices,
     )
 
 
@@ -152,10 +154,32 @@ def _import_custom_objects(module_name: str, config: Config) -> None:
             ) from exc
 
 
-def ensure_built(model: Any, input_shape: list | None) -> None:
-    """Create the model's variables; Keras 3 leaves an unbuilt model's weights uncreated."""
+def ensure_built(model: Any, input_shape: list | None) -> list[str]:
+    """Create the model's variables; Keras 3 leaves an unbuilt model's weights uncreated.
+
+    A subclassed model without its own `build()` is marked built by `model.build(shape)`
+    but gets no weights: Keras's public `build_from_config(get_build_config())` creates
+    them by calling the model on the recorded shape. Returns the notices of what was done.
+    """
     if getattr(model, "built", True) and _model_weights(model):
-        return
+        return []
+    recorded = _recorded_build_shape(model)
+    if recorded is not None and not input_shape:
+        try:
+            model.build_from_config(model.get_build_config())
+        except Exception as exc:
+            raise GateError(
+                "build",
+                f"building the {type(model).__name__} from its recorded build shape "
+                f"{recorded} failed: {type(exc).__name__}: {exc}",
+                "set `model.input_shape` in the config, or call the model once on an input "
+                "inside the builder",
+            ) from exc
+        if _model_weights(model):
+            return [f"The builder returned a {type(model).__name__} marked built without "
+                    f"weights (model.build({recorded}) on a model without its own build()); "
+                    "the gate created them with Keras's build_from_config(get_build_config()), "
+                    "as loading a saved model does."]
     if not input_shape:
         raise GateError(
             "build",
@@ -174,6 +198,16 @@ def ensure_built(model: Any, input_shape: list | None) -> None:
             f"calling the model on zeros of shape {shape} failed: {exc}",
             "check `model.input_shape` in the config",
         ) from exc
+    return []
+
+
+def _recorded_build_shape(model: Any) -> Any:
+    """The input shape Keras recorded when the model was built, if any."""
+    try:
+        config = model.get_build_config() if getattr(model, "built", False) else None
+    except Exception:
+        return None
+    return config.get("input_shape") if isinstance(config, dict) else None
 
 
 def _build_optimizer(optimizer: Any, model: Any) -> None:

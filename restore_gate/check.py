@@ -100,6 +100,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
     with stage(report, "build", quiet):
         report.runner = describe_device(options.device)
         built = build_model(config)
+        report.notices += built.notices
         report.model = {
             "builder": config.builder,
             "variables": len(built.variables),
@@ -108,7 +109,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
     with stage(report, "restore", quiet):
         model_pairing = _restore(config, info, built, report)
         report.mismatches += positional_moves(info, source, model_pairing, built)
-        report.notices += version_skew(report.checkpoint.get("written_by", {}), report.runner)
+        report.notices[:0] = version_skew(report.checkpoint.get("written_by", {}), report.runner)
     if not hasattr(built.model, "predict"):
         report.notices.append("Drift not measured: the branch model is not a Keras model "
                               "(it has no predict), so only its variables are checked.")
@@ -132,11 +133,14 @@ def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Pai
     roots = config.section("checkpoint").get("root", {})
     model_pairing, optimizer_pairing = formats.pair(info, built, roots)
     report.mismatches = find_mismatches(model_pairing, built, config.allow)
+    report.notices += model_pairing.notices + optimizer_pairing.notices
     policy = config.optimizer_policy
     report.optimizer = judge_optimizer(
         policy, info.optimizer_type, info.group(OPTIMIZER), built, optimizer_pairing
     )
-    restore_optimizer = policy != "ignore" and same_optimizer(info.optimizer_type, built)
+    unnamed = info.optimizer_type is None and bool(info.group(OPTIMIZER))  # judged by pairing
+    restore_optimizer = policy != "ignore" and (
+        same_optimizer(info.optimizer_type, built) or (unnamed and optimizer_pairing.clean))
     verified = formats.restore(
         info, built, roots, model_pairing, optimizer_pairing if restore_optimizer else None
     )
@@ -181,9 +185,15 @@ def apply_base_thresholds(config: Config, base: str, report: Report) -> None:
 
 
 def version_skew(written_by: dict, runner: dict) -> list[str]:
-    """A notice when the release was written by another TensorFlow/Keras minor version."""
-    notices = []
+    """Notices when the release was written by another Keras generation (first: the
+    Keras 2 -> 3 upgrade) or another TensorFlow/Keras minor version."""
+    from restore_gate.formats.generation import skew_notice
+
+    upgrade = skew_notice(written_by, runner.get("keras"))
+    notices = [upgrade] if upgrade else []
     for package in ("tensorflow", "keras"):
+        if upgrade and package == "keras":
+            continue
         release, here = written_by.get(package), runner.get(package)
         if release and here and release.split(".")[:2] != here.split(".")[:2]:
             notices.append(f"Version skew: the release was written with {package} {release}, "

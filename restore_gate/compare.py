@@ -29,6 +29,10 @@ class Pairing:
     # (a SavedModel's serving signatures).
     notes: dict[int, str] = field(default_factory=dict)
     extra: list[Mismatch] = field(default_factory=list)
+    # Set by format adapters: the established cause of every unmatched value (replaces the
+    # generic hints; e.g. the Keras 2 -> 3 upgrade), and notices for the report.
+    cause: str | None = None
+    notices: list[str] = field(default_factory=list)
 
     @property
     def compatible(self) -> list[tuple[CkptVariable, ModelVariable]]:
@@ -57,18 +61,20 @@ def find_mismatches(
             found.append(_mismatch("dtype", ckpt, model, _dtype_hint(ckpt, model)))
     renames, missing, unexpected = pair_renames(pairing.missing, pairing.unexpected)
     for ckpt, model in renames:
-        entry = _mismatch("rename", ckpt, model, _rename_hint(ckpt, model))
+        entry = _mismatch("rename", ckpt, model, pairing.notes.get(id(model.obj))
+                          or pairing.cause or _rename_hint(ckpt, model))
         entry.allowed = _matches(allow["missing"], model.name) and _matches(
             allow["unexpected"], ckpt.name
         )
         found.append(entry)
     for model in missing:
         entry = _mismatch("missing", None, model,
-                          pairing.notes.get(id(model.obj)) or _missing_hint(model))
+                          pairing.notes.get(id(model.obj)) or pairing.cause
+                          or _missing_hint(model))
         entry.allowed = _matches(allow["missing"], model.name)
         found.append(entry)
     for ckpt in unexpected:
-        entry = _mismatch("unexpected", ckpt, None, _unexpected_hint(ckpt))
+        entry = _mismatch("unexpected", ckpt, None, pairing.cause or _unexpected_hint(ckpt))
         entry.allowed = _matches(allow["unexpected"], ckpt.name)
         found.append(entry)
     for entry in found:
@@ -219,7 +225,7 @@ def judge_optimizer(
             "the checkpoint holds optimizer state but the branch model is not compiled: "
             "compile it in the builder to check the optimizer"
         )
-    elif not same_optimizer(ckpt_type, built):
+    elif ckpt_type is not None and not same_optimizer(ckpt_type, built):
         state.status = "changed"
         state.hint = (
             f"optimizer changed from {ckpt_type} to {built.optimizer_type}: its state "
@@ -231,7 +237,7 @@ def judge_optimizer(
     else:
         state.status = "changed"
         state.restored_values = len(pairing.compatible) if pairing else 0
-        state.hint = (
+        state.hint = (pairing.cause if pairing and pairing.cause else None) or (
             f"{state.restored_values} of {state.checkpoint_values} optimizer values restore: "
             "its slots follow the model's variables, so a model change or a changed "
             "optimizer setting (e.g. momentum, amsgrad) leaves the rest at their initial values"

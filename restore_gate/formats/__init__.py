@@ -22,6 +22,7 @@ from restore_gate.checkpoint import CheckpointInfo
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
 from restore_gate.formats import (
+    generation,
     keras_h5,
     keras_v3,
     saved_model,
@@ -84,6 +85,7 @@ def read(path: Path, declared: str = "auto") -> CheckpointInfo:
 
             info.details["config"] = read_keras_config(target)
             info.extra["layer_classes"] = layer_classes(info.details["config"])
+            generation.from_keras_config(info.written_by, info.details["config"])
         return info
     if fmt == keras_h5.FORMAT:
         return keras_h5.read(target)
@@ -108,12 +110,35 @@ def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tupl
         return saved_model.pair(info, built, roots)
     if info.format == keras_h5.FORMAT:
         return keras_h5.pair(info, built)
+    notices = []
     if info.format == keras_v3.KERAS_FORMAT:
-        from restore_gate.formats.keras_config import check_loadable, read_keras_config
+        notices = _check_release_config(info)
+    model, optimizer = keras_v3.pair(info, built)
+    model.notices[:0] = notices
+    return model, optimizer
 
-        config = info.details.get("config") or read_keras_config(info.path)
-        check_loadable(info.path, config)
-    return keras_v3.pair(info, built)
+
+def _check_release_config(info: CheckpointInfo) -> list[str]:
+    """Rebuild the release's config with the branch's classes (an extra check: the weights
+    never need it); a Keras 2 config is one Keras 3 cannot rebuild: a notice, not an error."""
+    import keras
+
+    from restore_gate.formats.keras_config import check_loadable, read_keras_config
+
+    config = info.details.get("config") or read_keras_config(info.path)
+    written = info.written_by.get(generation.GENERATION)
+    here = generation.major(keras.__version__)
+    if written and here and written != here:
+        return [
+            f"The release's model config was not rebuilt: Keras {written} wrote it "
+            f"({info.written_by.get(generation.EVIDENCE, 'its metadata')}), and "
+            f"keras.saving.load_model of Keras {keras.__version__} cannot rebuild it. Its "
+            "weights are paired as the branch model's load_weights reads them. For a release "
+            "Keras 3 can load_model, re-save it with Keras 3: build the branch model, "
+            "load_weights the release, model.save('model.keras')."
+        ]
+    check_loadable(info.path, config)
+    return []
 
 
 def restore(

@@ -59,6 +59,9 @@ def read(path: Path) -> CheckpointInfo:
             "re-create the release asset",
         ) from exc
     written_by = {("keras" if k == "keras_version" else k): v for k, v in written_by.items()}
+    from restore_gate.formats import generation
+
+    generation.from_keras_version(written_by)
     info = CheckpointInfo(FORMAT, path, variables, written_by=written_by,
                           optimizer_type=optimizer_type, files=[path])
     if config is not None:
