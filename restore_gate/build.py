@@ -33,6 +33,7 @@ class ModelVariable:
     dtype: str
     obj: Any = field(repr=False)
     group: str = MODEL
+    identity: str | None = None  # the object path it is reached by (identity.py)
 
 
 @dataclass
@@ -131,10 +132,11 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
         if optimizer is not None:
             _build_optimizer(optimizer, model)
     sources = {getattr(layer, "name", ""): where for layer, where in made}
+    paths = _object_paths(model)
     return BuiltModel(
         model=model,
         optimizer=optimizer,
-        variables=[_describe(v, MODEL) for v in _model_weights(model)],
+        variables=[_describe(v, MODEL, paths.get(id(v))) for v in _model_weights(model)],
         optimizer_variables=[_describe(v, OPTIMIZER) for v in getattr(optimizer, "variables", [])],
         sources=sources,
         notices=notices,
@@ -228,13 +230,21 @@ def _model_weights(model: Any) -> list:
     return list(weights if weights is not None else getattr(model, "variables", []))
 
 
-def _describe(variable: Any, group: str) -> ModelVariable:
+def _object_paths(model: Any) -> dict[int, str]:
+    from restore_gate.identity import object_paths
+
+    try:
+        return object_paths(model)
+    except Exception:  # not a Keras model (tf.Module): no identities, no moves claimed
+        return {}
+
+
+def _describe(variable: Any, group: str, identity: str | None = None) -> ModelVariable:
     name = getattr(variable, "path", None) or variable.name.split(":")[0]
     dtype = getattr(variable.dtype, "name", None) or str(variable.dtype)
     shape = [int(d) if d is not None else None for d in variable.shape]
-    return ModelVariable(
-        name=name, layer=layer_of(name), shape=shape, dtype=dtype, obj=variable, group=group
-    )
+    return ModelVariable(name=name, layer=layer_of(name), shape=shape, dtype=dtype,
+                         obj=variable, group=group, identity=identity)
 
 
 def forget_modules_under(paths: list[Path], top: str | None = None) -> None:

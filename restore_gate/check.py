@@ -206,25 +206,37 @@ def positional_moves(
 ) -> list[Mismatch]:
     """Values a positional format now loads into another variable than they were saved from.
 
-    `.weights.h5` matches by Keras's class-derived paths, so reassigning layers of a
-    subclassed model loads values into the wrong layers without any error. The release's
-    layout (recorded by `snapshot`: file key -> variable) names each such move.
+    `.weights.h5` reaches a layer held only by Keras (a private attribute, a functional
+    model's `layers`) by its position among layers of its class (`layers/dense_1`), so
+    reordering such layers loads values into the wrong ones without any error. The
+    release's layout (recorded by `snapshot`: file key -> the object path of the variable
+    it was saved from, restore_gate/identity.py) names each such move: a value moved only
+    when the variable it loads into has another object path. Auto-generated layer names
+    (`dense_1`) are no identity.
     """
-    layout = (source.manifest or {}).get("layout") or {}
+    manifest = source.manifest or {}
+    layout = manifest.get("layout") or {}
     if not layout or info.format not in ("keras-weights", "keras"):
         return []
+    from restore_gate.snapshot import LAYOUT_SPACE
+
+    by_path = manifest.get("layout_space") == LAYOUT_SPACE
     released = set(layout.values())
     moves = []
     for ckpt, now in model.matched:
         before = layout.get(ckpt.key)
-        if not before or now.name == before or now.name not in released:
+        # older bundles recorded names: comparable only where a name is its identity
+        here = now.identity if by_path else now.name if now.name == now.identity else None
+        if not before or not here or here == before or here not in released:
             continue
         moves.append(Mismatch(
             kind="rename", name=now.name, layer=now.layer, key=ckpt.key,
             checkpoint=None, model=TensorSpec(now.shape, now.dtype), checkpoint_name=before,
             source=built.source_of(now.layer),
-            hint=f"saved from {before}, now loads into {now.name}: layers were reassigned or "
-                 "reordered, and a .weights.h5 matches them by position; restore the order "
+            hint=f"the value at {ckpt.key} was saved from {before}, now loads into {here}"
+                 f"{f' ({now.name})' if now.name != here else ''}: layers Keras reaches by "
+                 "position (private attributes, a functional model's layers) were reassigned "
+                 "or reordered, and a .weights.h5 matches them by position; restore the order "
                  "in which the layers are assigned, or release anew",
         ))
     return moves

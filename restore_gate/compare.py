@@ -129,7 +129,12 @@ def _mismatch(
 ) -> Mismatch:
     name = model.name if model is not None else ckpt.name  # type: ignore[union-attr]
     layer = model.layer if model is not None else ckpt.layer  # type: ignore[union-attr]
-    moved = ckpt is not None and model is not None and ckpt.name != model.name
+    renamed = ckpt is not None and model is not None and ckpt.name != model.name
+    # a value moved only when the file establishes the variable it was saved from
+    # (`identity`) and the one it now loads into has another: a file key such as
+    # `conv_1/0` beside the variable `conv_1/kernel` is no move
+    moved = renamed and None not in (ckpt.identity, model.identity) and \
+        ckpt.identity != model.identity
     if moved and kind in ("shape", "dtype"):
         hint = (
             f"the checkpoint value at this position was saved from `{ckpt.name}`: a layer "
@@ -137,7 +142,7 @@ def _mismatch(
         )
     return Mismatch(
         kind=kind,
-        checkpoint_name=ckpt.name if moved else None,
+        checkpoint_name=ckpt.name if moved or (renamed and kind == "rename") else None,
         name=name,
         layer=layer,
         key=ckpt.key if ckpt else "",

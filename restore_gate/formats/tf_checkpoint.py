@@ -92,6 +92,10 @@ def _variables_by_node(graph: Any, shapes: dict, dtypes: dict) -> dict[int, Ckpt
             found[node_id] = CkptVariable(
                 name=name, layer=layer_of(name), key=key,
                 shape=list(shapes[key]), dtype=dtypes[key].name, group=OTHER,
+                # matched by position: the value's identity is the layer name it was saved
+                # from (full_name), which the file records
+                identity=attribute.full_name or None if generation.is_positional_key(key)
+                else None,
             )
     # tf.Variables created without a name all record the full_name "Variable": name
     # those by their object path (`a`, `blocks/0/w`) so every value has its own name.
@@ -227,7 +231,7 @@ def _explain_upgrade(info: CheckpointInfo, model: Pairing, view: Any, root: Any,
         if root is not built.model else ""
     paths = _object_paths(view, built.model, prefix)
     if info.written_by.get(generation.GENERATION) == "2" and any(
-            generation.is_positional_key(c.key) for c in model.unexpected):
+            generation.is_keras2_positional_key(c.key) for c in model.unexpected):
         model.cause = (
             "the release was written by tf.keras (Keras 2), which tracked this model's layers "
             "as `layer_with_weights-N`; Keras 3 tracks them at other object paths, so "
