@@ -33,6 +33,9 @@ class Pairing:
     # generic hints; e.g. the Keras 2 -> 3 upgrade), and notices for the report.
     cause: str | None = None
     notices: list[str] = field(default_factory=list)
+    # Where the branch's own loader reads each model variable from (id() of its object ->
+    # a file key `encoder/vars/0`, or a TF object path `model/encoder/_kernel`), when known.
+    paths: dict[int, str] = field(default_factory=dict)
 
     @property
     def compatible(self) -> list[tuple[CkptVariable, ModelVariable]]:
@@ -62,7 +65,8 @@ def find_mismatches(
     renames, missing, unexpected = pair_renames(pairing.missing, pairing.unexpected)
     for ckpt, model in renames:
         entry = _mismatch("rename", ckpt, model, pairing.notes.get(id(model.obj))
-                          or pairing.cause or _rename_hint(ckpt, model))
+                          or pairing.cause
+                          or _rename_hint(ckpt, model, pairing.paths.get(id(model.obj))))
         entry.allowed = _matches(allow["missing"], model.name) and _matches(
             allow["unexpected"], ckpt.name
         )
@@ -170,7 +174,17 @@ def _dtype_hint(ckpt: CkptVariable, model: ModelVariable) -> str:
     )
 
 
-def _rename_hint(ckpt: CkptVariable, model: ModelVariable) -> str:
+def _rename_hint(ckpt: CkptVariable, model: ModelVariable, path: str | None = None) -> str:
+    from restore_gate.formats.generation import is_positional_key
+
+    saved = _object_path(ckpt.key)
+    if path and not is_positional_key(ckpt.key) and _object_path(path) != saved:
+        old, new = _holder(saved), _holder(_object_path(path))
+        return (
+            f"saved at `{saved}`, the branch reads this variable from `{_object_path(path)}`: "
+            f"probably `{old}` renamed to `{new}` (an attribute or layer); it will not load "
+            "under the new path: keep the old attribute/layer name, or release anew"
+        )
     if ckpt.name == model.name:
         return (
             f"saved under another object path ({ckpt.key.split('/.ATTRIBUTES')[0]}): a layer was "
@@ -181,6 +195,17 @@ def _rename_hint(ckpt: CkptVariable, model: ModelVariable) -> str:
         f"probably `{ckpt.name}` renamed to `{model.name}`: it will not load under the new "
         "name; keep the old layer/attribute name or map the old name when restoring"
     )
+
+
+def _object_path(key: str) -> str:
+    return key.split("/.ATTRIBUTES")[0]
+
+
+def _holder(path: str) -> str:
+    """`hidden/vars/0` -> `hidden`; `model/hidden/_kernel` -> `model/hidden`."""
+    if "/vars/" in f"/{path}":
+        return path.rsplit("/vars/", 1)[0] if "/vars/" in path else "(the model itself)"
+    return path.rsplit("/", 1)[0] if "/" in path else path
 
 
 def _missing_hint(model: ModelVariable) -> str:

@@ -177,6 +177,7 @@ def pair(info: CheckpointInfo, built: BuiltModel) -> tuple[Pairing, Pairing]:
             pairings[group].matched.append((saved[key], model_var))
         else:
             pairings[group].missing.append(model_var)
+            pairings[group].paths[id(obj)] = key
     for key, ckpt in saved.items():
         if key not in layout:
             pairings[ckpt.group].unexpected.append(ckpt)

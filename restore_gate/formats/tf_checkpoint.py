@@ -230,6 +230,7 @@ def _explain_upgrade(info: CheckpointInfo, model: Pairing, view: Any, root: Any,
     prefix = detect_roots(info.details["graph"], roots).get("model", "model") \
         if root is not built.model else ""
     paths = _object_paths(view, built.model, prefix)
+    model.paths.update({id(v.obj): paths[id(v.obj)] for v in model.missing if id(v.obj) in paths})
     if info.written_by.get(generation.GENERATION) == "2" and any(
             generation.is_keras2_positional_key(c.key) for c in model.unexpected):
         model.cause = (
