@@ -26,8 +26,10 @@ _POSITIONAL = re.compile(r"(^|/)((layer_with_weights|layer)-\d+|_operations/\d+|
 
 MIGRATE_WEIGHTS = (
     "in the environment that wrote it (TF ≤ 2.15, tf.keras), restore the checkpoint into the "
-    "model and re-save it with `model.save_weights('model.weights.h5')`: Keras 3's "
-    "load_weights reads Keras 2 `.weights.h5` files, and restore-gate checks them"
+    "model and re-save it with `model.save_weights('model.weights.h5')` (Keras 3's "
+    "load_weights reads Keras 2 `.weights.h5` files), or, with the release's code checked "
+    "out, run `restore-gate migrate CHECKPOINT --out model.weights.h5`, which writes and "
+    "verifies a Keras 3 file; release that file"
 )
 
 
