@@ -79,10 +79,16 @@ def _layers_in(path: str, value: Any, keras: Any, depth: int) -> list[tuple[str,
 
 
 def _is_graph_model(obj: Any) -> bool:
-    from keras.src.models.functional import Functional
-    from keras.src.models.sequential import Sequential
+    """A functional or Sequential model (layers named by the model's own graph)."""
+    import keras
 
-    return isinstance(obj, (Functional, Sequential))
+    if isinstance(obj, keras.Sequential):
+        return True
+    try:  # Keras's Functional class is not public API
+        from keras.src.models.functional import Functional
+    except ImportError:
+        return type(obj).__name__ == "Functional"
+    return isinstance(obj, Functional)
 
 
 @cache
