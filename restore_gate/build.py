@@ -280,10 +280,12 @@ def record_layer_sources(root: Path) -> Iterator[list[tuple[Any, str]]]:
     """Record `file:line` in the repository where each Keras layer is constructed."""
     made: list[tuple[Any, str]] = []
     try:
-        from keras.src.layers.layer import Layer
+        from keras.layers import Layer
     except ImportError:  # not Keras 3: no sources, nothing else changes
         yield made
         return
+    from restore_gate.keras_internals import patched
+
     original = Layer.__init__
     root = root.resolve()
 
@@ -293,11 +295,8 @@ def record_layer_sources(root: Path) -> Iterator[list[tuple[Any, str]]]:
             made.append((self, where))
         original(self, *args, **kwargs)
 
-    Layer.__init__ = recording_init
-    try:
+    with patched(Layer, "__init__", recording_init):
         yield made
-    finally:
-        Layer.__init__ = original
 
 
 def _caller_in(root: Path) -> str | None:

@@ -84,11 +84,9 @@ def _is_graph_model(obj: Any) -> bool:
 
     if isinstance(obj, keras.Sequential):
         return True
-    try:  # Keras's Functional class is not public API
-        from keras.src.models.functional import Functional
-    except ImportError:
-        return type(obj).__name__ == "Functional"
-    return isinstance(obj, Functional)
+    from restore_gate.keras_internals import is_functional
+
+    return is_functional(obj)
 
 
 @cache

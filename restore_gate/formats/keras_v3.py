@@ -134,7 +134,9 @@ def _keras_metadata(path: Path) -> dict[str, str]:
 
 def model_layout(model: Any) -> dict[str, Any]:
     """The `vars/N` keys Keras's own saving walk gives the branch model, with their objects."""
-    from keras.src.saving import saving_lib
+    from restore_gate.keras_internals import saving_lib as internal_saving_lib
+
+    saving_lib = internal_saving_lib()
 
     class Recorder(saving_lib.H5IOStore):
         def __init__(self) -> None:  # no file: record what would be written
