@@ -64,8 +64,10 @@ def find_mismatches(
             found.append(_mismatch("dtype", ckpt, model, _dtype_hint(ckpt, model)))
     renames, missing, unexpected = pair_renames(pairing.missing, pairing.unexpected)
     for ckpt, model in renames:
-        entry = _mismatch("rename", ckpt, model, pairing.notes.get(id(model.obj))
-                          or pairing.cause
+        note = pairing.notes.get(id(model.obj)) or pairing.cause
+        if note and _object_path(ckpt.key) not in note:
+            note = f"saved at `{_object_path(ckpt.key)}`; {note}"
+        entry = _mismatch("rename", ckpt, model, note
                           or _rename_hint(ckpt, model, pairing.paths.get(id(model.obj))))
         entry.allowed = _matches(allow["missing"], model.name) and _matches(
             allow["unexpected"], ckpt.name

@@ -110,6 +110,7 @@ def test_tf_keras_checkpoint_fails_naming_the_upgrade(branch, name):
     for mismatch in blocking:
         assert "layer_with_weights-N" in mismatch.hint
         assert "save_weights('model.weights.h5')" in mismatch.hint
+        assert "saved at `model/layer_with_weights-" in mismatch.hint
         assert "inserted or removed" not in mismatch.hint
     kernel = next(m for m in blocking if m.name == "hidden/kernel")
     assert "Keras 3 tracks it at `model/_operations/" in kernel.hint

@@ -33,6 +33,12 @@ MIGRATE_WEIGHTS = (
 )
 
 
+MIGRATE_SHORT = (
+    "migrate: re-save with `model.save_weights('model.weights.h5')` under TF ≤ 2.15, or run "
+    "`restore-gate migrate CHECKPOINT --out model.weights.h5` with the release's code"
+)
+
+
 def major(version: str | None) -> str | None:
     match = re.match(r"\s*(\d+)\.", str(version or ""))
     return match.group(1) if match else None

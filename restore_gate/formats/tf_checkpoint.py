@@ -234,11 +234,14 @@ def _explain_upgrade(info: CheckpointInfo, model: Pairing, view: Any, root: Any,
     if info.written_by.get(generation.GENERATION) == "2" and any(
             generation.is_keras2_positional_key(c.key) for c in model.unexpected):
         model.cause = (
-            "the release was written by tf.keras (Keras 2), which tracked this model's layers "
-            "as `layer_with_weights-N`; Keras 3 tracks them at other object paths, so "
-            "tf.train.Checkpoint cannot restore this file into the Keras 3 model (the Keras 2 "
-            f"→ 3 upgrade, not a change in the branch). Migrate: {generation.MIGRATE_WEIGHTS}"
+            "written by tf.keras (Keras 2), which tracked this model's layers as "
+            "`layer_with_weights-N`; Keras 3 tracks them at other object paths, so "
+            "tf.train.Checkpoint cannot restore it into the Keras 3 model (the Keras 2 → 3 "
+            f"upgrade, not a change in the branch); {generation.MIGRATE_SHORT}"
         )
+        model.notices.append(
+            "TensorFlow cannot restore this tf.keras (Keras 2) checkpoint into the Keras 3 "
+            f"model. Migrate the release: {generation.MIGRATE_WEIGHTS}.")
         for variable in model.missing:
             if paths.get(id(variable.obj)):
                 model.notes[id(variable.obj)] = (
@@ -252,8 +255,7 @@ def _explain_upgrade(info: CheckpointInfo, model: Pairing, view: Any, root: Any,
                 f"the release saved it at `{there}`, the branch's layer holds it at `{here}`: "
                 "the same layer keeps this variable under another attribute name (as Keras 3 "
                 "layers do after the Keras 2 → 3 upgrade), and tf.train.Checkpoint matches "
-                "object paths, so it does not restore. Migrate: "
-                f"{generation.MIGRATE_WEIGHTS}")
+                f"object paths, so it does not restore; {generation.MIGRATE_SHORT}")
 
 
 def _same_but_attribute(here: str, there: str) -> bool:
