@@ -47,3 +47,11 @@ def test_functional_identities_are_layer_names():
     assert sorted(paths[id(v)] for v in model.weights) == sorted(
         ["hidden/kernel", "hidden/bias", "bn/gamma", "bn/beta", "bn/moving_mean",
          "bn/moving_variance", "out/kernel", "out/bias"])
+
+
+def test_every_format_has_one_adapter():
+    from restore_gate import formats
+
+    assert set(formats.ADAPTERS) == set(formats.FORMATS)
+    for adapter in formats.ADAPTERS.values():
+        assert callable(adapter.read) and callable(adapter.pair) and callable(adapter.restore)
