@@ -11,7 +11,7 @@ registers one `Adapter` of that shape per format, and `detect` picks the format.
 | saved-model      | saved_model        | object graph (TF2) or name; + signatures      |
 | keras-weights    | keras_v3           | Keras 3 saving paths (`layers/dense/vars/0`)  |
 | keras            | keras_v3           | same, + safe rebuild of the release's config  |
-| keras-h5         | keras_h5           | layer name, then weight order (legacy by_name)|
+| keras-h5         | keras_h5           | layer order, then weight order (as Keras 3)   |
 """
 
 from __future__ import annotations
