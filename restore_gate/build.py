@@ -33,6 +33,7 @@ class ModelVariable:
     dtype: str
     obj: Any = field(repr=False)
     group: str = MODEL
+    identity: str | None = None  # the object path it is reached by (identity.py)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class BuiltModel:
     variables: list[ModelVariable]
     optimizer_variables: list[ModelVariable]
     sources: dict[str, str]
+    notices: list[str] = field(default_factory=list)  # what the gate did to build the model
 
     @property
     def optimizer_type(self) -> str | None:
@@ -132,17 +134,19 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
                           f"remove it at {_user_frame(exc, config.root)}: a builder returns "
                           "the model") from exc
         shape = config.section("model").get("input_shape") or input_shape
-        ensure_built(model, shape)
+        notices = ensure_built(model, shape)
         optimizer = getattr(model, "optimizer", None)
         if optimizer is not None:
             _build_optimizer(optimizer, model)
     sources = {getattr(layer, "name", ""): where for layer, where in made}
+    paths = _object_paths(model)
     return BuiltModel(
         model=model,
         optimizer=optimizer,
-        variables=[_describe(v, MODEL) for v in _model_weights(model)],
+        variables=[_describe(v, MODEL, paths.get(id(v))) for v in _model_weights(model)],
         optimizer_variables=[_describe(v, OPTIMIZER) for v in getattr(optimizer, "variables", [])],
         sources=sources,
+        notices=notices,
     )
 
 
@@ -162,10 +166,32 @@ def _import_custom_objects(module_name: str, config: Config) -> None:
                           exc, f"remove it at {_user_frame(exc, config.root)}") from exc
 
 
-def ensure_built(model: Any, input_shape: list | None) -> None:
-    """Create the model's variables; Keras 3 leaves an unbuilt model's weights uncreated."""
+def ensure_built(model: Any, input_shape: list | None) -> list[str]:
+    """Create the model's variables; Keras 3 leaves an unbuilt model's weights uncreated.
+
+    A subclassed model without its own `build()` is marked built by `model.build(shape)`
+    but gets no weights: Keras's public `build_from_config(get_build_config())` creates
+    them by calling the model on the recorded shape. Returns the notices of what was done.
+    """
     if getattr(model, "built", True) and _model_weights(model):
-        return
+        return []
+    recorded = _recorded_build_shape(model)
+    if recorded is not None and not input_shape:
+        try:
+            model.build_from_config(model.get_build_config())
+        except Exception as exc:
+            raise GateError(
+                "build",
+                f"building the {type(model).__name__} from its recorded build shape "
+                f"{recorded} failed: {type(exc).__name__}: {exc}",
+                "set `model.input_shape` in the config, or call the model once on an input "
+                "inside the builder",
+            ) from exc
+        if _model_weights(model):
+            return [f"The builder returned a {type(model).__name__} marked built without "
+                    f"weights (model.build({recorded}) on a model without its own build()); "
+                    "the gate created them with Keras's build_from_config(get_build_config()), "
+                    "as loading a saved model does."]
     if not input_shape:
         raise GateError(
             "build",
@@ -186,6 +212,16 @@ def ensure_built(model: Any, input_shape: list | None) -> None:
         ) from exc
     except BaseException as exc:
         raise stopped("build", f"calling the model on zeros of shape {shape}", exc) from exc
+    return []
+
+
+def _recorded_build_shape(model: Any) -> Any:
+    """The input shape Keras recorded when the model was built, if any."""
+    try:
+        config = model.get_build_config() if getattr(model, "built", False) else None
+    except Exception:
+        return None
+    return config.get("input_shape") if isinstance(config, dict) else None
 
 
 def _build_optimizer(optimizer: Any, model: Any) -> None:
@@ -206,13 +242,21 @@ def _model_weights(model: Any) -> list:
     return list(weights if weights is not None else getattr(model, "variables", []))
 
 
-def _describe(variable: Any, group: str) -> ModelVariable:
+def _object_paths(model: Any) -> dict[int, str]:
+    from restore_gate.identity import object_paths
+
+    try:
+        return object_paths(model)
+    except Exception:  # not a Keras model (tf.Module): no identities, no moves claimed
+        return {}
+
+
+def _describe(variable: Any, group: str, identity: str | None = None) -> ModelVariable:
     name = getattr(variable, "path", None) or variable.name.split(":")[0]
     dtype = getattr(variable.dtype, "name", None) or str(variable.dtype)
     shape = [int(d) if d is not None else None for d in variable.shape]
-    return ModelVariable(
-        name=name, layer=layer_of(name), shape=shape, dtype=dtype, obj=variable, group=group
-    )
+    return ModelVariable(name=name, layer=layer_of(name), shape=shape, dtype=dtype,
+                         obj=variable, group=group, identity=identity)
 
 
 def forget_modules_under(paths: list[Path], top: str | None = None) -> None:
@@ -248,10 +292,12 @@ def record_layer_sources(root: Path) -> Iterator[list[tuple[Any, str]]]:
     """Record `file:line` in the repository where each Keras layer is constructed."""
     made: list[tuple[Any, str]] = []
     try:
-        from keras.src.layers.layer import Layer
+        from keras.layers import Layer
     except ImportError:  # not Keras 3: no sources, nothing else changes
         yield made
         return
+    from restore_gate.keras_internals import patched
+
     original = Layer.__init__
     root = root.resolve()
 
@@ -261,11 +307,8 @@ def record_layer_sources(root: Path) -> Iterator[list[tuple[Any, str]]]:
             made.append((self, where))
         original(self, *args, **kwargs)
 
-    Layer.__init__ = recording_init
-    try:
+    with patched(Layer, "__init__", recording_init):
         yield made
-    finally:
-        Layer.__init__ = original
 
 
 def _caller_in(root: Path) -> str | None:

@@ -135,6 +135,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
     with stage(report, "build", quiet, limit):
         report.runner = describe_device(options.device)
         built = build_model(config)
+        report.notices += built.notices
         report.model = {
             "builder": config.builder,
             "variables": len(built.variables),
@@ -143,7 +144,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
     with stage(report, "restore", quiet, limit):
         model_pairing = _restore(config, info, built, report)
         report.mismatches += positional_moves(info, source, model_pairing, built)
-        report.notices += version_skew(report.checkpoint.get("written_by", {}), report.runner)
+        report.notices[:0] = version_skew(report.checkpoint.get("written_by", {}), report.runner)
     if not hasattr(built.model, "predict"):
         report.notices.append("Drift not measured: the branch model is not a Keras model "
                               "(it has no predict), so only its variables are checked.")
@@ -185,11 +186,14 @@ def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Pai
     roots = config.section("checkpoint").get("root", {})
     model_pairing, optimizer_pairing = formats.pair(info, built, roots)
     report.mismatches = find_mismatches(model_pairing, built, config.allow)
+    report.notices += model_pairing.notices + optimizer_pairing.notices
     policy = config.optimizer_policy
     report.optimizer = judge_optimizer(
         policy, info.optimizer_type, info.group(OPTIMIZER), built, optimizer_pairing
     )
-    restore_optimizer = policy != "ignore" and same_optimizer(info.optimizer_type, built)
+    unnamed = info.optimizer_type is None and bool(info.group(OPTIMIZER))  # judged by pairing
+    restore_optimizer = policy != "ignore" and (
+        same_optimizer(info.optimizer_type, built) or (unnamed and optimizer_pairing.clean))
     verified = formats.restore(
         info, built, roots, model_pairing, optimizer_pairing if restore_optimizer else None
     )
@@ -237,9 +241,15 @@ def apply_base_thresholds(config: Config, base: str, report: Report,
 
 
 def version_skew(written_by: dict, runner: dict) -> list[str]:
-    """A notice when the release was written by another TensorFlow/Keras minor version."""
-    notices = []
+    """Notices when the release was written by another Keras generation (first: the
+    Keras 2 -> 3 upgrade) or another TensorFlow/Keras minor version."""
+    from restore_gate.formats.generation import skew_notice
+
+    upgrade = skew_notice(written_by, runner.get("keras"))
+    notices = [upgrade] if upgrade else []
     for package in ("tensorflow", "keras"):
+        if upgrade and package == "keras":
+            continue
         release, here = written_by.get(package), runner.get(package)
         if release and here and release.split(".")[:2] != here.split(".")[:2]:
             notices.append(f"Version skew: the release was written with {package} {release}, "
@@ -252,25 +262,37 @@ def positional_moves(
 ) -> list[Mismatch]:
     """Values a positional format now loads into another variable than they were saved from.
 
-    `.weights.h5` matches by Keras's class-derived paths, so reassigning layers of a
-    subclassed model loads values into the wrong layers without any error. The release's
-    layout (recorded by `snapshot`: file key -> variable) names each such move.
+    `.weights.h5` reaches a layer held only by Keras (a private attribute, a functional
+    model's `layers`) by its position among layers of its class (`layers/dense_1`), so
+    reordering such layers loads values into the wrong ones without any error. The
+    release's layout (recorded by `snapshot`: file key -> the object path of the variable
+    it was saved from, restore_gate/identity.py) names each such move: a value moved only
+    when the variable it loads into has another object path. Auto-generated layer names
+    (`dense_1`) are no identity.
     """
-    layout = (source.manifest or {}).get("layout") or {}
+    manifest = source.manifest or {}
+    layout = manifest.get("layout") or {}
     if not layout or info.format not in ("keras-weights", "keras"):
         return []
+    from restore_gate.snapshot import LAYOUT_SPACE
+
+    by_path = manifest.get("layout_space") == LAYOUT_SPACE
     released = set(layout.values())
     moves = []
     for ckpt, now in model.matched:
         before = layout.get(ckpt.key)
-        if not before or now.name == before or now.name not in released:
+        # older bundles recorded names: comparable only where a name is its identity
+        here = now.identity if by_path else now.name if now.name == now.identity else None
+        if not before or not here or here == before or here not in released:
             continue
         moves.append(Mismatch(
             kind="rename", name=now.name, layer=now.layer, key=ckpt.key,
             checkpoint=None, model=TensorSpec(now.shape, now.dtype), checkpoint_name=before,
             source=built.source_of(now.layer),
-            hint=f"saved from {before}, now loads into {now.name}: layers were reassigned or "
-                 "reordered, and a .weights.h5 matches them by position; restore the order "
+            hint=f"the value at {ckpt.key} was saved from {before}, now loads into {here}"
+                 f"{f' ({now.name})' if now.name != here else ''}: layers Keras reaches by "
+                 "position (private attributes, a functional model's layers) were reassigned "
+                 "or reordered, and a .weights.h5 matches them by position; restore the order "
                  "in which the layers are assigned, or release anew",
         ))
     return moves

@@ -23,6 +23,9 @@ class CkptVariable:
     shape: list[int] | None
     dtype: str
     group: str = MODEL  # model | optimizer | other
+    # The object path of the variable it was saved from, when the file establishes it
+    # (positional TF checkpoints: layer name + weight); see restore_gate/identity.py.
+    identity: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {

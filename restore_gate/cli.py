@@ -1,4 +1,4 @@
-"""Command line: `restore-gate check | inspect | snapshot | publish | demo`.
+"""Command line: `restore-gate check | inspect | snapshot | publish | demo | migrate`.
 
 Exit codes for every command: 0 pass, 1 fail, 2 error (never a pass).
 """
@@ -68,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--check-run", action="store_true", help="also create a check run")
     publish.add_argument("--comment-author", help="login the sticky comment is written as "
                          "(default: the token's own, e.g. github-actions[bot])")
+
+    migrate = commands.add_parser(
+        "migrate", help="write a Keras 3 .weights.h5 from a tf.keras (Keras 2) tf.train.Checkpoint")
+    migrate.add_argument("checkpoint", type=Path)
+    migrate.add_argument("--out", required=True, type=Path, help="the .weights.h5 to write")
+    migrate.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG),
+                         help="config whose builder builds the release's model")
 
     demo = commands.add_parser("demo", help="run the gate on the bundled example, offline")
     demo.add_argument("--workdir", type=Path, help="keep the demo's files here")
@@ -177,10 +184,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.workdir)
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from restore_gate.config import load_config
+    from restore_gate.migrate import migrate
+
+    count = migrate(args.checkpoint, load_config(args.config), args.out)
+    print(f"restore-gate: wrote {args.out}: {count} values, verified with Keras's load_weights "
+          "(optimizer state is not migrated)", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "check": cmd_check,
     "inspect": cmd_inspect,
     "snapshot": cmd_snapshot,
     "publish": cmd_publish,
     "demo": cmd_demo,
+    "migrate": cmd_migrate,
 }

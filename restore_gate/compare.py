@@ -29,6 +29,13 @@ class Pairing:
     # (a SavedModel's serving signatures).
     notes: dict[int, str] = field(default_factory=dict)
     extra: list[Mismatch] = field(default_factory=list)
+    # Set by format adapters: the established cause of every unmatched value (replaces the
+    # generic hints; e.g. the Keras 2 -> 3 upgrade), and notices for the report.
+    cause: str | None = None
+    notices: list[str] = field(default_factory=list)
+    # Where the branch's own loader reads each model variable from (id() of its object ->
+    # a file key `encoder/vars/0`, or a TF object path `model/encoder/_kernel`), when known.
+    paths: dict[int, str] = field(default_factory=dict)
 
     @property
     def compatible(self) -> list[tuple[CkptVariable, ModelVariable]]:
@@ -57,18 +64,23 @@ def find_mismatches(
             found.append(_mismatch("dtype", ckpt, model, _dtype_hint(ckpt, model)))
     renames, missing, unexpected = pair_renames(pairing.missing, pairing.unexpected)
     for ckpt, model in renames:
-        entry = _mismatch("rename", ckpt, model, _rename_hint(ckpt, model))
+        note = pairing.notes.get(id(model.obj)) or pairing.cause
+        if note and _object_path(ckpt.key) not in note:
+            note = f"saved at `{_object_path(ckpt.key)}`; {note}"
+        entry = _mismatch("rename", ckpt, model, note
+                          or _rename_hint(ckpt, model, pairing.paths.get(id(model.obj))))
         entry.allowed = _matches(allow["missing"], model.name) and _matches(
             allow["unexpected"], ckpt.name
         )
         found.append(entry)
     for model in missing:
         entry = _mismatch("missing", None, model,
-                          pairing.notes.get(id(model.obj)) or _missing_hint(model))
+                          pairing.notes.get(id(model.obj)) or pairing.cause
+                          or _missing_hint(model))
         entry.allowed = _matches(allow["missing"], model.name)
         found.append(entry)
     for ckpt in unexpected:
-        entry = _mismatch("unexpected", ckpt, None, _unexpected_hint(ckpt))
+        entry = _mismatch("unexpected", ckpt, None, pairing.cause or _unexpected_hint(ckpt))
         entry.allowed = _matches(allow["unexpected"], ckpt.name)
         found.append(entry)
     for entry in found:
@@ -123,8 +135,12 @@ def _mismatch(
 ) -> Mismatch:
     name = model.name if model is not None else ckpt.name  # type: ignore[union-attr]
     layer = model.layer if model is not None else ckpt.layer  # type: ignore[union-attr]
-    moved = (ckpt is not None and model is not None and ckpt.name != model.name
-             and ckpt.layer != model.layer)  # `conv/0` -> `conv/kernel` is no move
+    renamed = ckpt is not None and model is not None and ckpt.name != model.name
+    # a value moved only when the file establishes the variable it was saved from
+    # (`identity`) and the one it now loads into has another: a file key such as
+    # `conv_1/0` beside the variable `conv_1/kernel` is no move
+    moved = renamed and None not in (ckpt.identity, model.identity) and \
+        ckpt.identity != model.identity
     if moved and kind in ("shape", "dtype"):
         hint = (
             f"the checkpoint value at this position was saved from `{ckpt.name}`: a layer "
@@ -132,7 +148,7 @@ def _mismatch(
         )
     return Mismatch(
         kind=kind,
-        checkpoint_name=ckpt.name if moved else None,
+        checkpoint_name=ckpt.name if moved or (renamed and kind == "rename") else None,
         name=name,
         layer=layer,
         key=ckpt.key if ckpt else "",
@@ -160,7 +176,17 @@ def _dtype_hint(ckpt: CkptVariable, model: ModelVariable) -> str:
     )
 
 
-def _rename_hint(ckpt: CkptVariable, model: ModelVariable) -> str:
+def _rename_hint(ckpt: CkptVariable, model: ModelVariable, path: str | None = None) -> str:
+    from restore_gate.formats.generation import is_positional_key
+
+    saved = _object_path(ckpt.key)
+    if path and not is_positional_key(ckpt.key) and _object_path(path) != saved:
+        old, new = _holder(saved), _holder(_object_path(path))
+        return (
+            f"saved at `{saved}`, the branch reads this variable from `{_object_path(path)}`: "
+            f"probably `{old}` renamed to `{new}` (an attribute or layer); it will not load "
+            "under the new path: keep the old attribute/layer name, or release anew"
+        )
     if ckpt.name == model.name:
         return (
             f"saved under another object path ({ckpt.key.split('/.ATTRIBUTES')[0]}): a layer was "
@@ -171,6 +197,17 @@ def _rename_hint(ckpt: CkptVariable, model: ModelVariable) -> str:
         f"probably `{ckpt.name}` renamed to `{model.name}`: it will not load under the new "
         "name; keep the old layer/attribute name or map the old name when restoring"
     )
+
+
+def _object_path(key: str) -> str:
+    return key.split("/.ATTRIBUTES")[0]
+
+
+def _holder(path: str) -> str:
+    """`hidden/vars/0` -> `hidden`; `model/hidden/_kernel` -> `model/hidden`."""
+    if "/vars/" in f"/{path}":
+        return path.rsplit("/vars/", 1)[0] if "/vars/" in path else "(the model itself)"
+    return path.rsplit("/", 1)[0] if "/" in path else path
 
 
 def _missing_hint(model: ModelVariable) -> str:
@@ -220,7 +257,7 @@ def judge_optimizer(
             "the checkpoint holds optimizer state but the branch model is not compiled: "
             "compile it in the builder to check the optimizer"
         )
-    elif not same_optimizer(ckpt_type, built):
+    elif ckpt_type is not None and not same_optimizer(ckpt_type, built):
         state.status = "changed"
         state.hint = (
             f"optimizer changed from {ckpt_type} to {built.optimizer_type}: its state "
@@ -232,7 +269,7 @@ def judge_optimizer(
     else:
         state.status = "changed"
         state.restored_values = len(pairing.compatible) if pairing else 0
-        state.hint = (
+        state.hint = (pairing.cause if pairing and pairing.cause else None) or (
             f"{state.restored_values} of {state.checkpoint_values} optimizer values restore: "
             "its slots follow the model's variables, so a model change or a changed "
             "optimizer setting (e.g. momentum, amsgrad) leaves the rest at their initial values"

@@ -15,6 +15,8 @@ from restore_gate.bundle import MANIFEST_VERSION, write_bundle
 from restore_gate.checkpoint import CheckpointInfo
 from restore_gate.config import Config
 
+LAYOUT_SPACE = "object-path"  # `layout` values; bundles before it recorded variable names
+
 
 def git_commit(cwd: Path) -> str | None:
     if os.environ.get("GITHUB_SHA"):
@@ -74,7 +76,9 @@ def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict
     result = evaluate.run(built.model, config, golden, data)
     save_golden(folder / GOLDEN_FILE, golden, result.output_names, result.golden_outputs)
     keras_format = info.format in ("keras-weights", "keras")
-    layout = {c.key: m.name for c, m in pairing.matched} if keras_format else {}
+    # file key -> the object path (identity.py) of the variable it was saved from
+    layout = {c.key: m.identity for c, m in pairing.matched if m.identity} if keras_format \
+        else {}
     return {
         "golden": {"file": GOLDEN_FILE, "outputs": result.output_names,
                    "samples": len(result.golden_outputs[0])},
@@ -83,6 +87,7 @@ def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict
         "variable_order": [v.name for v in built.variables],
         "layout": layout,
         "fingerprints": _fingerprints(built.model, golden),
+        "layout_space": LAYOUT_SPACE,
     }
 
 

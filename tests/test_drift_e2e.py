@@ -268,8 +268,8 @@ def test_reordered_subclassed_model_is_named_and_fails_on_drift(tmp_path):
     report = project.check(bundle)
     assert report.verdict == "fail"
     moves = [m for m in report.mismatches if m.checkpoint_name]
-    assert {(m.checkpoint_name, m.name) for m in moves} >= {
-        ("net/first/kernel", "net/second/kernel"), ("net/second/kernel", "net/first/kernel")}
-    assert "saved from net/first/kernel, now loads into net/second/kernel" in " ".join(
-        m.hint for m in moves)
+    assert {(m.checkpoint_name, m.name) for m in moves} >= {  # object path -> variable
+        ("_first/kernel", "net/second/kernel"), ("_second/kernel", "net/first/kernel")}
+    assert "saved from _first/kernel, now loads into _second/kernel (net/second/kernel)" in \
+        " ".join(m.hint for m in moves)
     assert failed(report) or failed(report, "metric")

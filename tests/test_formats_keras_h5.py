@@ -45,7 +45,9 @@ def test_inspect_reads_versions_and_layers_without_tensorflow():
     data, tf_loaded, keras_loaded = json.loads(out.stdout)
     assert (tf_loaded, keras_loaded) == (False, False)
     assert data["format"] == "keras-h5"
-    assert data["written_by"] == {"keras": "2.21.0", "backend": "tensorflow"}
+    assert data["written_by"] == {  # tf_keras is Keras 2, whatever its version number
+        "keras": "2.21.0", "backend": "tensorflow", "keras_generation": "2",
+        "keras_generation_evidence": "keras_version 2.21.0 in the file's metadata"}
     assert data["optimizer"] == "Adam"
     model = [(v["name"], v["layer"], v["shape"]) for v in data["variables"]
              if v["group"] == "model"]
@@ -81,12 +83,36 @@ def test_changed_units_are_shape_mismatches_per_layer(project):
     assert "out/bias" not in found
 
 
-def test_renamed_layer_and_dropped_bias_are_named(project):
+def plain_load_weights(project, release) -> bool:
+    """What a user sees: Keras 3's load_weights of the legacy file into the branch model."""
+    try:
+        project.build("model:build").load_weights(str(release))
+    except ValueError:
+        return False
+    return True
+
+
+def test_renamed_layer_restores_by_order_and_a_dropped_bias_is_named(project):
+    """Keras 3 loads a legacy .h5 by layer order, not by name (load_weights_from_hdf5_group)."""
     write_branch(project, branch(out="head"))
-    found = mismatches(project.check(FIXTURES / "tfk_weights.h5"))
-    assert found == {"head/kernel": "rename", "head/bias": "rename"}
+    assert plain_load_weights(project, FIXTURES / "tfk_weights.h5")
+    report = project.check(FIXTURES / "tfk_weights.h5")
+    assert report.verdict == "pass", report.mismatches
+    assert restored(report) == 8
     write_branch(project, branch(bias=False))
+    assert not plain_load_weights(project, FIXTURES / "tfk_weights.h5")
     assert mismatches(project.check(FIXTURES / "tfk_weights.h5")) == {"out/bias": "unexpected"}
+
+
+def test_a_layer_more_is_refused_by_keras_and_named(project):
+    write_branch(project, branch().replace(
+        '    outputs = keras.layers.Dense(3', '    x = keras.layers.Dense(8, name="extra")(x)\n'
+        '    outputs = keras.layers.Dense(3'))
+    assert not plain_load_weights(project, FIXTURES / "tfk_weights.h5")
+    report = project.check(FIXTURES / "tfk_weights.h5")
+    assert report.verdict == "fail"
+    assert mismatches(report) == {"extra/kernel": "missing", "extra/bias": "missing"}
+    assert any("refuses this file" in n for n in report.notices)
 
 
 def test_keras3_legacy_writer_round_trips_with_its_optimizer(project, tmp_path):

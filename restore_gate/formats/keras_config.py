@@ -124,10 +124,11 @@ def check_loadable(path: Path, config: dict[str, Any]) -> None:
         if is_custom(entry):
             _require_registered(path, entry)
     import keras
-    from keras.src.saving.serialization_lib import SafeModeScope
+
+    from restore_gate.keras_internals import safe_mode_scope
 
     try:
-        with SafeModeScope(True):
+        with safe_mode_scope():
             keras.saving.deserialize_keras_object(config, safe_mode=True)
     except Exception as exc:
         raise GateError(
@@ -162,7 +163,8 @@ def refuse_lambdas(path: Path, config: dict[str, Any]) -> None:
 
 def _require_registered(path: Path, entry: dict[str, Any]) -> None:
     from keras.saving import get_registered_object
-    from keras.src.saving.object_registration import GLOBAL_CUSTOM_OBJECTS
+
+    from restore_gate.keras_internals import custom_object_names
 
     class_name = entry["class_name"]
     registered = entry.get("registered_name") or class_name
@@ -171,7 +173,7 @@ def _require_registered(path: Path, entry: dict[str, Any]) -> None:
     module = entry.get("module") or "unknown"
     inner = entry.get("config") if isinstance(entry.get("config"), dict) else {}
     layer = inner.get("name")
-    known = sorted(GLOBAL_CUSTOM_OBJECTS)
+    known = custom_object_names()
     guess = difflib.get_close_matches(registered, known, n=1, cutoff=0.5)
     renamed = f"; the branch registers '{guess[0]}': was it renamed?" if guess else ""
     package = f"package={registered.split('>')[0]!r}" if ">" in registered else ""

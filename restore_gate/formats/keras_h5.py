@@ -5,8 +5,8 @@ Layout (h5py only, no TensorFlow for inspect): the weights sit under
 `layer_names` attribute lists the layers, each layer group's `weight_names` its
 weights (`hidden/kernel:0`) in the legacy order (trainable, then non-trainable).
 Long lists are chunked into `layer_names0`, `layer_names1`, ... as Keras does.
-Matching is Keras's `by_name` loading: a branch layer takes the saved layer group
-of its name, weight by weight in that order.
+Matching is what Keras 3's `load_weights` does with such a file: topological (the k-th
+saved layer holding weights into the k-th branch layer holding weights, weight by weight).
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ def read(path: Path) -> CheckpointInfo:
             "re-create the release asset",
         ) from exc
     written_by = {("keras" if k == "keras_version" else k): v for k, v in written_by.items()}
+    from restore_gate.formats import generation
+
+    generation.from_keras_version(written_by)
     info = CheckpointInfo(FORMAT, path, variables, written_by=written_by,
                           optimizer_type=optimizer_type, files=[path])
     if config is not None:
@@ -158,20 +161,35 @@ def _text(value: Any) -> str:
 
 
 def pair(info: CheckpointInfo, built: BuiltModel) -> tuple[Pairing, Pairing]:
-    """Keras's by-name loading: layer groups by layer name, weights by position."""
+    """Keras 3's `load_weights` of a legacy `.h5`: topological, as
+    `load_weights_from_hdf5_group` loads it: the k-th saved layer holding weights into the
+    k-th branch layer holding weights, weight by weight, whatever their names. When the
+    layer counts differ Keras loads nothing; the values are then paired by layer name (its
+    `by_name=True` loading) only to name what differs."""
     owner = {id(v.obj): v for v in built.variables}
     saved: dict[str, list[CkptVariable]] = {}
     for variable in info.group(MODEL):
         saved.setdefault(variable.layer, []).append(variable)
+    top = saved.pop(TOP_LEVEL, [])
+    layers = _branch_layers(built.model)
+    own = layers.pop()[1]  # the model's own weights: `top_level_model_weights`
+    weighted = [(name, weights) for name, weights in layers if weights]
     model = Pairing()
-    for layer_name, weights in _branch_layers(built.model):
+    if len(weighted) == len(saved):
+        pairs = list(zip(saved.values(), weighted, strict=True))
+    else:
+        model.notices.append(
+            f"Keras's load_weights refuses this file: it holds {len(saved)} layers with "
+            f"weights, the branch model {len(weighted)} (a legacy .h5 loads by layer order); "
+            "the values are paired by layer name below only to name the difference.")
+        by_name = dict(weighted)
+        pairs = [(stored, (name, by_name.pop(name, []))) for name, stored in saved.items()]
+        pairs += [([], rest) for rest in by_name.items()]
+    for stored, (_, weights) in [*pairs, (top, (TOP_LEVEL, own))]:
         branch = [owner[id(w)] for w in weights if id(w) in owner]
-        stored = saved.pop(layer_name, [])
         model.matched += list(zip(stored, branch, strict=False))
         model.missing += branch[len(stored):]
         model.unexpected += stored[len(branch):]
-    for stored in saved.values():
-        model.unexpected += stored
     paired = {id(m.obj) for _, m in model.matched} | {id(m.obj) for m in model.missing}
     model.missing += [v for v in built.variables if id(v.obj) not in paired]
     optimizer = _pair_optimizer(info, built)

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restore_gate.build import BuiltModel, ModelVariable
-from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable
+from restore_gate.checkpoint import MODEL, OPTIMIZER, OTHER, CheckpointInfo, CkptVariable
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
+from restore_gate.formats import generation
 from restore_gate.formats.hdf5_guard import refuse_outside_storage
 from restore_gate.formats.values import restore_values
 
@@ -85,10 +86,13 @@ def read(path: Path) -> CheckpointInfo:
         written_by.update(
             {k: _text(v) for k, v in handle.attrs.items() if k in ("keras_version", "backend")}
         )
+        if fmt == KERAS_FORMAT:
+            generation.from_keras_version(written_by)
+        generation.from_weights_h5(written_by, handle)
         for group_path, group in _vars_groups(handle):
             label = _text(group.attrs.get("name", "")) or group_path.rsplit("/", 1)[-1]
-            kind = OPTIMIZER if group_path.split("/")[0] == "optimizer" else MODEL
-            if kind == OPTIMIZER:
+            kind = _group_of(group_path)
+            if kind == OPTIMIZER and "name" in group.attrs:  # Keras 2 files record no name
                 optimizer_type = label
             for index in sorted(group, key=_index_key):
                 dataset = group[index]
@@ -105,6 +109,12 @@ def read(path: Path) -> CheckpointInfo:
     return CheckpointInfo(
         fmt, path, variables, written_by=written_by, optimizer_type=optimizer_type, files=[path]
     )
+
+
+def _group_of(key: str) -> str:
+    """Optimizer state, compile-metric state (Keras 2 saved it; no model weight), or model."""
+    top = key.split("/")[0]
+    return OPTIMIZER if top == "optimizer" else OTHER if top == "metrics" else MODEL
 
 
 def _vars_groups(handle: h5py.File) -> list[tuple[str, h5py.Group]]:
@@ -146,7 +156,9 @@ def _keras_metadata(path: Path) -> dict[str, str]:
 
 def model_layout(model: Any) -> dict[str, Any]:
     """The `vars/N` keys Keras's own saving walk gives the branch model, with their objects."""
-    from keras.src.saving import saving_lib
+    from restore_gate.keras_internals import saving_lib as internal_saving_lib
+
+    saving_lib = internal_saving_lib()
 
     class Recorder(saving_lib.H5IOStore):
         def __init__(self) -> None:  # no file: record what would be written
@@ -177,21 +189,52 @@ def model_layout(model: Any) -> dict[str, Any]:
 
 def pair(info: CheckpointInfo, built: BuiltModel) -> tuple[Pairing, Pairing]:
     """Pair file datasets and branch variables by the path Keras loads them from."""
-    layout = loading_layout(built.model, info)
+    layout = {k: o for k, o in loading_layout(built.model, info).items()
+              if _group_of(k) != OTHER}
     known = {id(v.obj): v for v in [*built.variables, *built.optimizer_variables]}
     pairings = {MODEL: Pairing(), OPTIMIZER: Pairing()}
-    saved = {v.key: v for v in info.variables}
+    saved = {v.key: v for v in info.variables if v.group != OTHER}
     for key, obj in layout.items():
-        group = OPTIMIZER if key.split("/")[0] == "optimizer" else MODEL
+        group = _group_of(key)
         model_var = known.get(id(obj)) or _unknown(key, obj, group)
         if key in saved:
             pairings[group].matched.append((saved[key], model_var))
         else:
             pairings[group].missing.append(model_var)
+            pairings[group].paths[id(obj)] = key
     for key, ckpt in saved.items():
         if key not in layout:
             pairings[ckpt.group].unexpected.append(ckpt)
+    _optimizer_all_or_nothing(pairings[OPTIMIZER], info, built)
+    metrics = len(info.group(OTHER))
+    if metrics:
+        pairings[MODEL].notices.append(
+            f"{metrics} compile-metric values in the file (under metrics/) are not model "
+            "weights: Keras's load_weights does not read them, and neither does the gate.")
     return pairings[MODEL], pairings[OPTIMIZER]
+
+
+def _optimizer_all_or_nothing(pairing: Pairing, info: CheckpointInfo, built: BuiltModel) -> None:
+    """Keras's optimizer loads its `vars` only when the counts agree, else skips them all."""
+    saved = len(info.group(OPTIMIZER))
+    here = len(pairing.matched) + len(pairing.missing)
+    if not saved or not here or saved == here:
+        return
+    pairing.unexpected += [c for c, _ in pairing.matched]
+    pairing.missing += [m for _, m in pairing.matched]
+    pairing.matched = []
+    why = ""
+    if info.written_by.get(generation.GENERATION) == "2":
+        why = (" (a Keras 2 optimizer stores its iterations and slots; a Keras 3 one also "
+               "its learning rate)")
+    pairing.cause = (
+        f"the file holds {saved} optimizer values, the branch's optimizer has {here}{why}: "
+        "Keras's load_weights skips the optimizer state, so resumed training restarts it")
+    pairing.notices.append(
+        f"The release's optimizer state does not load into the branch's {built.optimizer_type}: "
+        f"the file holds {saved} optimizer values, the branch's optimizer has {here}{why}, and "
+        "Keras's load_weights then skips the optimizer state (its moments restart). The model "
+        "weights are unaffected.")
 
 
 def loading_layout(model: Any, info: CheckpointInfo) -> dict[str, Any]:

@@ -51,7 +51,10 @@ def load_layout(model: Any, saved: dict[str, list[int] | None]) -> dict[str, Any
 
 
 def _offers(model: Any, saved: dict[str, Any]) -> list[tuple[Any, list[str]]]:
-    from keras.src.saving import saving_lib
+    from restore_gate.keras_internals import patched
+    from restore_gate.keras_internals import saving_lib as internal_saving_lib
+
+    saving_lib = internal_saving_lib()
 
     groups = {"/".join(key.split("/")[:i]) for key in saved for i in range(1, key.count("/") + 1)}
     offered: dict[int, tuple[Any, list[str]]] = {}
@@ -80,14 +83,10 @@ def _offers(model: Any, saved: dict[str, Any]) -> list[tuple[Any, list[str]]]:
         entry[1].append(inner_path)
         return original(saveable, weights_store, assets_store, inner_path, *args, **kwargs)
 
-    saving_lib._load_state = recording
-    try:
-        with warnings.catch_warnings():  # Keras warns about the layers the probe refuses
-            warnings.simplefilter("ignore")
-            recording(model, Probe(), None, "", skip_mismatch=False, visited_saveables=set(),
-                      failed_saveables=set(), error_msgs={})
-    finally:
-        saving_lib._load_state = original
+    with patched(saving_lib, "_load_state", recording), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras warns about the layers the probe refuses
+        recording(model, Probe(), None, "", skip_mismatch=False, visited_saveables=set(),
+                  failed_saveables=set(), error_msgs={})
     return list(offered.values())
 
 

@@ -16,7 +16,7 @@ from restore_gate.build import BuiltModel
 from restore_gate.checkpoint import MODEL, OPTIMIZER, OTHER, CheckpointInfo, CkptVariable, layer_of
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
-from restore_gate.formats import _tf_protos, tf_files, tf_index
+from restore_gate.formats import _tf_protos, generation, tf_files, tf_index
 from restore_gate.formats.values import restore_values
 from restore_gate.runtime import import_tensorflow
 
@@ -49,10 +49,13 @@ def read(prefix: Path) -> CheckpointInfo:
     by_node = _variables_by_node(graph, shapes, dtypes)
     _assign_groups(graph, by_node, detect_roots(graph))
     variables = sorted(by_node.values(), key=lambda v: (v.group != MODEL, v.key))
+    written_by: dict[str, str] = {}
+    generation.from_checkpoint_keys(written_by, [(v.key, v.shape) for v in variables])
     return CheckpointInfo(
         FORMAT,
         prefix,
         variables,
+        written_by=written_by,
         optimizer_type=_optimizer_type(variables),
         files=files,
         details={"graph": graph, "by_node": by_node},
@@ -91,6 +94,10 @@ def _variables_by_node(graph: Any, shapes: dict, dtypes: dict) -> dict[int, Ckpt
             found[node_id] = CkptVariable(
                 name=name, layer=layer_of(name), key=key,
                 shape=list(shapes[key]), dtype=dtypes[key], group=OTHER,
+                # matched by position: the value's identity is the layer name it was saved
+                # from (full_name), which the file records
+                identity=attribute.full_name or None if generation.is_positional_key(key)
+                else None,
             )
     # tf.Variables created without a name all record the full_name "Variable": name
     # those by their object path (`a`, `blocks/0/w`) so every value has its own name.
@@ -209,10 +216,67 @@ def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tupl
             if target is not None and child.node_id not in bound:
                 bound[child.node_id] = target
                 queue.append(child.node_id)
-    return (
-        _pairing(by_node, bound, built.variables, MODEL),
-        _pairing(by_node, bound, built.optimizer_variables, OPTIMIZER),
-    )
+    model = _pairing(by_node, bound, built.variables, MODEL)
+    _explain_upgrade(info, model, view, root, built, roots)
+    return model, _pairing(by_node, bound, built.optimizer_variables, OPTIMIZER)
+
+
+def _explain_upgrade(info: CheckpointInfo, model: Pairing, view: Any, root: Any,
+                     built: BuiltModel, roots: dict[str, str]) -> None:
+    """A tf.keras (Keras 2) checkpoint that TensorFlow cannot restore into a Keras 3 model:
+    name the upgrade as the cause, where Keras 3 tracks each variable, and the migration."""
+    import keras
+
+    if generation.major(keras.__version__) == "2" or model.clean:
+        return
+    prefix = detect_roots(info.details["graph"], roots).get("model", "model") \
+        if root is not built.model else ""
+    paths = _object_paths(view, built.model, prefix)
+    model.paths.update({id(v.obj): paths[id(v.obj)] for v in model.missing if id(v.obj) in paths})
+    if info.written_by.get(generation.GENERATION) == "2" and any(
+            generation.is_keras2_positional_key(c.key) for c in model.unexpected):
+        model.cause = (
+            "written by tf.keras (Keras 2), which tracked this model's layers as "
+            "`layer_with_weights-N`; Keras 3 tracks them at other object paths, so "
+            "tf.train.Checkpoint cannot restore it into the Keras 3 model (the Keras 2 → 3 "
+            f"upgrade, not a change in the branch); {generation.MIGRATE_SHORT}"
+        )
+        model.notices.append(
+            "TensorFlow cannot restore this tf.keras (Keras 2) checkpoint into the Keras 3 "
+            f"model. Migrate the release: {generation.MIGRATE_WEIGHTS}.")
+        for variable in model.missing:
+            if paths.get(id(variable.obj)):
+                model.notes[id(variable.obj)] = (
+                    f"Keras 3 tracks it at `{paths[id(variable.obj)]}`; {model.cause}")
+        return
+    saved = {c.name: c.key.split("/.ATTRIBUTES")[0] for c in model.unexpected}
+    for variable in model.missing:
+        here, there = paths.get(id(variable.obj)), saved.get(variable.name)
+        if here and there and _same_but_attribute(here, there):
+            model.notes[id(variable.obj)] = (
+                f"the release saved it at `{there}`, the branch's layer holds it at `{here}`: "
+                "the same layer keeps this variable under another attribute name (as Keras 3 "
+                "layers do after the Keras 2 → 3 upgrade), and tf.train.Checkpoint matches "
+                f"object paths, so it does not restore; {generation.MIGRATE_SHORT}")
+
+
+def _same_but_attribute(here: str, there: str) -> bool:
+    """`model/hidden/_kernel` vs `model/hidden/kernel`: only the last name's underscore."""
+    (a_parent, _, a), (b_parent, _, b) = here.rpartition("/"), there.rpartition("/")
+    return a_parent == b_parent and a != b and a.lstrip("_") == b.lstrip("_")
+
+
+def _object_paths(view: Any, root: Any, prefix: str = "") -> dict[int, str]:
+    """id(object) -> the first object path (breadth first) from `root` (named `prefix`)."""
+    paths: dict[int, str] = {id(root): prefix}
+    queue = deque([root])
+    while queue:
+        obj = queue.popleft()
+        for name, child in _children(view, obj).items():
+            if id(child) not in paths:
+                paths[id(child)] = f"{paths[id(obj)]}/{name}".lstrip("/")
+                queue.append(child)
+    return paths
 
 
 def _children(view: Any, obj: Any) -> dict[str, Any]:
