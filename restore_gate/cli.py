@@ -128,9 +128,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     def emit(report) -> None:
         from restore_gate.render import render
 
-        markdown = render(report.to_dict(), links=SourceLinks.from_actions())
-        if args.report:
+        if args.report:  # first: the verdict is kept even if rendering fails
             report.write(args.report)
+        markdown = render(report.to_dict(), links=SourceLinks.from_actions())
         if args.markdown:
             args.markdown.parent.mkdir(parents=True, exist_ok=True)
             args.markdown.write_text(markdown, encoding="utf-8")

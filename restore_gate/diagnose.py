@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from restore_gate.grouping import moved_from
 from restore_gate.links import NO_LINKS, SourceLinks
 from restore_gate.render import clip_code, clip_text, percent, source_cell, threshold_text
+from restore_gate.report import with_numbers
 
 NAME = 80  # characters of a name shown in a sentence
 
@@ -34,6 +35,7 @@ def headline_sentences(report: dict, links: SourceLinks = NO_LINKS, most: int = 
 
 def diagnose(report: dict, links: SourceLinks = NO_LINKS) -> list[Finding]:
     """Every pattern the report shows, most decisive first."""
+    report = with_numbers(report)
     blocking = [m for m in report.get("mismatches") or [] if not m.get("allowed")]
     findings = [*_errors(report)]
     findings += _structure(blocking, links)

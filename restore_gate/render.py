@@ -7,10 +7,12 @@ No TensorFlow here.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from restore_gate.links import NO_LINKS, SourceLinks
+from restore_gate.report import with_numbers
 
 MARKER = "<!-- restore-gate:comment -->"
 ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
@@ -135,6 +137,8 @@ def percent(baseline: float | None, value: float | None) -> str:
     if baseline is None or value is None or baseline == 0:
         return ""
     rel = (value - baseline) / abs(baseline) * 100
+    if not math.isfinite(rel):  # a NaN/Inf measurement: the values themselves say it
+        return ""
     return f"{rel:+.3g} %" if abs(rel) < 1000 else f"{rel:+.0f} %"
 
 
@@ -143,6 +147,7 @@ def render(report: dict, details_limit: int | None = None, *, links: SourceLinks
            budget: int | None = COMMENT_BUDGET) -> str:
     """The whole comment for one runner's report; under `budget` characters unless None
     (the job summary: every layer)."""
+    report = with_numbers(report)
     head = [MARKER, headline(report), "", *_diagnosis(report, links)]
     for level in (1, 2, 4, 8) if budget is not None else (0,):  # 0: nothing left out
         before = [*_intro(report), *_notices(report, level), *_errors(report, level)]

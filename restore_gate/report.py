@@ -170,6 +170,17 @@ def _strict(value: Any) -> Any:
     return value
 
 
+def with_numbers(report: dict[str, Any]) -> dict[str, Any]:
+    """A report dict whose drift measurements are numbers again (the strings "NaN",
+    "Infinity", "-Infinity" as floats), for the code that formats or compares them."""
+    def number(value: Any) -> Any:
+        return float(value) if value in NON_FINITE.values() else value
+
+    drift = [{**d, **{k: number(d.get(k)) for k in ("baseline", "value", "delta") if k in d}}
+             for d in report.get("drift") or []]
+    return {**report, "drift": drift}
+
+
 @cache
 def _report_validator() -> Any:
     import jsonschema

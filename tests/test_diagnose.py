@@ -134,13 +134,16 @@ def test_optimizer_change_blocks_only_when_required(releases, project):
     assert "(this blocks: checkpoint.optimizer is required)" in finding.text
 
 
-def test_keras2_writer_is_named_beside_the_rename(project):
+def test_keras2_writer_is_named(project):
+    """A legacy .h5 from tf.keras loads by layer order in Keras 3 (a renamed layer still
+    loads: tests/test_keras2_upgrade.py checks that against plain Keras): the headline names
+    the writer's generation, and no rename is claimed."""
     write_branch(project, TFK_BRANCH)
     report = validate_report(project.check(FIXTURES / "tfk_weights.h5").to_dict(), "report")
-    assert kinds(report)[:2] == ["renamed", "version"]
-    text = headline_sentences(report)
-    assert text.startswith("Renamed layer `out` → `head`: 2 values of `head` will not load")
-    assert "Note: the checkpoint was written by Keras 2.21.0, this run uses Keras 3" in text
+    assert kinds(report) == ["version"]
+    text = headline_sentences(report).replace("\\", "")
+    assert text.startswith("Note: the checkpoint was written by Keras 2.21.0, this run uses "
+                           "Keras 3")
 
 
 def test_sources_become_links_to_the_head_commit(releases, project):

@@ -82,11 +82,11 @@ class Repo(Project):
         """Exit code and report of `check`: the real CLI in a subprocess, or `run_check`
         in this process (same pipeline, the exit code from the verdict, seconds faster)."""
         if not cli:
-            from restore_gate.cli import EXIT
+            from restore_gate.report import exit_code
 
             found = run_check(CheckOptions(self.root / ".restore-gate.yml", quiet=True,
                                            base=base)).to_dict()
-            return EXIT[found["verdict"]], json.loads(json.dumps(found))
+            return exit_code(found["verdict"]), json.loads(json.dumps(found))
         report = self.root.parent / "report.json"
         argv = [sys.executable, "-m", "restore_gate", "check", "--quiet",
                 f"--config={self.root / '.restore-gate.yml'}", f"--report={report}", *args]
@@ -408,7 +408,7 @@ def test_a_flood_of_changes_keeps_the_report_valid_for_publish(tmp_path, release
 
     repo = repository(tmp_path, released, "checkpoint: {path: release/model.weights.h5}\n")
     base = repo.commit()
-    metrics = ", ".join(f"m{i}: {{max_drop: 0.5}}" for i in range(300))
+    metrics = ", ".join(f"m{i}: {{max_increase: 0.5}}" for i in range(300))
     repo.config("checkpoint: {path: release/model.weights.h5}\n"
                 f"allow: {{missing: ['^{'x' * 100_000}']}}\n"
                 f"thresholds: {{metrics: {{{metrics}}}}}\n")

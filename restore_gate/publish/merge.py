@@ -28,7 +28,7 @@ from restore_gate.render import (
     size,
     threshold_text,
 )
-from restore_gate.report import exit_code
+from restore_gate.report import exit_code, with_numbers
 
 COMMENT_LIMIT = 65_536  # GitHub's limit for an issue comment body (characters)
 SUMMARY_LIMIT = 1024 * 1024  # a job summary is at most 1 MiB per step
@@ -58,6 +58,7 @@ def comment_body(reports: list[dict], rows: int = 200, override: str = "",
                  budget: int | None = COMMENT_BUDGET) -> str:
     """The Markdown for one report or a merged table for several, with the override notice;
     under `budget` characters (None: the job summary, every layer)."""
+    reports = [with_numbers(r) for r in reports]
     room = None if budget is None else budget - (size(override) + 40 if override else 0)
     if len(reports) == 1:
         body = render(reports[0], details_limit=rows, links=links, budget=room)
