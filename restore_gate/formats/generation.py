@@ -21,8 +21,12 @@ from typing import Any
 GENERATION = "keras_generation"
 EVIDENCE = "keras_generation_evidence"
 _KERAS2_POSITIONAL = re.compile(r"(^|/)(layer_with_weights|layer)-\d+(/|$)")
-# TF object paths that hold layers by position (tf.keras, then Keras 3 functional models)
-_POSITIONAL = re.compile(r"(^|/)((layer_with_weights|layer)-\d+|_operations/\d+|layers/\d+)(/|$)")
+# TF object paths that reach a value by position: layers in tf.keras and Keras 3 functional
+# models, and the optimizer's list of the variables it trains (`_trainable_variables/N`,
+# through which a compiled model's weights are also restored)
+_POSITIONAL = re.compile(
+    r"(^|/)((layer_with_weights|layer)-\d+|_operations/\d+|layers/\d+|_trainable_variables/\d+)"
+    r"(/|$)")
 
 MIGRATE_WEIGHTS = (
     "in the environment that wrote it (TF ≤ 2.15, tf.keras), restore the checkpoint into the "
