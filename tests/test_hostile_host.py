@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -357,7 +358,21 @@ def _namespace_ready() -> str:
     if not shutil.which("unshare"):
         return "no unshare(1) for a private mount namespace"
     probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True, check=False)
-    return "" if probe.returncode == 0 else "cannot create a mount namespace"
+    if probe.returncode != 0:
+        return "cannot create a mount namespace"
+    closed = _closed_to_others(Path(sys.prefix))
+    return f"{closed} is closed to other users, so `nobody` cannot run this Python" if closed else ""
+
+
+def _closed_to_others(prefix: Path) -> Path | None:
+    """The first folder above `prefix` that other users cannot enter (/root aside: the test
+    puts a tmpfs over it)."""
+    for folder in [prefix.resolve(), *prefix.resolve().parents]:
+        if folder == Path("/root") or folder.is_relative_to("/root"):
+            continue
+        if not folder.stat().st_mode & 0o001:
+            return folder
+    return None
 
 
 needs_root = pytest.mark.skipif(bool(_namespace_ready()), reason=_namespace_ready() or "ready")
