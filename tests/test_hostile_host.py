@@ -361,7 +361,9 @@ def _namespace_ready() -> str:
     if probe.returncode != 0:
         return "cannot create a mount namespace"
     closed = _closed_to_others(Path(sys.prefix))
-    return f"{closed} is closed to other users, so `nobody` cannot run this Python" if closed else ""
+    if closed:
+        return f"{closed} is closed to other users, so `nobody` cannot run this Python"
+    return ""
 
 
 def _closed_to_others(prefix: Path) -> Path | None:
