@@ -21,6 +21,8 @@ from restore_gate.checkpoint import MODEL, OPTIMIZER, layer_of
 from restore_gate.config import Config
 from restore_gate.errors import GateError
 from restore_gate.runtime import import_tensorflow
+from restore_gate.strategy import make_strategy, model_strategy
+from restore_gate.strategy import scope as strategy_scope
 
 
 @dataclass
@@ -42,6 +44,7 @@ class BuiltModel:
     variables: list[ModelVariable]
     optimizer_variables: list[ModelVariable]
     sources: dict[str, str]
+    strategy: Any | None = None  # the tf.distribute strategy it was built under (strategy.py)
 
     @property
     def optimizer_type(self) -> str | None:
@@ -112,9 +115,11 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
     builder = resolve_callable(config.builder, config.root, config.model_paths)
     args = config.section("model").get("args", {})
     paths = [config.root, *config.model_paths]
+    strategy = make_strategy(config.section("model").get("strategy"))
     with _on_sys_path(paths), record_layer_sources(config.root) as made:
         try:
-            model = builder(**args)
+            with strategy_scope(strategy):
+                model = builder(**args)
         except GateError:
             raise
         except Exception as exc:
@@ -124,11 +129,13 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
                 f"fix the error at {_user_frame(exc, config.root)}; if a custom class is "
                 "missing, register it or list its module under `model.custom_objects`",
             ) from exc
+        strategy = model_strategy(model) or strategy  # a builder's own strategy wins
         shape = config.section("model").get("input_shape") or input_shape
-        ensure_built(model, shape)
-        optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None:
-            _build_optimizer(optimizer, model)
+        with strategy_scope(strategy):
+            ensure_built(model, shape)
+            optimizer = getattr(model, "optimizer", None)
+            if optimizer is not None:
+                _build_optimizer(optimizer, model)
     sources = {getattr(layer, "name", ""): where for layer, where in made}
     return BuiltModel(
         model=model,
@@ -136,6 +143,7 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
         variables=[_describe(v, MODEL) for v in _model_weights(model)],
         optimizer_variables=[_describe(v, OPTIMIZER) for v in getattr(optimizer, "variables", [])],
         sources=sources,
+        strategy=strategy,
     )
 
 

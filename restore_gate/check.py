@@ -27,6 +27,8 @@ from restore_gate.measure import measure, rebuild_at_ref
 from restore_gate.report import Mismatch, Report, TensorSpec
 from restore_gate.runtime import describe_device, prepare_device
 from restore_gate.source import CheckpointSource, resolve
+from restore_gate.strategy import describe as describe_strategy
+from restore_gate.strategy import scope as strategy_scope
 
 
 @dataclass
@@ -105,6 +107,8 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
             "variables": len(built.variables),
             "optimizer": built.optimizer_type,
         }
+        if built.strategy is not None:
+            report.model["strategy"] = describe_strategy(built.strategy)
     with stage(report, "restore", quiet):
         model_pairing = _restore(config, info, built, report)
         report.mismatches += positional_moves(info, source, model_pairing, built)
@@ -137,9 +141,10 @@ def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Pai
         policy, info.optimizer_type, info.group(OPTIMIZER), built, optimizer_pairing
     )
     restore_optimizer = policy != "ignore" and same_optimizer(info.optimizer_type, built)
-    verified = formats.restore(
-        info, built, roots, model_pairing, optimizer_pairing if restore_optimizer else None
-    )
+    with strategy_scope(built.strategy):
+        verified = formats.restore(
+            info, built, roots, model_pairing, optimizer_pairing if restore_optimizer else None
+        )
     report.model["restored"] = verified
     if model_pairing.clean and verified != len(built.variables):
         raise GateError(
@@ -156,7 +161,8 @@ def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pa
     built = build_model(config)
     roots = config.section("checkpoint").get("root", {})
     model_pairing, _ = formats.pair(info, built, roots)
-    formats.restore(info, built, roots, model_pairing, None)
+    with strategy_scope(built.strategy):
+        formats.restore(info, built, roots, model_pairing, None)
     return built, model_pairing
 
 
