@@ -104,8 +104,14 @@ def resolve_callable(spec: str, root: Path, extra_paths: list[Path], stage: str 
     return target
 
 
-def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
-    """Run the branch's builder, build the model and its optimizer, list their variables."""
+def build_model(
+    config: Config, input_shape: list | None = None, build_optimizer: bool = True
+) -> BuiltModel:
+    """Run the branch's builder, build the model and its optimizer, list their variables.
+
+    `build_optimizer=False` leaves a Keras optimizer's lazily created slots uncreated (they
+    would cost twice the model's memory for Adam) when there is no state to restore into them.
+    """
     import_tensorflow("build")
     import keras
 
@@ -134,7 +140,7 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
         with strategy_scope(strategy):
             ensure_built(model, shape)
             optimizer = getattr(model, "optimizer", None)
-            if optimizer is not None:
+            if optimizer is not None and build_optimizer:
                 _build_optimizer(optimizer, model)
     sources = {getattr(layer, "name", ""): where for layer, where in made}
     return BuiltModel(

@@ -101,7 +101,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         report.checkpoint = _checkpoint_block(source, info)
     with stage(report, "build", quiet):
         report.runner = describe_device(options.device)
-        built = build_model(config)
+        built = build_model(config, build_optimizer=_restores_optimizer(config, info))
         report.model = {
             "builder": config.builder,
             "variables": len(built.variables),
@@ -141,6 +141,8 @@ def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Pai
         policy, info.optimizer_type, info.group(OPTIMIZER), built, optimizer_pairing
     )
     restore_optimizer = policy != "ignore" and same_optimizer(info.optimizer_type, built)
+    if not info.group(OPTIMIZER):  # nothing to restore into it: the library's restore may run
+        optimizer_pairing, restore_optimizer = Pairing(), True
     with strategy_scope(built.strategy):
         verified = formats.restore(
             info, built, roots, model_pairing, optimizer_pairing if restore_optimizer else None
@@ -158,12 +160,18 @@ def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Pai
 def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pairing]:
     """Build a model from `config` and restore the checkpoint into it (release or baseline);
     return it with the pairing of its variables."""
-    built = build_model(config)
+    built = build_model(config, build_optimizer=False)  # only the model is restored here
     roots = config.section("checkpoint").get("root", {})
     model_pairing, _ = formats.pair(info, built, roots)
     with strategy_scope(built.strategy):
         formats.restore(info, built, roots, model_pairing, None)
     return built, model_pairing
+
+
+def _restores_optimizer(config: Config, info: CheckpointInfo) -> bool:
+    """Whether the branch's optimizer slots are needed: the release holds optimizer state
+    that the policy checks."""
+    return config.optimizer_policy != "ignore" and bool(info.group(OPTIMIZER))
 
 
 def apply_base_thresholds(config: Config, base: str, report: Report) -> None:
