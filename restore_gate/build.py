@@ -153,6 +153,16 @@ def build_model(
     )
 
 
+def build_optimizer_slots(built: BuiltModel) -> None:
+    """Create the optimizer's lazily created slots (after `build_optimizer=False`), list them."""
+    if built.optimizer is None:
+        return
+    with strategy_scope(built.strategy):
+        _build_optimizer(built.optimizer, built.model)
+    built.optimizer_variables = [
+        _describe(v, OPTIMIZER) for v in getattr(built.optimizer, "variables", [])]
+
+
 def _import_custom_objects(module_name: str, config: Config) -> None:
     forget_modules_under([config.root, *config.model_paths], module_name.split(".")[0])
     with _on_sys_path([config.root, *config.model_paths]):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from restore_gate import formats
 from restore_gate.baseline import git_show, repo_root
-from restore_gate.build import BuiltModel, build_model
+from restore_gate.build import BuiltModel, build_model, build_optimizer_slots
 from restore_gate.bundle import digest
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
 from restore_gate.compare import Pairing, find_mismatches, judge_optimizer, same_optimizer
@@ -101,7 +101,9 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         report.checkpoint = _checkpoint_block(source, info)
     with stage(report, "build", quiet):
         report.runner = describe_device(options.device)
-        built = build_model(config, build_optimizer=_restores_optimizer(config, info))
+        built = build_model(config, build_optimizer=False)
+        if _needs_optimizer_slots(config, info, built):
+            build_optimizer_slots(built)
         report.model = {
             "builder": config.builder,
             "variables": len(built.variables),
@@ -168,10 +170,13 @@ def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pa
     return built, model_pairing
 
 
-def _restores_optimizer(config: Config, info: CheckpointInfo) -> bool:
-    """Whether the branch's optimizer slots are needed: the release holds optimizer state
-    that the policy checks."""
-    return config.optimizer_policy != "ignore" and bool(info.group(OPTIMIZER))
+def _needs_optimizer_slots(config: Config, info: CheckpointInfo, built: BuiltModel) -> bool:
+    """Whether to create the branch optimizer's slots (twice the model's memory for Adam):
+    only when the release holds more optimizer state than the unbuilt optimizer has (its
+    slots), and the policy checks it. A release saved before any training step holds just
+    the iteration count and learning rate, as does the branch's unbuilt optimizer."""
+    wanted = config.optimizer_policy != "ignore"
+    return wanted and len(info.group(OPTIMIZER)) > len(built.optimizer_variables)
 
 
 def apply_base_thresholds(config: Config, base: str, report: Report) -> None:
