@@ -206,13 +206,13 @@ def restore(
     """Keras's own `load_weights` when the metadata match; else assign what fits."""
     with open_weights(info) as handle:
         return restore_values(
-            model, optimizer, lambda key: _lazy(handle[key]),
+            model, optimizer, lambda key: lazy_dataset(handle[key]),
             lambda: built.model.load_weights(str(info.path)),
             f"Keras's load_weights of {info.path}",
         )
 
 
-def _lazy(dataset: h5py.Dataset) -> LazyValue:
+def lazy_dataset(dataset: h5py.Dataset) -> LazyValue:
     """A dataset read a slice of rows at a time (verification), or whole (assignment)."""
     return LazyValue(tuple(dataset.shape), dataset.dtype.itemsize,
                      lambda start, stop: dataset[start:stop], lambda: dataset[()])
