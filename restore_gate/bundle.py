@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tarfile
+import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -50,27 +52,14 @@ def extract_bundle(bundle: Path, target: Path) -> dict[str, Any] | None:
     if not hasattr(tarfile, "data_filter"):
         raise GateError("fetch", "this Python lacks tarfile's safe extraction filter",
                         "use Python 3.11.4 or newer")
+    target.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
     try:
-        with tarfile.open(bundle, "r:*") as archive:
-            members = archive.getmembers()
-            check_members(members, str(bundle))
-            total = sum(m.size for m in members)
-            if total > MAX_UNPACKED_BYTES:
-                raise GateError("fetch", f"{bundle} unpacks to {total} bytes, over the limit",
-                                "release a smaller bundle")
-            archive.extractall(target, filter="data")
-    except tarfile.FilterError as exc:
-        raise GateError(
-            "fetch",
-            f"refusing to unpack {bundle}: {exc}",
-            "the archive holds an absolute path, a '..' path or a link out of the folder; "
-            "re-create it with `restore-gate snapshot`",
-        ) from exc
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise GateError(
-            "fetch", f"cannot unpack {bundle}: {type(exc).__name__}: {exc}",
-            "the archive is truncated or corrupted: re-download or re-create it",
-        ) from exc
+        _unpack(bundle, staging)
+        for entry in staging.iterdir():  # only a fully checked archive reaches the target
+            entry.rename(target / entry.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     manifest_path = target / MANIFEST
     if not manifest_path.is_file():
         return None
@@ -83,6 +72,33 @@ def extract_bundle(bundle: Path, target: Path) -> dict[str, Any] | None:
         raise GateError("fetch", f"{bundle}: {MANIFEST} has no 'checkpoint' entry",
                         "re-create the bundle with `restore-gate snapshot`")
     return manifest
+
+
+def _unpack(bundle: Path, staging: Path) -> None:
+    """One pass over the compressed stream: each member is checked, then written. (Listing the
+    members first, then extracting, would decompress the whole archive twice.)"""
+    try:
+        with tarfile.open(bundle, "r|*") as archive:
+            total = 0
+            for member in archive:
+                check_members([member], str(bundle))
+                total += member.size
+                if total > MAX_UNPACKED_BYTES:
+                    raise GateError("fetch", f"{bundle} unpacks to over {MAX_UNPACKED_BYTES} "
+                                    "bytes, over the limit", "release a smaller bundle")
+                archive.extract(member, staging, filter="data")
+    except tarfile.FilterError as exc:
+        raise GateError(
+            "fetch",
+            f"refusing to unpack {bundle}: {exc}",
+            "the archive holds an absolute path, a '..' path or a link out of the folder; "
+            "re-create it with `restore-gate snapshot`",
+        ) from exc
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise GateError(
+            "fetch", f"cannot unpack {bundle}: {type(exc).__name__}: {exc}",
+            "the archive is truncated or corrupted: re-download or re-create it",
+        ) from exc
 
 
 def unsafe(member: tarfile.TarInfo) -> str:
