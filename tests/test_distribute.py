@@ -55,6 +55,7 @@ import numpy as np
 
 from restore_gate.check import CheckOptions, run_check
 from restore_gate.config import load_config
+from restore_gate.report import validate_report
 from restore_gate.runtime import describe_device
 from restore_gate.snapshot import snapshot
 
@@ -136,6 +137,7 @@ for fmt in ("tf", "h5"):
                 checkpoint=str(bundle), quiet=True))
             verdict, why = expected(release_outputs, fmt, path, reader == "mirrored", units,
                                     builder)
+            validate_report(json.loads(json.dumps(report.to_dict())), name)  # publish accepts it
             results[name] = {
                 "gate": report.verdict, "plain": verdict, "plain_error": why,
                 "errors": [e.message for e in report.errors],
