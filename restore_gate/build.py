@@ -21,6 +21,8 @@ from restore_gate.checkpoint import MODEL, OPTIMIZER, layer_of
 from restore_gate.config import Config
 from restore_gate.errors import GateError, stopped
 from restore_gate.runtime import import_tensorflow
+from restore_gate.strategy import make_strategy, model_strategy
+from restore_gate.strategy import scope as strategy_scope
 
 
 @dataclass
@@ -44,6 +46,7 @@ class BuiltModel:
     optimizer_variables: list[ModelVariable]
     sources: dict[str, str]
     notices: list[str] = field(default_factory=list)  # what the gate did to build the model
+    strategy: Any | None = None  # the tf.distribute strategy it was built under (strategy.py)
 
     @property
     def optimizer_type(self) -> str | None:
@@ -106,8 +109,14 @@ def resolve_callable(spec: str, root: Path, extra_paths: list[Path], stage: str 
     return target
 
 
-def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
-    """Run the branch's builder, build the model and its optimizer, list their variables."""
+def build_model(
+    config: Config, input_shape: list | None = None, build_optimizer: bool = True
+) -> BuiltModel:
+    """Run the branch's builder, build the model and its optimizer, list their variables.
+
+    `build_optimizer=False` leaves a Keras optimizer's lazily created slots uncreated (they
+    would cost twice the model's memory for Adam) when there is no state to restore into them.
+    """
     import_tensorflow("build")
     import keras
 
@@ -117,9 +126,11 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
     builder = resolve_callable(config.builder, config.root, config.model_paths)
     args = config.section("model").get("args", {})
     paths = [config.root, *config.model_paths]
+    strategy = make_strategy(config.section("model").get("strategy"))
     with _on_sys_path(paths), record_layer_sources(config.root) as made:
         try:
-            model = builder(**args)
+            with strategy_scope(strategy):
+                model = builder(**args)
         except GateError:
             raise
         except Exception as exc:
@@ -133,11 +144,13 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
             raise stopped("build", f"the builder {config.builder}", exc,
                           f"remove it at {_user_frame(exc, config.root)}: a builder returns "
                           "the model") from exc
+        strategy = model_strategy(model) or strategy  # a builder's own strategy wins
         shape = config.section("model").get("input_shape") or input_shape
-        notices = ensure_built(model, shape)
-        optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None:
-            _build_optimizer(optimizer, model)
+        with strategy_scope(strategy):
+            notices = ensure_built(model, shape)
+            optimizer = getattr(model, "optimizer", None)
+            if optimizer is not None and build_optimizer:
+                _build_optimizer(optimizer, model)
     sources = {getattr(layer, "name", ""): where for layer, where in made}
     paths = _object_paths(model)
     return BuiltModel(
@@ -147,7 +160,18 @@ def build_model(config: Config, input_shape: list | None = None) -> BuiltModel:
         optimizer_variables=[_describe(v, OPTIMIZER) for v in getattr(optimizer, "variables", [])],
         sources=sources,
         notices=notices,
+        strategy=strategy,
     )
+
+
+def build_optimizer_slots(built: BuiltModel) -> None:
+    """Create the optimizer's lazily created slots (after `build_optimizer=False`), list them."""
+    if built.optimizer is None:
+        return
+    with strategy_scope(built.strategy):
+        _build_optimizer(built.optimizer, built.model)
+    built.optimizer_variables = [
+        _describe(v, OPTIMIZER) for v in getattr(built.optimizer, "variables", [])]
 
 
 def _import_custom_objects(module_name: str, config: Config) -> None:

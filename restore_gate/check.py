@@ -24,7 +24,7 @@ from restore_gate.base_config import (
     changes_notice,
     load_base_config,
 )
-from restore_gate.build import BuiltModel, build_model
+from restore_gate.build import BuiltModel, build_model, build_optimizer_slots
 from restore_gate.bundle import digest
 from restore_gate.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
 from restore_gate.compare import Pairing, find_mismatches, judge_optimizer, same_optimizer
@@ -35,6 +35,8 @@ from restore_gate.measure import measure, rebuild_at_ref
 from restore_gate.report import Mismatch, Report, TensorSpec
 from restore_gate.runtime import describe_device, prepare_device
 from restore_gate.source import CheckpointSource, prefetch, resolve
+from restore_gate.strategy import describe as describe_strategy
+from restore_gate.strategy import scope as strategy_scope
 
 
 @dataclass
@@ -134,13 +136,17 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         report.checkpoint = _checkpoint_block(source, info)
     with stage(report, "build", quiet, limit):
         report.runner = describe_device(options.device)
-        built = build_model(config)
+        built = build_model(config, build_optimizer=False)
+        if _needs_optimizer_slots(config, info, built):
+            build_optimizer_slots(built)
         report.notices += built.notices
         report.model = {
             "builder": config.builder,
             "variables": len(built.variables),
             "optimizer": built.optimizer_type,
         }
+        if built.strategy is not None:
+            report.model["strategy"] = describe_strategy(built.strategy)
     with stage(report, "restore", quiet, limit):
         model_pairing = _restore(config, info, built, report)
         report.mismatches += positional_moves(info, source, model_pairing, built)
@@ -194,9 +200,12 @@ def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Pai
     unnamed = info.optimizer_type is None and bool(info.group(OPTIMIZER))  # judged by pairing
     restore_optimizer = policy != "ignore" and (
         same_optimizer(info.optimizer_type, built) or (unnamed and optimizer_pairing.clean))
-    verified = formats.restore(
-        info, built, roots, model_pairing, optimizer_pairing if restore_optimizer else None
-    )
+    if not info.group(OPTIMIZER):  # nothing to restore into it: the library's restore may run
+        optimizer_pairing, restore_optimizer = Pairing(), True
+    with strategy_scope(built.strategy):
+        verified = formats.restore(
+            info, built, roots, model_pairing, optimizer_pairing if restore_optimizer else None
+        )
     report.model["restored"] = verified
     if model_pairing.clean and verified != len(built.variables):
         raise GateError(
@@ -210,11 +219,21 @@ def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Pai
 def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pairing]:
     """Build a model from `config` and restore the checkpoint into it (release or baseline);
     return it with the pairing of its variables."""
-    built = build_model(config)
+    built = build_model(config, build_optimizer=False)  # only the model is restored here
     roots = config.section("checkpoint").get("root", {})
     model_pairing, _ = formats.pair(info, built, roots)
-    formats.restore(info, built, roots, model_pairing, None)
+    with strategy_scope(built.strategy):
+        formats.restore(info, built, roots, model_pairing, None)
     return built, model_pairing
+
+
+def _needs_optimizer_slots(config: Config, info: CheckpointInfo, built: BuiltModel) -> bool:
+    """Whether to create the branch optimizer's slots (twice the model's memory for Adam):
+    only when the release holds more optimizer state than the unbuilt optimizer has (its
+    slots), and the policy checks it. A release saved before any training step holds just
+    the iteration count and learning rate, as does the branch's unbuilt optimizer."""
+    wanted = config.optimizer_policy != "ignore"
+    return wanted and len(info.group(OPTIMIZER)) > len(built.optimizer_variables)
 
 
 def apply_base_thresholds(config: Config, base: str, report: Report,

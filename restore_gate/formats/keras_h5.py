@@ -219,8 +219,9 @@ def restore(info: CheckpointInfo, model: Pairing, optimizer: Pairing | None) -> 
     """Assign each compatible value from the file, then verify every one."""
     import h5py
 
+    from restore_gate.formats.keras_v3 import lazy_dataset
     from restore_gate.formats.values import restore_values
 
     with h5py.File(info.path, "r") as handle:
         refuse_outside_storage(handle, str(info.path))
-        return restore_values(model, optimizer, lambda key: handle[key][()])
+        return restore_values(model, optimizer, lambda key: lazy_dataset(handle[key]))

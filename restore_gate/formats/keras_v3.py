@@ -21,7 +21,7 @@ from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
 from restore_gate.formats import generation
 from restore_gate.formats.hdf5_guard import refuse_outside_storage
-from restore_gate.formats.values import restore_values
+from restore_gate.formats.values import LazyValue, restore_values
 
 if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints skip it
     import h5py
@@ -240,10 +240,12 @@ def _optimizer_all_or_nothing(pairing: Pairing, info: CheckpointInfo, built: Bui
 def loading_layout(model: Any, info: CheckpointInfo) -> dict[str, Any]:
     """The saving walk's layout, with each variable moved to the path Keras's loading walk
     reads it from (legacy files keep layers where older Keras wrote them): keras_walk.py."""
+    from restore_gate.formats.keras_refs import by_reference
     from restore_gate.formats.keras_walk import load_layout
 
-    saved_layout = model_layout(model)
-    loaded = load_layout(model, {v.key: v.shape for v in info.variables})
+    with by_reference():  # no copy of the optimizer's state (keras_refs.py)
+        saved_layout = model_layout(model)
+        loaded = load_layout(model, {v.key: v.shape for v in info.variables})
     if not loaded:
         return saved_layout
     placed = {id(obj) for obj in loaded.values()}
@@ -264,7 +266,13 @@ def restore(
     """Keras's own `load_weights` when the metadata match; else assign what fits."""
     with open_weights(info) as handle:
         return restore_values(
-            model, optimizer, lambda key: handle[key][()],
+            model, optimizer, lambda key: lazy_dataset(handle[key]),
             lambda: built.model.load_weights(str(info.path)),
             f"Keras's load_weights of {info.path}",
         )
+
+
+def lazy_dataset(dataset: h5py.Dataset) -> LazyValue:
+    """A dataset read a slice of rows at a time (verification), or whole (assignment)."""
+    return LazyValue(tuple(dataset.shape), dataset.dtype.itemsize,
+                     lambda start, stop: dataset[start:stop], lambda: dataset[()])

@@ -125,7 +125,9 @@ def pair_by_name(saved: list[CkptVariable], variables: list[ModelVariable],
 
 def restore(info: CheckpointInfo, model: Pairing, optimizer: Pairing | None) -> int:
     """Assign every compatible value with TF's reader; verify each one."""
+    from restore_gate.formats.tf_raw import lazy_reader
     from restore_gate.formats.values import restore_values
 
     tf = import_tensorflow("restore")
-    return restore_values(model, optimizer, tf.train.load_checkpoint(str(info.path)).get_tensor)
+    reader = tf.train.load_checkpoint(str(info.path))
+    return restore_values(model, optimizer, lazy_reader(info.path, reader.get_tensor))

@@ -17,6 +17,7 @@ from restore_gate.checkpoint import MODEL, OPTIMIZER, OTHER, CheckpointInfo, Ckp
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
 from restore_gate.formats import _tf_protos, generation, tf_files, tf_index
+from restore_gate.formats.tf_raw import lazy_reader
 from restore_gate.formats.values import restore_values
 from restore_gate.runtime import import_tensorflow
 
@@ -328,7 +329,7 @@ def _restore_values(
     root = python_root(info, built, roots)
     checkpoint = root if isinstance(root, tf.train.Checkpoint) else tf.train.Checkpoint(root)
     return restore_values(
-        model, optimizer, reader.get_tensor,
+        model, optimizer, lazy_reader(info.path, reader.get_tensor),
         lambda: checkpoint.read(str(info.path)).expect_partial(),
         f"TensorFlow's restore of {info.path}", passthrough=(tf.errors.DataLossError,),
     )
