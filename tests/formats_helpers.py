@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-# copied with their origins and licenses: tests/data/shared/README.md
-TESTDATA = Path(__file__).resolve().parent / "data" / "shared" / "testdata"
+# copied with their origins and licenses: tests/data/external/README.md
+TESTDATA = Path(__file__).resolve().parent / "data" / "external" / "testdata"
 SERVING = TESTDATA / "tensorflow-serving" / "servables" / "tensorflow" / "testdata"
 FIXTURES = Path(__file__).resolve().parent / "data" / "formats"
 

@@ -14,7 +14,7 @@ lists paginate with `Link` headers (30 per page by default, `per_page` capped at
 comment bodies over 65,536 characters get GitHub's 422, bots may not edit other people's
 comments, and release assets fetched as `application/octet-stream` answer 302 to a second
 server (another port: another host) that refuses any request carrying `Authorization`.
-Every request is validated against `tests/data/shared/github/openapi-subset.json` (copied)
+Every request is validated against `tests/data/external/github/openapi-subset.json` (copied)
 with openapi-core,
 and so is every response the stand-in gives with a status the description declares;
 problems land in `validation_errors` and fail the `with` block. `GET /user` is not in the
@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-SPEC_PATH = Path(__file__).resolve().parent / "data" / "shared" / "github" / "openapi-subset.json"
+SPEC_PATH = Path(__file__).resolve().parent / "data" / "external" / "github" / "openapi-subset.json"
 BODY_LIMIT = 65536
 MAX_PER_PAGE = 100
 TOKEN = "ghs_" + "T0kenForTests" * 3

@@ -1,4 +1,4 @@
-"""Real artifacts written by other people's code (tests/data/shared, see its README):
+"""Real artifacts written by other people's code (tests/data/external, see its README):
 SavedModels from TensorFlow 1.0 to 2.14, a V1 checkpoint, a `.keras` from Keras 3.15.0."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`inspect` without TensorFlow: its readers (formats/tf_index.py, formats/_tf_protos.py)
 against TensorFlow's own, on checkpoints written here by plain TF/Keras calls and on the
-real artifacts in tests/data/shared/testdata.
+real artifacts in tests/data/external/testdata.
 
 The ground truth is TensorFlow: `tf.train.load_checkpoint` (shape and dtype maps, the
 object graph's bytes), TF's generated protobuf classes and descriptors, `tf.dtypes`; and
