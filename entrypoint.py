@@ -123,13 +123,12 @@ def annotate(level: str, message: str) -> None:
 
 
 def set_outputs(path: str | None, values: Mapping[str, str]) -> None:
-    """Append step outputs to `GITHUB_OUTPUT` (heredoc form with a random delimiter)."""
-    if not path:
-        return
-    with open(path, "a", encoding="utf-8") as out:
-        for name, value in values.items():
-            delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
-            out.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    """Append step outputs to `GITHUB_OUTPUT`: the one writer, publish/workflow.py's
+    (heredoc form, a random delimiter that no value contains)."""
+    from restore_gate.publish.workflow import write_outputs
+
+    if path:
+        write_outputs(Path(path), dict(values))
 
 
 def install_requirements(requirements: str, sandbox: Any) -> None:
@@ -380,8 +379,9 @@ def write_summary(path: str | None) -> None:
     if text is None and Path(MARKDOWN).is_file():
         text = Path(MARKDOWN).read_text(encoding="utf-8")
     if text is not None:
-        with open(path, "a", encoding="utf-8") as summary:
-            summary.write(text.rstrip("\n") + "\n")
+        from restore_gate.publish.workflow import write_summary as append_summary
+
+        append_summary(Path(path), text.rstrip("\n") + "\n")
 
 
 def summary_text() -> str | None:
