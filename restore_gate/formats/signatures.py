@@ -17,6 +17,7 @@ from restore_gate.build import BuiltModel
 from restore_gate.compare import pair_renames
 from restore_gate.errors import GateError
 from restore_gate.formats import _tf_protos
+from restore_gate.formats.saved_model_pb import parse_saved_model, serving_meta_graph
 from restore_gate.report import Mismatch, TensorSpec
 from restore_gate.runtime import import_tensorflow
 
@@ -48,8 +49,6 @@ def _tensor(info: Any) -> dict[str, Any]:
 
 def of_branch(built: BuiltModel, style: str) -> dict[str, dict[str, Any]] | None:
     """The branch model's signatures, written as `style` writes them; None if it has none."""
-    from restore_gate.formats.saved_model import parse_saved_model, serving_meta_graph
-
     tf = import_tensorflow("restore")
     model = built.model
     with tempfile.TemporaryDirectory(prefix="restore-gate-signature-") as folder:
