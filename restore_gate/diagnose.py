@@ -238,22 +238,22 @@ def _added_removed(missing: list[dict], unexpected: list[dict],
                    links: SourceLinks) -> list[Finding]:
     found = []
     if missing:
-        layers = _layers(missing)
-        names = ", ".join(clip_code(x, NAME) for x in layers[:3]) + (
-            f" and {len(layers) - 3} more" if len(layers) > 3 else "")
-        what = "is new" if len(layers) == 1 else "are new"
-        found.append(Finding("inserted", f"{'Layer' if len(layers) == 1 else 'Layers'} {names} "
-                                         f"{what} in the branch: {_values_in(missing)} have no "
-                                         f"value in the checkpoint{_where(missing, links)}."))
+        found.append(Finding("inserted", f"{_named_layers(missing, 'new')} in the branch: "
+                                         f"{_values_in(missing)} have no value in the "
+                                         f"checkpoint{_where(missing, links)}."))
     if unexpected:
-        layers = _layers(unexpected)
-        names = ", ".join(clip_code(x, NAME) for x in layers[:3]) + (
-            f" and {len(layers) - 3} more" if len(layers) > 3 else "")
-        what = "is gone" if len(layers) == 1 else "are gone"
-        found.append(Finding("removed", f"{'Layer' if len(layers) == 1 else 'Layers'} {names} "
-                                        f"{what} from the branch: {_values_in(unexpected)} of the "
-                                        "checkpoint are used by nothing."))
+        found.append(Finding("removed", f"{_named_layers(unexpected, 'gone')} from the branch: "
+                                        f"{_values_in(unexpected)} of the checkpoint are used "
+                                        "by nothing."))
     return found
+
+
+def _named_layers(mismatches: list[dict], state: str) -> str:
+    """"Layer `a` is new" / "Layers `a`, `b`, `c` and 2 more are gone"."""
+    layers = _layers(mismatches)
+    names = ", ".join(clip_code(x, NAME) for x in layers[:3]) + (
+        f" and {len(layers) - 3} more" if len(layers) > 3 else "")
+    return f"Layer {names} is {state}" if len(layers) == 1 else f"Layers {names} are {state}"
 
 
 # environment, behaviour, optimizer ----------------------------------------------------------

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from restore_gate.evaluate import take
+
 SAMPLES = 4  # golden samples fingerprinted
 DIMS = 32  # values kept per sample and layer
 MAX_LAYERS = 400  # layer calls recorded (the first ones, in execution order)
@@ -55,7 +57,7 @@ def fingerprints(model: Any, inputs: Any) -> list[dict[str, Any]] | None:
                         "values": [float(f"{v:.7g}") for v in values.reshape(-1)]})
 
     with _hooked(layers, record):
-        model(_take(inputs, SAMPLES), training=False)
+        model(take(inputs, SAMPLES), training=False)
     return records or None
 
 
@@ -151,14 +153,6 @@ def _first_float(output: Any) -> np.ndarray | None:
         except Exception:  # not a tensor (a mask, a state): nothing to fingerprint
             continue
     return None
-
-
-def _take(x: Any, count: int) -> Any:
-    if isinstance(x, dict):
-        return {k: np.asarray(v[:count]) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [np.asarray(v[:count]) for v in x]
-    return np.asarray(x[:count])
 
 
 def divergence_block(release: Any, model: Any, inputs: Any, tol: dict[str, float],

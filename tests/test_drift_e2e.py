@@ -130,10 +130,9 @@ def make_bundle(project: Project, checkpoint: Path, name: str) -> Path:
     return bundle
 
 
-@pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    """A trained release: a bare .weights.h5, a bundle of it, and a TF-checkpoint bundle."""
-    project = Project(tmp_path_factory.mktemp("drift") / "repo")
+def tagged_release(root) -> Project:
+    """The release's project, committed and tagged `v1` (for --baseline-ref v1)."""
+    project = Project(root)
     project.write("data.py", DATA)
     project.write("model.py", model_source())
     project.config(CONFIG)
@@ -141,6 +140,13 @@ def release(tmp_path_factory):
     git(project.root, "-c", "user.email=t@t", "-c", "user.name=t", "add", ".")
     git(project.root, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "v1")
     git(project.root, "tag", "v1")
+    return project
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """A trained release: a bare .weights.h5, a bundle of it, and a TF-checkpoint bundle."""
+    project = tagged_release(tmp_path_factory.mktemp("drift") / "repo")
     weights = train_and_save(project, tf_checkpoint=False)
     prefix = train_and_save(project, tf_checkpoint=True)
     return {

@@ -15,9 +15,8 @@ from test_drift_e2e import (
     SECOND,
     SUBCLASSED,
     branch,
-    git,
     make_bundle,
-    model_source,
+    tagged_release,
     train_and_save,
 )
 
@@ -32,14 +31,7 @@ TOL = 1e-5 + 1e-4  # the config's outputs tolerance, as a plain bound for the gr
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """test_drift_e2e's trained release (tagged v1): a bare .weights.h5 and its bundle."""
-    project = Project(tmp_path_factory.mktemp("trace") / "repo")
-    project.write("data.py", DATA)
-    project.write("model.py", model_source())
-    project.config(CONFIG)
-    git(project.root, "init", "-q")
-    git(project.root, "-c", "user.email=t@t", "-c", "user.name=t", "add", ".")
-    git(project.root, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "v1")
-    git(project.root, "tag", "v1")
+    project = tagged_release(tmp_path_factory.mktemp("trace") / "repo")
     weights = train_and_save(project, tf_checkpoint=False)
     return {"project": project, "weights": weights,
             "weights_bundle": make_bundle(project, weights, "weights.tar.gz")}
