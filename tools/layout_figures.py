@@ -97,7 +97,7 @@ def main() -> int:
         me = module_name(f)
         text = f.read_text(encoding="utf-8")
         dict_any += text.count("dict[str, Any]")
-        if "_compat" not in f.parts and f.name != "keras_internals.py":  # the fence, before and after
+        if "_compat" not in f.parts and f.name != "keras_internals.py":  # the fence
             private += sum(1 for line in text.splitlines() if PRIVATE.search(line))
         for names, module_level in imports(f):
             root = names[0].split(".")[0]

@@ -93,7 +93,7 @@ MOVES: dict[str, str] = {
 
 PACKAGES: dict[str, str] = {
     "core": "Value types shared by every stage: stdlib and errors only, no TF, no I/O.",
-    "settings": "Stage `config`: the configuration file, its schema and the base commit's settings.",
+    "settings": "Stage `config`: the configuration file and the base commit's settings.",
     "release": "Stage `fetch`: where the released checkpoint comes from, downloads, bundles.",
     "formats.keras": "Keras formats: `.keras` zips, legacy `.h5`, the model config.",
     "formats.tensorflow": "TensorFlow formats: object-based and TF1 checkpoints, SavedModel.",
@@ -110,11 +110,11 @@ PACKAGES: dict[str, str] = {
 
 # Files moved outright (not Python modules of the package), then left behind as a shim.
 FILE_MOVES = {"entrypoint.py": "restore_gate/action/entrypoint.py"}
-SHIMS = {"entrypoint.py": '''"""The image's entry point (Dockerfile `ENTRYPOINT`); the code is restore_gate/action/entrypoint.py."""
+SHIMS = {"entrypoint.py": '''"""The image's entry point (Dockerfile `ENTRYPOINT`): restore_gate/action/entrypoint.py."""
 
 import sys
 
-from restore_gate.action.entrypoint import *  # noqa: F403  (tests read its names through this file)
+from restore_gate.action.entrypoint import *  # noqa: F403  (tests read its names here)
 from restore_gate.action.entrypoint import main
 
 if __name__ == "__main__":
@@ -241,7 +241,9 @@ def tracked_text_files() -> list[Path]:
     files = []
     for name in git("ls-files").splitlines():
         path = Path(name)
-        if not path.is_file() or "tests/data" in name or path.suffix not in TEXT_SUFFIXES:
+        if not path.is_file() or path.suffix not in TEXT_SUFFIXES:
+            continue
+        if name.startswith("tests/data/") and path.suffix != ".py":
             continue
         if path.suffix == "" and path.name not in {"Dockerfile"}:
             continue
