@@ -20,7 +20,7 @@ ENV PYTHONUNBUFFERED=1 \
 # The entrypoint runs as root and holds the token; it runs none of the branch's code. The
 # check (which imports the branch's builder) and `pip install -r requirements` run as
 # RESTORE_GATE_USER (uid 65534, no runner's uid, so it cannot write the workspace or the
-# runner's file commands either) without the token: restore_gate/unprivileged.py.
+# runner's file commands either) without the token: restore_gate/action/sandbox.py.
 
 # git: thresholds are read from the pull request's base commit (`check --base`). Installed only
 # when the base image lacks it. Unpinned on purpose: Debian drops superseded package versions

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from restore_gate import __version__
-from restore_gate.config import DEFAULT_CONFIG
+from restore_gate.core.report import EXIT_CODES, exit_code
 from restore_gate.errors import GateError, raised
-from restore_gate.report import EXIT_CODES, exit_code
 from restore_gate.runtime import DEVICES
+from restore_gate.settings.config import DEFAULT_CONFIG
 
 ERROR = EXIT_CODES["error"]
 
@@ -122,11 +122,11 @@ def _seconds(value: str) -> float:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from restore_gate.check import CheckOptions, run_check
-    from restore_gate.links import SourceLinks
+    from restore_gate.pipeline.check import CheckOptions, run_check
+    from restore_gate.present.links import SourceLinks
 
     def emit(report) -> None:
-        from restore_gate.render import render
+        from restore_gate.present.render import render
 
         if args.report:  # first: the verdict is kept even if rendering fails
             report.write(args.report)
@@ -146,7 +146,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from restore_gate.inspect_cmd import format_text, inspect_checkpoint, to_json
+    from restore_gate.commands.inspect import format_text, inspect_checkpoint, to_json
 
     data = inspect_checkpoint(args.checkpoint, args.format)
     print(to_json(data) if args.json else format_text(data))
@@ -156,9 +156,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    from restore_gate.config import load_config
+    from restore_gate.commands.snapshot import snapshot
     from restore_gate.runtime import describe_device, prepare_device
-    from restore_gate.snapshot import snapshot
+    from restore_gate.settings.config import load_config
 
     prepare_device(args.device)
     config = load_config(args.config) if args.config.is_file() else None
@@ -179,14 +179,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from restore_gate.demo import run_demo
+    from restore_gate.commands.demo import run_demo
 
     return run_demo(args.workdir)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from restore_gate.config import load_config
-    from restore_gate.migrate import migrate
+    from restore_gate.commands.migrate import migrate
+    from restore_gate.settings.config import load_config
 
     count = migrate(args.checkpoint, load_config(args.config), args.out)
     print(f"restore-gate: wrote {args.out}: {count} values, verified with Keras's load_weights "

@@ -116,8 +116,8 @@ def release_bundle() -> Path:
         import tensorflow as tf
         from conftest import Project, functional_model
 
+        from restore_gate.commands.snapshot import snapshot
         from restore_gate.runtime import describe_device
-        from restore_gate.snapshot import snapshot
 
         folder = Path(tempfile.mkdtemp(prefix="restore-gate-action-release-"))
         atexit.register(shutil.rmtree, folder, True)

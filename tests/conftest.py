@@ -36,13 +36,13 @@ class Project:
     def build(self, builder: str = "model:build", **kwargs):
         import keras
 
-        from restore_gate.build import resolve_callable
+        from restore_gate.branch.build import resolve_callable
 
         keras.backend.clear_session()
         return resolve_callable(builder, self.root, [])(**kwargs)
 
     def check(self, checkpoint: Path | str, config: Path | None = None):
-        from restore_gate.check import CheckOptions, run_check
+        from restore_gate.pipeline.check import CheckOptions, run_check
 
         return run_check(
             CheckOptions(config=config or self.root / ".restore-gate.yml",

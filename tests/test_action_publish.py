@@ -19,7 +19,7 @@ import pytest
 from action_support import action_env, checkout, release_bundle, run_action, write_project
 from github_stub import GitHubStub
 
-from restore_gate.render import MARKER
+from restore_gate.present.render import MARKER
 
 RELEASE_CONFIG = 'checkpoint:\n  release: {asset: "model-*.tar.gz"}\n'
 PATH_CONFIG = "checkpoint:\n  path: release/model.tar.gz\n"
@@ -101,7 +101,7 @@ def fork_check(tmp_path_factory):
 
 
 def test_check_mode_writes_report_summary_outputs_and_event(fork_check):
-    from restore_gate.report import validate_report
+    from restore_gate.core.report import validate_report
 
     result, workspace, _ = fork_check
     assert result.returncode == 1, result.log

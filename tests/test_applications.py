@@ -47,9 +47,9 @@ def release(tmp_path_factory) -> dict[str, Path]:
     import keras
     import tensorflow as tf
 
-    from restore_gate.config import load_config
+    from restore_gate.commands.snapshot import snapshot
     from restore_gate.runtime import describe_device
-    from restore_gate.snapshot import snapshot
+    from restore_gate.settings.config import load_config
 
     project = Project(tmp_path_factory.mktemp("mobilenet") / "repo")
     project.write("model.py", MODEL)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from restore_gate.bundle import extract_bundle, write_bundle
+from restore_gate.release.bundle import extract_bundle, write_bundle
 
 
 def _bytes_read() -> int:

@@ -186,7 +186,7 @@ def test_gpu_asked_for_without_a_gpu_is_an_error(releases, branch, monkeypatch):
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU")
-    from restore_gate.check import CheckOptions, run_check
+    from restore_gate.pipeline.check import CheckOptions, run_check
 
     report = run_check(CheckOptions(config=branch.root / ".restore-gate.yml",
                                     checkpoint=str(releases["tf"]), device="gpu", quiet=True))

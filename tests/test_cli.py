@@ -12,8 +12,8 @@ from conftest import REPO, Project, functional_model, release_model, save_releas
 
 from restore_gate import __version__
 from restore_gate.cli import main
-from restore_gate.render import MARKER
-from restore_gate.report import validate_report
+from restore_gate.core.report import validate_report
+from restore_gate.present.render import MARKER
 
 
 @pytest.fixture(scope="module")

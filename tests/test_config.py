@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from restore_gate.config import load_config
 from restore_gate.errors import GateError
+from restore_gate.settings.config import load_config
 
 VALID = """\
 version: 1

@@ -12,9 +12,9 @@ import pytest
 from conftest import SUBCLASSED_MODEL, Project, functional_model, release_model, save_release
 from formats_helpers import FIXTURES, write_branch
 
-from restore_gate.diagnose import diagnose, headline_sentences, scale_factor
-from restore_gate.links import SourceLinks
-from restore_gate.report import validate_report
+from restore_gate.core.report import validate_report
+from restore_gate.present.diagnose import diagnose, headline_sentences, scale_factor
+from restore_gate.present.links import SourceLinks
 
 WIDE = """\
 import keras

@@ -53,11 +53,11 @@ tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConf
 import keras
 import numpy as np
 
-from restore_gate.check import CheckOptions, run_check
-from restore_gate.config import load_config
-from restore_gate.report import validate_report
+from restore_gate.pipeline.check import CheckOptions, run_check
+from restore_gate.settings.config import load_config
+from restore_gate.core.report import validate_report
 from restore_gate.runtime import describe_device
-from restore_gate.snapshot import snapshot
+from restore_gate.commands.snapshot import snapshot
 
 root = Path(sys.argv[1])
 sys.path.insert(0, str(root))
@@ -191,8 +191,8 @@ def test_model_is_built_under_the_strategy(results, case):
 
 
 def test_unknown_strategy_is_a_config_error(tmp_path: Path):
-    from restore_gate.config import load_config
     from restore_gate.errors import GateError
+    from restore_gate.settings.config import load_config
 
     path = tmp_path / ".restore-gate.yml"
     path.write_text("version: 1\nmodel:\n  builder: model:build\n  strategy: tpu_pod\n")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from restore_gate.config import threshold_changes
-from restore_gate.drift import (
+from restore_gate.judge.drift import (
     compare_metric,
     compare_outputs,
     device_parity,
     parse_amount,
     regime,
 )
+from restore_gate.settings.config import threshold_changes
 
 TOL = {"atol": 1e-5, "rtol": 1e-4}
 

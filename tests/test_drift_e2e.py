@@ -105,7 +105,7 @@ def train_and_save(project: Project, tf_checkpoint: bool) -> Path:
 
     keras.utils.set_random_seed(0)
     model = project.build()
-    from restore_gate.build import resolve_callable
+    from restore_gate.branch.build import resolve_callable
 
     x, y = resolve_callable("data:train_data", project.root, [])()
     model.fit(x, y, epochs=15, batch_size=32, verbose=0)
@@ -120,9 +120,9 @@ def train_and_save(project: Project, tf_checkpoint: bool) -> Path:
 
 
 def make_bundle(project: Project, checkpoint: Path, name: str) -> Path:
-    from restore_gate.config import load_config
+    from restore_gate.commands.snapshot import snapshot
     from restore_gate.runtime import describe_device
-    from restore_gate.snapshot import snapshot
+    from restore_gate.settings.config import load_config
 
     bundle = project.root / "release" / name
     snapshot(checkpoint, bundle, describe_device("cpu"), project.root,
@@ -226,7 +226,7 @@ def test_a_missing_metric_fails(release):
 
 
 def test_a_loosened_threshold_is_shown_and_the_base_applies(release):
-    from restore_gate.check import CheckOptions, run_check
+    from restore_gate.pipeline.check import CheckOptions, run_check
 
     project = branch(release, activation="sigmoid")
     config = project.config(CONFIG.replace("max_drop: 0.01", "max_drop: 0.2")
@@ -240,7 +240,7 @@ def test_a_loosened_threshold_is_shown_and_the_base_applies(release):
 
 
 def test_bare_checkpoint_baseline_from_the_release_tag(release):
-    from restore_gate.check import CheckOptions, run_check
+    from restore_gate.pipeline.check import CheckOptions, run_check
 
     project = branch(release, activation="sigmoid")
     options = CheckOptions(config=project.root / ".restore-gate.yml",

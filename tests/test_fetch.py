@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from github_stub import github_fixture  # noqa: F401  (the `github` fixture)
 
-from restore_gate.config import Config
 from restore_gate.errors import GateError
-from restore_gate.fetch import fetch_url
-from restore_gate.source import resolve
+from restore_gate.release.download import fetch_url
+from restore_gate.release.source import resolve
+from restore_gate.settings.config import Config
 
 
 def tar_gz(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
@@ -202,7 +202,7 @@ def test_check_with_no_release_yet_is_a_pass_with_the_notice(github, project):
     report = project.check("release", config)
     assert report.verdict == "pass" and not report.errors
     assert "no published release" in report.notices[0]
-    from restore_gate.render import render
+    from restore_gate.present.render import render
 
     assert "no published release" in render(report.to_dict())
 

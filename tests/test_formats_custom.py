@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from formats_helpers import restored, write_branch
 
-from restore_gate.inspect_cmd import inspect_checkpoint
+from restore_gate.commands.inspect import inspect_checkpoint
 
 LAYERS = """\
 import keras

@@ -36,7 +36,7 @@ def test_inspect_reads_versions_and_layers_without_tensorflow():
     code = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from restore_gate.inspect_cmd import inspect_checkpoint\n"
+        "from restore_gate.commands.inspect import inspect_checkpoint\n"
         f"data = inspect_checkpoint(Path({str(FIXTURES / 'tfk_model.h5')!r}))\n"
         "print(json.dumps([data, 'tensorflow' in sys.modules, 'keras' in sys.modules]))\n"
     )

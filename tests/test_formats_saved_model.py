@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from formats_helpers import keras_model, mismatches, restored, structural_errors, write_branch
 
-from restore_gate.inspect_cmd import inspect_checkpoint
+from restore_gate.commands.inspect import inspect_checkpoint
 
 MODULE_BRANCH = """\
 import tensorflow as tf

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from formats_helpers import keras_model, restored, write_branch
 
+from restore_gate.commands.inspect import inspect_checkpoint
 from restore_gate.errors import GateError
 from restore_gate.formats import detect
-from restore_gate.inspect_cmd import inspect_checkpoint
 
 
 def _model():
@@ -44,8 +44,8 @@ def releases(tmp_path_factory):
 
 def _bias_after_check(project, checkpoint) -> float:
     from restore_gate import formats
-    from restore_gate.build import build_model
-    from restore_gate.config import load_config
+    from restore_gate.branch.build import build_model
+    from restore_gate.settings.config import load_config
 
     config = load_config(project.root / ".restore-gate.yml")
     info = formats.read(Path(checkpoint))

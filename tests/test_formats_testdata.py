@@ -9,7 +9,7 @@ import pytest
 from formats_helpers import SERVING, TESTDATA, needs_testdata, restored, write_branch
 
 from restore_gate.cli import main
-from restore_gate.inspect_cmd import inspect_checkpoint
+from restore_gate.commands.inspect import inspect_checkpoint
 
 pytestmark = needs_testdata
 
@@ -104,8 +104,8 @@ def test_check_restores_every_loadable_saved_model_into_a_matching_module(projec
     assert report.mismatches == []
     assert restored(report) == len(variables)
     from restore_gate import formats
-    from restore_gate.build import build_model
-    from restore_gate.config import load_config
+    from restore_gate.branch.build import build_model
+    from restore_gate.settings.config import load_config
 
     built = build_model(load_config(project.root / ".restore-gate.yml"))
     info = formats.read(SERVING / artifact)

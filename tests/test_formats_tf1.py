@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from formats_helpers import mismatches, restored, structural_errors, write_branch
 
+from restore_gate.commands.inspect import inspect_checkpoint
 from restore_gate.errors import GateError
-from restore_gate.formats import detect, tf_files
-from restore_gate.inspect_cmd import inspect_checkpoint
+from restore_gate.formats import detect
+from restore_gate.formats.tensorflow import files as tf_files
 
 # A tf.compat.v1 graph builder, run the TF2 way: tf.compat.v1.wrap_function.
 GRAPH_BRANCH = """\

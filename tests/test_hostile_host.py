@@ -291,7 +291,7 @@ def test_weights_h5_soft_link_out_through_an_external_link_is_refused(project, t
 
 
 def _passing_report() -> dict:
-    from restore_gate.report import Report
+    from restore_gate.core.report import Report
 
     report = Report(runner={"name": "runner", "device": "CPU", "device_name": "",
                             "python": "3.11.7", "tensorflow": "2.21.0", "keras": "3.15.1"},

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from conftest import functional_model, save_release
 
-from restore_gate.bundle import MANIFEST, MAX_MEMBERS, extract_bundle, write_bundle
 from restore_gate.errors import GateError
 from restore_gate.limits import MAX_GOLDEN_BYTES, MAX_KERAS_JSON_BYTES, RATIO_FLOOR_BYTES
+from restore_gate.release.bundle import MANIFEST, MAX_MEMBERS, extract_bundle, write_bundle
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -81,8 +81,8 @@ def release(tmp_path_factory):
     """A tiny release: the branch project, its .weights.h5 and a bare bundle of it."""
     from conftest import Project
 
+    from restore_gate.commands.snapshot import snapshot
     from restore_gate.runtime import describe_device
-    from restore_gate.snapshot import snapshot
 
     root = tmp_path_factory.mktemp("limits")
     project = Project(root / "repo")
@@ -165,7 +165,7 @@ def test_a_tar_bomb_is_refused_and_nothing_stays_behind(tmp_path):
 def test_a_tar_with_too_many_members_is_refused(tmp_path, monkeypatch):
     """Attack: a small bundle with more members than the cap (each header held in memory);
     the cap is lowered from MAX_MEMBERS to 500 to keep the test fast."""
-    from restore_gate import bundle as bundles
+    from restore_gate.release import bundle as bundles
 
     assert MAX_MEMBERS >= 500
     monkeypatch.setattr(bundles, "MAX_MEMBERS", 500)
@@ -194,7 +194,7 @@ def test_a_huge_pax_header_is_refused_before_tarfile_reads_it(tmp_path):
 
 def test_a_downloaded_tar_bomb_never_enters_the_cache(tmp_path):
     """Attack: the bomb as a release asset: refused by its headers before it is cached."""
-    from restore_gate.fetch import check_archive
+    from restore_gate.release.download import check_archive
 
     bundle = bundle_with(tmp_path / "bomb.tar.gz", {"checkpoint/w.weights.h5": 300 << 20})
     with pytest.raises(GateError, match="unpacks to more than"):
@@ -244,7 +244,7 @@ def test_a_golden_npz_bomb_is_refused_before_numpy_inflates_it(release, tmp_path
 
 def test_a_golden_npz_whose_header_lies_about_its_shape_is_refused(tmp_path):
     """Attack: an .npy header declaring 1e12 floats in a 1 KB member (NumPy allocates first)."""
-    from restore_gate.baseline import load_golden
+    from restore_gate.evaluation.baseline import load_golden
 
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(
@@ -271,7 +271,7 @@ def keras_release(release):
 def test_a_keras_config_bomb_is_refused(keras_release, tmp_path):
     """Attack: a .keras whose config.json inflates to 4 GiB (took 4 GB of memory); a 256 MiB
     stand-in here: over the cap by declared size, refused before a byte is inflated."""
-    from restore_gate.inspect_cmd import inspect_checkpoint
+    from restore_gate.commands.inspect import inspect_checkpoint
 
     bomb = keras_file_with(tmp_path, keras_release, **{"config.json": 256 << 20})
     assert bomb.stat().st_size < 1 << 20
@@ -282,7 +282,7 @@ def test_a_keras_config_bomb_is_refused(keras_release, tmp_path):
 def test_a_keras_weights_member_that_inflates_too_much_is_refused(keras_release, tmp_path):
     """Attack: model.weights.h5 inside a .keras inflating ~1000x (under the size cap, over the
     ratio cap)."""
-    from restore_gate.formats.keras_v3 import check_keras_zip
+    from restore_gate.formats.keras.v3 import check_keras_zip
 
     bomb = keras_file_with(tmp_path, keras_release,
                            **{"model.weights.h5": RATIO_FLOOR_BYTES + (64 << 20)})
@@ -292,7 +292,7 @@ def test_a_keras_weights_member_that_inflates_too_much_is_refused(keras_release,
 
 def test_a_keras_metadata_member_over_the_json_cap_is_refused(keras_release, tmp_path):
     """Attack: metadata.json just over its cap (64 MiB of zeros, a few KB packed)."""
-    from restore_gate.formats.keras_v3 import check_keras_zip
+    from restore_gate.formats.keras.v3 import check_keras_zip
 
     bomb = keras_file_with(tmp_path, keras_release,
                            **{"metadata.json": MAX_KERAS_JSON_BYTES + 1})
@@ -310,7 +310,7 @@ BILLION_LAUGHS = "\n".join(
 
 def test_a_yaml_alias_bomb_in_the_config_is_refused(project):
     """Attack: nine lines of anchors and aliases expanding to 9**10 strings (took 9.3 GB)."""
-    from restore_gate.config import load_config
+    from restore_gate.settings.config import load_config
 
     path = project.write(".restore-gate.yml",
                          "version: 1\nmodel:\n  builder: model:build\n" + BILLION_LAUGHS)
@@ -320,7 +320,7 @@ def test_a_yaml_alias_bomb_in_the_config_is_refused(project):
 
 def test_a_yaml_alias_bomb_in_the_threshold_file_is_refused(project):
     """Attack: the same bomb in the separate threshold file the config names."""
-    from restore_gate.config import load_config
+    from restore_gate.settings.config import load_config
 
     project.write("thresholds.yml", BILLION_LAUGHS)
     path = project.config("thresholds: thresholds.yml\n")
@@ -330,7 +330,7 @@ def test_a_yaml_alias_bomb_in_the_threshold_file_is_refused(project):
 
 def test_even_a_harmless_merge_key_alias_is_refused_with_a_clear_error(project):
     """Attack (or habit): `<<: *defaults` — refused, naming what to do instead."""
-    from restore_gate.config import load_config
+    from restore_gate.settings.config import load_config
 
     path = project.config("allow: &x {missing: []}\n")
     with pytest.raises(GateError) as caught:
@@ -340,7 +340,7 @@ def test_even_a_harmless_merge_key_alias_is_refused_with_a_clear_error(project):
 
 def test_a_huge_config_file_is_refused_unread(project):
     """Attack: a 2 MB config (a generated file, or padding to slow the parser down)."""
-    from restore_gate.config import load_config
+    from restore_gate.settings.config import load_config
 
     path = project.write(".restore-gate.yml", "version: 1\n" + "#" * (2 << 20) + "\n")
     with pytest.raises(GateError, match="over the limit"):

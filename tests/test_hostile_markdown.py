@@ -14,9 +14,9 @@ from collections import Counter
 import pytest
 from github_stub import github_fixture  # noqa: F401  (fixture)
 
-from restore_gate.publish.merge import comment_body
-from restore_gate.render import render
-from restore_gate.report import Mismatch, Report, TensorSpec
+from restore_gate.core.report import Mismatch, Report, TensorSpec
+from restore_gate.present.merge import comment_body
+from restore_gate.present.render import render
 
 cmarkgfm = pytest.importorskip("cmarkgfm", reason="pip install cmarkgfm (the test extra)")
 

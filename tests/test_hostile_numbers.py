@@ -91,9 +91,9 @@ def write_branch(root: Path, activation: str = '"sigmoid"', data: str = "data:ev
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The release: the unpoisoned model, snapshotted with golden outputs and its loss."""
-    from restore_gate.config import load_config
+    from restore_gate.commands.snapshot import snapshot
     from restore_gate.runtime import describe_device
-    from restore_gate.snapshot import snapshot
+    from restore_gate.settings.config import load_config
 
     base = tmp_path_factory.mktemp("release")
     release = write_branch(base / "repo")

@@ -18,9 +18,9 @@ import pytest
 from conftest import Project, functional_model, save_release
 from github_stub import github_fixture  # noqa: F401  (the `github` fixture)
 
-from restore_gate.check import NO_BASE, CheckOptions, run_check
-from restore_gate.config import load_config
 from restore_gate.errors import GateError
+from restore_gate.pipeline.check import NO_BASE, CheckOptions, run_check
+from restore_gate.settings.config import load_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -51,8 +51,8 @@ def released(tmp_path_factory):
     Adam's slots; all of the same weights."""
     import tensorflow as tf
 
+    from restore_gate.commands.snapshot import snapshot
     from restore_gate.runtime import describe_device
-    from restore_gate.snapshot import snapshot
 
     root = tmp_path_factory.mktemp("trust")
     project = Project(root / "release-repo")
@@ -82,7 +82,7 @@ class Repo(Project):
         """Exit code and report of `check`: the real CLI in a subprocess, or `run_check`
         in this process (same pipeline, the exit code from the verdict, seconds faster)."""
         if not cli:
-            from restore_gate.report import exit_code
+            from restore_gate.core.report import exit_code
 
             found = run_check(CheckOptions(self.root / ".restore-gate.yml", quiet=True,
                                            base=base)).to_dict()
@@ -317,8 +317,8 @@ def _model(tmp_path: Path):
 def test_snapshot_writes_a_v1_style_absolute_state_file_by_name(tmp_path, project):
     """Control: a folder whose state file holds absolute paths (as `tf.compat.v1` Savers
     write) is bundled with the names only, so its bundle restores."""
+    from restore_gate.commands.snapshot import snapshot
     from restore_gate.runtime import describe_device
-    from restore_gate.snapshot import snapshot
 
     folder = manager_folder(tmp_path, str(tmp_path / "manager" / "ckpt-2"))
     bundle = tmp_path / "v1.tar.gz"
@@ -404,7 +404,7 @@ def test_a_flood_of_changes_keeps_the_report_valid_for_publish(tmp_path, release
     """Attack: 300 changed thresholds and a 100 KB `allow` regex, so that the change notice
     would overflow the report's text limit and `publish` would refuse the report: the notice
     is cut, the report stays valid."""
-    from restore_gate.report import validate_report
+    from restore_gate.core.report import validate_report
 
     repo = repository(tmp_path, released, "checkpoint: {path: release/model.weights.h5}\n")
     base = repo.commit()

@@ -1,4 +1,4 @@
-"""Object-path identities (restore_gate/identity.py) on real Keras 3 models."""
+"""Object-path identities (restore_gate/branch/identity.py) on real Keras 3 models."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 def test_identities_do_not_depend_on_construction_order():
     import keras
 
-    from restore_gate.identity import object_paths
+    from restore_gate.branch.identity import object_paths
 
     class Net(keras.Model):
         def __init__(self, swap: bool):
@@ -37,7 +37,7 @@ def test_identities_do_not_depend_on_construction_order():
 def test_functional_identities_are_layer_names():
     import keras
 
-    from restore_gate.identity import object_paths
+    from restore_gate.branch.identity import object_paths
 
     inputs = keras.Input((3,))
     x = keras.layers.Dense(4, name="hidden")(inputs)

@@ -22,8 +22,19 @@ import pytest
 from formats_helpers import FIXTURES, SERVING, TESTDATA, needs_testdata
 
 from restore_gate.cli import main
-from restore_gate.formats import _table, _tf_protos, tf_files, tf_index
-from restore_gate.inspect_cmd import inspect_checkpoint, to_json
+from restore_gate.commands.inspect import inspect_checkpoint, to_json
+from restore_gate.formats.tensorflow import (
+    _protos as _tf_protos,
+)
+from restore_gate.formats.tensorflow import (
+    _table,
+)
+from restore_gate.formats.tensorflow import (
+    files as tf_files,
+)
+from restore_gate.formats.tensorflow import (
+    index as tf_index,
+)
 
 pytestmark = needs_testdata
 SAVED_MODELS = sorted(str(p.parent.relative_to(SERVING))

@@ -1,4 +1,4 @@
-"""Pins the Keras internals restore-gate relies on (restore_gate/keras_internals.py): a Keras
+"""Pins the Keras internals restore-gate relies on (restore_gate/_compat/keras.py): a Keras
 release that changes one of them fails here, by name, before any verdict depends on it."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import inspect
 
 
 def test_saving_walk_signatures():
-    from restore_gate.keras_internals import saving_lib
+    from restore_gate._compat.keras import saving_lib
 
     lib = saving_lib()
     save = inspect.signature(lib._save_state).parameters
@@ -23,7 +23,7 @@ def test_saving_walk_signatures():
 def test_safe_mode_scope_forces_safe_mode():
     from keras.src.saving.serialization_lib import in_safe_mode
 
-    from restore_gate.keras_internals import safe_mode_scope
+    from restore_gate._compat.keras import safe_mode_scope
 
     with safe_mode_scope():
         assert in_safe_mode() is True
@@ -32,7 +32,7 @@ def test_safe_mode_scope_forces_safe_mode():
 def test_public_registry_and_functional_class():
     import keras
 
-    from restore_gate.keras_internals import custom_object_names, is_functional
+    from restore_gate._compat.keras import custom_object_names, is_functional
 
     @keras.saving.register_keras_serializable(package="pin")
     class Pinned(keras.layers.Layer):
@@ -47,7 +47,7 @@ def test_public_registry_and_functional_class():
 def test_patched_restores_the_original():
     import keras
 
-    from restore_gate.keras_internals import patched
+    from restore_gate._compat.keras import patched
 
     original = keras.layers.Layer.__init__
     try:

@@ -17,11 +17,11 @@ import pytest
 from conftest import functional_model, release_model, save_release
 
 from restore_gate import formats
-from restore_gate.build import build_model
-from restore_gate.checkpoint import OPTIMIZER
-from restore_gate.config import load_config
+from restore_gate.branch.build import build_model
+from restore_gate.core.checkpoint import OPTIMIZER
 from restore_gate.errors import GateError
 from restore_gate.formats import values
+from restore_gate.settings.config import load_config
 
 WIDE = functional_model(units=2048)
 
@@ -64,7 +64,7 @@ def test_optimizer_pairs_with_its_own_variables_not_copies(project, releases, ki
 
 
 def test_slots_are_built_only_for_a_release_holding_them(project, releases):
-    from restore_gate.check import _needs_optimizer_slots
+    from restore_gate.pipeline.check import _needs_optimizer_slots
 
     config, trained, built = _built(project, releases, "tf", build_optimizer=False)
     assert len(built.optimizer_variables) == 2  # iterations, learning rate: no slots yet
@@ -105,7 +105,7 @@ def test_verification_streams_bounded_slices(project, releases, monkeypatch):
 
 
 def test_h5_verification_allocates_slices_not_values(project, releases, monkeypatch):
-    from restore_gate.formats import keras_v3
+    from restore_gate.formats.keras import v3 as keras_v3
 
     _, info, built = _built(project, releases, "h5")
     model, _ = formats.pair(info, built, {})
@@ -123,7 +123,7 @@ def test_h5_verification_allocates_slices_not_values(project, releases, monkeypa
 def test_raw_rows_equal_tensorflows_reader(releases):
     import tensorflow as tf
 
-    from restore_gate.formats.tf_raw import lazy_reader
+    from restore_gate.formats.tensorflow.raw import lazy_reader
 
     reader = tf.train.load_checkpoint(str(releases["tf"]))
     read = lazy_reader(releases["tf"], reader.get_tensor)

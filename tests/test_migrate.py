@@ -29,8 +29,8 @@ def branch(tmp_path: Path) -> Project:
 @pytest.mark.parametrize("style", ["functional", "subclassed"])
 @pytest.mark.parametrize("name", ["ckpt", "ckpt_opt"])
 def test_migrated_file_reproduces_the_keras2_model(branch, tmp_path, style, name):
-    from restore_gate.config import load_config
-    from restore_gate.migrate import migrate
+    from restore_gate.commands.migrate import migrate
+    from restore_gate.settings.config import load_config
 
     config = branch.config(builder=f"model_source:build_{style}")
     out = tmp_path / "model.weights.h5"

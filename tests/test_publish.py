@@ -13,8 +13,8 @@ import pytest
 from github_stub import GitHubStub, clean_environ, github_fixture  # noqa: F401  (fixture)
 
 from restore_gate.cli import main
-from restore_gate.render import MARKER
-from restore_gate.report import Mismatch, Report, TensorSpec
+from restore_gate.core.report import Mismatch, Report, TensorSpec
+from restore_gate.present.render import MARKER
 
 PR = 7
 

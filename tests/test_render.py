@@ -11,8 +11,7 @@ import re
 
 import pytest
 
-from restore_gate.render import MARKER, code, escape, render
-from restore_gate.report import (
+from restore_gate.core.report import (
     DriftEntry,
     Mismatch,
     OptimizerState,
@@ -20,6 +19,7 @@ from restore_gate.report import (
     TensorSpec,
     validate_report,
 )
+from restore_gate.present.render import MARKER, code, escape, render
 
 HOSTILE = (
     "<img src=x onerror=alert(1)> <script>alert(1)</script> [click](https://evil.example/a) "

@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent / "data" / "render"
 sys.path.insert(0, str(HERE))
 import regenerate  # noqa: E402
 
-from restore_gate.render import COMMENT_BUDGET, MARKER, render, size  # noqa: E402
+from restore_gate.present.render import COMMENT_BUDGET, MARKER, render, size  # noqa: E402
 
 CASES = regenerate.cases()
 # what the headline must name: the pattern and the words that locate it

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import functional_model, release_model, save_release
 
-from restore_gate.bundle import MANIFEST
 from restore_gate.cli import main
-from restore_gate.snapshot import snapshot
+from restore_gate.commands.snapshot import snapshot
+from restore_gate.release.bundle import MANIFEST
 
 RUNNER = {"device": "CPU", "device_name": "test cpu", "tf32": False}
 

@@ -94,9 +94,9 @@ def release(project: Project, code: str):
     """The release: a seeded model, its `.weights.h5`, and a `restore-gate snapshot` bundle."""
     import keras
 
-    from restore_gate.config import load_config
+    from restore_gate.commands.snapshot import snapshot
     from restore_gate.runtime import describe_device
-    from restore_gate.snapshot import snapshot
+    from restore_gate.settings.config import load_config
 
     project.write("data.py", DATA)
     project.write("model.py", code)

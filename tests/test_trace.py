@@ -20,10 +20,10 @@ from test_drift_e2e import (
     train_and_save,
 )
 
-from restore_gate.diagnose import headline_sentences
-from restore_gate.publish.workflow import annotations
-from restore_gate.report import validate_report
-from restore_gate.trace import DIMS, first_divergence, sketch
+from restore_gate.core.report import validate_report
+from restore_gate.evaluation.trace import DIMS, first_divergence, sketch
+from restore_gate.github.actions import annotations
+from restore_gate.present.diagnose import headline_sentences
 
 TOL = 1e-5 + 1e-4  # the config's outputs tolerance, as a plain bound for the ground truth
 
@@ -58,7 +58,7 @@ def plain_first_divergence(project: Project, release_source: str, weights, x) ->
 
 
 def eval_x(project: Project) -> np.ndarray:
-    from restore_gate.build import resolve_callable
+    from restore_gate.branch.build import resolve_callable
 
     return resolve_callable("data:eval_data", project.root, [])()[0][:4]
 
@@ -91,7 +91,7 @@ def test_unchanged_branch_records_no_divergence(trained):
 
 
 def test_the_release_rebuilt_from_its_tag_is_traced_too(trained):
-    from restore_gate.check import CheckOptions, run_check
+    from restore_gate.pipeline.check import CheckOptions, run_check
 
     project = branch(trained, activation="sigmoid")
     report = run_check(CheckOptions(config=project.root / ".restore-gate.yml",
@@ -174,7 +174,7 @@ def test_the_drift_annotation_comes_first_within_githubs_ten():
 def test_tracing_leaves_the_model_as_it_was():
     import keras
 
-    from restore_gate.trace import fingerprints
+    from restore_gate.evaluation.trace import fingerprints
 
     inputs = keras.Input((4,))
     hidden = keras.layers.Dense(40, activation="relu", name="hidden")

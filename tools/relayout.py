@@ -110,7 +110,7 @@ PACKAGES: dict[str, str] = {
 
 # Files moved outright (not Python modules of the package), then left behind as a shim.
 FILE_MOVES = {"entrypoint.py": "restore_gate/action/entrypoint.py"}
-SHIMS = {"entrypoint.py": '''"""The image's entry point (Dockerfile `ENTRYPOINT`): restore_gate/action/entrypoint.py."""
+SHIMS = {"entrypoint.py": '''"""The image's entry point: restore_gate/action/entrypoint.py."""
 
 import sys
 

@@ -20,20 +20,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from restore_gate.build import BuiltModel
-from restore_gate.checkpoint import CheckpointInfo
-from restore_gate.compare import Pairing
+from restore_gate.branch.build import BuiltModel
+from restore_gate.core.checkpoint import CheckpointInfo
 from restore_gate.errors import GateError
-from restore_gate.formats import (
-    generation,
-    keras_h5,
-    keras_v3,
+from restore_gate.formats import generation
+from restore_gate.formats.keras import h5 as keras_h5
+from restore_gate.formats.keras import v3 as keras_v3
+from restore_gate.formats.tensorflow import (
+    checkpoint as tf_checkpoint,
+)
+from restore_gate.formats.tensorflow import (
+    files as tf_files,
+)
+from restore_gate.formats.tensorflow import (
     saved_model,
     tf1_checkpoint,
-    tf_checkpoint,
-    tf_files,
     untracked,
 )
+from restore_gate.judge.compare import Pairing
 
 FORMATS = ("tf-checkpoint", "keras-weights", "keras", "saved-model", "tf1-checkpoint", "keras-h5")
 CHECKABLE = FORMATS
@@ -110,7 +114,7 @@ class Adapter:
 
 
 def _read_keras(path: Path) -> CheckpointInfo:
-    from restore_gate.formats.keras_config import layer_classes, read_keras_config
+    from restore_gate.formats.keras.config import layer_classes, read_keras_config
 
     info = keras_v3.read(path)
     info.details["config"] = read_keras_config(path)
@@ -161,7 +165,7 @@ def _check_release_config(info: CheckpointInfo) -> list[str]:
     never need it); a Keras 2 config is one Keras 3 cannot rebuild: a notice, not an error."""
     import keras
 
-    from restore_gate.formats.keras_config import check_loadable, read_keras_config
+    from restore_gate.formats.keras.config import check_loadable, read_keras_config
 
     config = info.details.get("config") or read_keras_config(info.path)
     written = info.written_by.get(generation.GENERATION)
@@ -175,7 +179,7 @@ def _check_release_config(info: CheckpointInfo) -> list[str]:
             "Keras 3 can load_model, re-save it with Keras 3: build the branch model, "
             "load_weights the release, model.save('model.keras')."
         ]
-    from restore_gate.formats.keras_config import is_custom, objects
+    from restore_gate.formats.keras.config import is_custom, objects
 
     custom = any(is_custom(e) for e in objects(config))  # before Keras consumes the config
     try:

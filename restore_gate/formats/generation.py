@@ -61,7 +61,7 @@ def from_keras_version(written_by: dict[str, str]) -> None:
 
 
 def from_keras_config(written_by: dict[str, str], config: Any) -> None:
-    from restore_gate.formats.keras_config import objects
+    from restore_gate.formats.keras.config import objects
 
     for entry in objects(config):
         module = str(entry.get("module") or "")

@@ -16,10 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from restore_gate.core.report import exit_code, failing_drift, judge
 from restore_gate.errors import GateError
-from restore_gate.links import SourceLinks
-from restore_gate.publish.context import Context
-from restore_gate.publish.merge import (
+from restore_gate.github.actions import (
+    annotations,
+    mismatches_output,
+    warn,
+    write_outputs,
+    write_summary,
+)
+from restore_gate.github.context import Context
+from restore_gate.present.links import SourceLinks
+from restore_gate.present.merge import (
     COMMENT_LIMIT,
     comment_body,
     fit,
@@ -29,15 +37,7 @@ from restore_gate.publish.merge import (
     utf16_units,
     worst,
 )
-from restore_gate.publish.workflow import (
-    annotations,
-    mismatches_output,
-    warn,
-    write_outputs,
-    write_summary,
-)
-from restore_gate.render import code
-from restore_gate.report import exit_code, failing_drift, judge
+from restore_gate.present.render import code
 
 DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
 MAX_REPORT_BYTES = 64 * 1024 * 1024
@@ -53,7 +53,7 @@ class Outcome:
 
 def load_reports(paths: list[Path]) -> list[dict[str, Any]]:
     """Read and validate every report; the first problem is a `GateError` (exit 2)."""
-    from restore_gate.report import validate_report
+    from restore_gate.core.report import validate_report
 
     reports = []
     for path in paths:
@@ -112,7 +112,7 @@ def publish_settings(config_path: Path | None) -> dict[str, Any]:
     """The config's `publish:` section plus `devices` thresholds; no config: the defaults."""
     if config_path is None or not config_path.is_file():
         return {}
-    from restore_gate.config import load_config
+    from restore_gate.settings.config import load_config
 
     config = load_config(config_path)
     return {**config.section("publish"), "devices": config.thresholds.get("devices")}
@@ -122,7 +122,7 @@ def device_parity(reports: list[dict], settings: dict[str, Any]) -> tuple[list[d
     """CPU-vs-GPU entries from the runners' golden outputs; an error message if undecidable."""
     from dataclasses import asdict
 
-    from restore_gate.drift import device_parity as parity
+    from restore_gate.judge.drift import device_parity as parity
 
     try:
         return [asdict(e) for e in parity(reports, settings.get("devices"))], ""

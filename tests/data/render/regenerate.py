@@ -38,10 +38,10 @@ def cases() -> dict[str, list[Path]]:
 
 
 def render_case(paths: list[Path]) -> str:
-    from restore_gate.links import SourceLinks
+    from restore_gate.core.report import validate_report
+    from restore_gate.present.links import SourceLinks
+    from restore_gate.present.merge import comment_body
     from restore_gate.publish import device_parity
-    from restore_gate.publish.merge import comment_body
-    from restore_gate.report import validate_report
 
     reports = [validate_report(json.loads(p.read_text("utf-8")), p.name) for p in paths]
     parity, _ = device_parity(reports, {})
@@ -72,7 +72,7 @@ def build(alpha: float = 1.0):
 
 
 def _check(project: Path, base: Path, name: str, checkpoint: str | None = None) -> None:
-    from restore_gate.check import CheckOptions, run_check
+    from restore_gate.pipeline.check import CheckOptions, run_check
 
     report = run_check(CheckOptions(config=project / ".restore-gate.yml", quiet=True,
                                     checkpoint=checkpoint))
@@ -84,7 +84,12 @@ def _check(project: Path, base: Path, name: str, checkpoint: str | None = None) 
 def make_reports() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
-    from restore_gate.demo import BREAKING_CHANGE, SILENT_CHANGE, copy_example, train_release
+    from restore_gate.commands.demo import (
+        BREAKING_CHANGE,
+        SILENT_CHANGE,
+        copy_example,
+        train_release,
+    )
 
     base = Path(tempfile.mkdtemp(prefix="restore-gate-snapshots-"))
     try:

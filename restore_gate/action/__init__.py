@@ -1,0 +1,1 @@
+"""The container action: GitHub's inputs, the unprivileged sandbox, outputs."""

@@ -1,0 +1,449 @@
+"""The container action's entry point: GitHub's `INPUT_*` / `GITHUB_*` environment → restore-gate.
+
+GitHub passes each `with:` input as `INPUT_<NAME>` with the name upper-cased and its hyphens
+kept (`INPUT_GITHUB-TOKEN`, `INPUT_FAIL-ON`), which is why the image runs this file directly
+(`/bin/sh` drops such variables). The inputs map onto `restore-gate check` and/or
+`restore-gate publish`; `fail-on` then decides the step's exit code, and the step outputs go to
+`GITHUB_OUTPUT`. The token travels in the environment (`GITHUB_TOKEN`), never on a command line,
+and is never printed.
+
+This process holds the token and runs none of the branch's code: it downloads the release
+(`check --fetch-only`) and publishes. The branch's code — `restore-gate check`, which imports the
+builder, and `pip install -r requirements` — runs in child processes as the unprivileged
+`RESTORE_GATE_USER` with no secret in their environment (restore_gate/action/sandbox.py); a check
+that ends without its report is an error.
+
+Exit codes: the verdict's (0 pass, 1 fail, 2 error) filtered by `fail-on`; a misconfigured step
+(an unknown input value, a requirements file that does not install) always exits 2.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from restore_gate.core.report import EXIT_CODES
+
+DEFAULTS = {  # the same defaults as action.yml (a `docker://` step gets no action.yml)
+    "config": ".restore-gate.yml",
+    "checkpoint": "",
+    "mode": "check-and-publish",
+    "device": "cpu",
+    "reports": "",
+    "github-token": "",
+    "comment": "true",
+    "fail-on": "fail",
+    "requirements": "",
+}
+MODES = ("check", "publish", "check-and-publish")
+FAIL_ON = ("fail", "error", "never")
+DEVICES = ("cpu", "gpu", "auto")
+BOOLEANS = {"true": True, "false": False}
+VERDICTS = {code: verdict for verdict, code in EXIT_CODES.items()}  # 0 pass, 1 fail, 2 error
+ERROR = EXIT_CODES["error"]
+REPORT = "restore-gate-report.json"  # written in the workspace, so later steps can upload it
+MARKDOWN = "restore-gate-comment.md"
+EVENT = "restore-gate-event.json"  # `check` mode's copy of the event, for the fork-safe split
+
+
+class InputError(Exception):
+    """An input value the action cannot work with (always exit 2)."""
+
+
+@dataclass
+class Inputs:
+    config: str
+    checkpoint: str
+    mode: str
+    device: str
+    reports: list[str]
+    token: str
+    comment: bool
+    fail_on: str
+    requirements: str
+
+
+def input_value(env: Mapping[str, str], name: str) -> str:
+    """One input as GitHub passes it: `INPUT_` + the name upper-cased, hyphens kept."""
+    return env.get(f"INPUT_{name.replace(' ', '_').upper()}", "").strip() or DEFAULTS[name]
+
+
+def choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = input_value(env, name).lower()
+    if value not in allowed:
+        raise InputError(f"input `{name}` is {value!r}: use one of {', '.join(allowed)}")
+    return value
+
+
+def read_inputs(env: Mapping[str, str]) -> Inputs:
+    comment = input_value(env, "comment").lower()
+    if comment not in BOOLEANS:
+        raise InputError(f"input `comment` is {comment!r}: use true or false")
+    reports = [line.strip() for line in input_value(env, "reports").splitlines() if line.strip()]
+    return Inputs(
+        config=input_value(env, "config"),
+        checkpoint=input_value(env, "checkpoint"),
+        mode=choice(env, "mode", MODES),
+        device=choice(env, "device", DEVICES),
+        reports=reports,
+        token=input_value(env, "github-token") or env.get("GITHUB_TOKEN", ""),
+        comment=BOOLEANS[comment],
+        fail_on=choice(env, "fail-on", FAIL_ON),
+        requirements=input_value(env, "requirements"),
+    )
+
+
+def apply_fail_on(code: int, fail_on: str) -> int:
+    """The step's exit code: `fail` keeps the verdict's, `error` only fails on 2, `never` is 0."""
+    if fail_on == "never":
+        return EXIT_CODES["pass"]
+    if fail_on == "error":
+        return ERROR if code == ERROR else EXIT_CODES["pass"]
+    return code
+
+
+def log(message: str) -> None:
+    print(f"restore-gate action: {message}", file=sys.stderr, flush=True)
+
+
+def annotate(level: str, message: str) -> None:
+    """A workflow command (`::error::`...), with GitHub's escaping of the message."""
+    text = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    print(f"::{level} title=restore-gate::{text}", flush=True)
+
+
+def set_outputs(path: str | None, values: Mapping[str, str]) -> None:
+    """Append step outputs to `GITHUB_OUTPUT`: the one writer, publish/workflow.py's
+    (heredoc form, a random delimiter that no value contains)."""
+    from restore_gate.github.actions import write_outputs
+
+    if path:
+        write_outputs(Path(path), dict(values))
+
+
+def install_requirements(requirements: str, sandbox: Any) -> None:
+    """pip-install the model's own dependencies as the unprivileged user (their setup.py is
+    branch code) into the sandbox's venv, where the check runs; InputError if it fails."""
+    path = Path(requirements)
+    if not path.is_file():
+        raise InputError(f"input `requirements`: {requirements} is not a file in the workspace "
+                         f"({Path.cwd()}); give its path relative to the repository root")
+    command = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r",
+               str(path)]
+    print(f"::group::pip install -r {path}", flush=True)
+    stop = secrets.token_hex(16)
+    print(f"::stop-commands::{stop}", flush=True)  # setup.py output: no workflow commands
+    try:
+        status = sandbox.python(command)
+    finally:
+        print(f"::{stop}::", flush=True)
+        print("::endgroup::", flush=True)
+    if status != 0:
+        raise InputError(f"`pip install -r {path}` failed (exit {status}): see pip's output above; "
+                         "fix the requirements file (versions that exist for Python "
+                         f"{sys.version_info.major}.{sys.version_info.minor} on Linux) and rerun")
+
+
+def trust_workspace(workspace: Path) -> None:
+    """The checkout belongs to the runner's user, not to the container's root: tell git so."""
+    count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+    os.environ[f"GIT_CONFIG_KEY_{count}"] = "safe.directory"
+    os.environ[f"GIT_CONFIG_VALUE_{count}"] = str(workspace)
+    os.environ["GIT_CONFIG_COUNT"] = str(count + 1)
+
+
+def base_commit(event_path: str | None) -> str | None:
+    """The pull request's base commit, when the event names one; an `InputError` (exit 2) when
+    the checkout does not hold it."""
+    if not event_path or not Path(event_path).is_file():
+        return None
+    try:
+        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        sha = event["pull_request"]["base"]["sha"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{40}", sha):
+        return None
+    git = shutil.which("git")
+    found = git and subprocess.run(
+        [git, "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True, check=False
+    ).returncode == 0
+    if not found:  # fail closed: the pull request's own settings must not decide its verdict
+        raise InputError(
+            f"the pull request's base commit {sha[:12]} is not in the checkout, so the gate "
+            "cannot take its verdict-deciding settings (thresholds, allow, baseline, checkpoint "
+            "source) from it, and will not let the pull request's own decide: check out with "
+            "`fetch-depth: 2` in actions/checkout (or fetch the base commit before this step)")
+    return sha
+
+
+def check_arguments(inputs: Inputs, base: str | None, report: str = REPORT,
+                    markdown: str = MARKDOWN) -> list[str]:
+    argv = ["check", f"--config={inputs.config}", f"--device={inputs.device}",
+            f"--report={report}", f"--markdown={markdown}"]
+    if inputs.checkpoint:
+        argv.append(f"--checkpoint={inputs.checkpoint}")  # `=`: a value may start with "-"
+    if base:
+        argv.append(f"--base={base}")
+    return argv
+
+
+def run_cli(argv: list[str], untrusted_output: bool = False) -> int:
+    """`restore_gate.cli.main(argv)` in this process; any crash is an error (2), never a pass."""
+    from restore_gate.cli import main
+
+    stop = secrets.token_hex(16)
+    if untrusted_output:  # the branch's names end up in the log: no workflow commands in them
+        print(f"::stop-commands::{stop}", flush=True)
+    try:
+        code = main(argv)
+    except BaseException as exc:  # fail closed: sys.exit(0) in branch code is no pass
+        log(f"restore-gate was stopped: {type(exc).__name__}: {exc}")
+        code = ERROR
+    finally:
+        sys.stdout.flush()
+        if untrusted_output:
+            print(f"::{stop}::", flush=True)
+    return code if code in VERDICTS else ERROR
+
+
+def matching_reports(patterns: list[str]) -> list[str]:
+    found: list[str] = []
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern, recursive=True)):
+            if Path(path).is_file() and path not in found:
+                found.append(path)
+    return found
+
+
+def report_outputs(path: str) -> dict[str, str]:
+    """`report` and `mismatches` (one line per blocking mismatch, as `publish` writes them)."""
+    from restore_gate.github.actions import mismatches_output
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        value = mismatches_output([data])
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return {"report": path if Path(path).is_file() else "", "mismatches": ""}
+    return {"report": path, "mismatches": value}
+
+
+def event_for(reports: list[str], env: Mapping[str, str]) -> str | None:
+    """The event the reports belong to: `RESTORE_GATE_EVENT`, else the `restore-gate-event.json`
+    a `check` step saved beside them (the fork-safe split uploads both as one artifact)."""
+    if env.get("RESTORE_GATE_EVENT"):
+        return env["RESTORE_GATE_EVENT"]
+    for report in reports:
+        candidate = Path(report).parent / EVENT
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def save_event(env: Mapping[str, str]) -> None:
+    """`check` mode keeps a copy of the event beside the report, for a later `publish`."""
+    source = env.get("GITHUB_EVENT_PATH")
+    if source and Path(source).is_file():
+        replace_file(EVENT)
+        shutil.copyfile(source, EVENT)
+
+
+def replace_file(name: str) -> None:
+    """Remove what the checkout holds under a name this process writes (a file the branch
+    committed, or a symlink it planted to make root write elsewhere)."""
+    if Path(name).is_symlink() or Path(name).exists():
+        Path(name).unlink()
+
+
+def hand_over(workspace: Path) -> None:
+    """Give the files this root process wrote in the workspace to the workspace's owner (the
+    runner's user), so that a reused self-hosted runner can clean them up."""
+    if os.geteuid() != 0:
+        return
+    owner = workspace.stat()
+    for name in (REPORT, MARKDOWN, EVENT):
+        path = workspace / name
+        if path.is_file() and not path.is_symlink():
+            os.chown(path, owner.st_uid, owner.st_gid)
+
+
+def output_size(env: Mapping[str, str]) -> int:
+    path = env.get("GITHUB_OUTPUT")
+    return Path(path).stat().st_size if path and Path(path).is_file() else -1
+
+
+def check_step(inputs: Inputs, env: Mapping[str, str], sandbox: Any,
+               cli: Callable[[list[str], bool], int]) -> int:
+    """`check`, split: this process (the token's) downloads the release and runs no branch
+    code; the branch's code runs in `restore-gate check` as the sandbox's unprivileged user,
+    without the token; its report and comment are copied back into the workspace."""
+    for name in (REPORT, MARKDOWN):  # never a file the branch committed under these names
+        replace_file(name)
+    base = base_commit(env.get("GITHUB_EVENT_PATH"))
+    stop = secrets.token_hex(16)
+    print(f"::stop-commands::{stop}", flush=True)  # the branch's names: no workflow commands
+    try:
+        code = _checked(inputs, base, sandbox, cli)
+    finally:
+        print(f"::{stop}::", flush=True)
+    if code is None:
+        annotate("error", "`restore-gate check` ended without writing its report: the branch's "
+                 "code stopped it (sys.exit, os._exit, a signal or a crash); this is an error, "
+                 "never a pass")
+        return 2
+    return code
+
+
+def _checked(inputs: Inputs, base: str | None, sandbox: Any,
+             cli: Callable[[list[str], bool], int]) -> int | None:
+    record = sandbox.root / "prefetched.json"
+    own = sandbox.root / REPORT, sandbox.root / MARKDOWN
+    code = cli([*check_arguments(inputs, base, str(own[0]), str(own[1])),
+                f"--fetch-only={record}"], False)
+    if code != 0:  # the config or the download failed: that is the check's verdict
+        for source, target in zip(own, (REPORT, MARKDOWN), strict=True):
+            if source.is_file():
+                shutil.copyfile(source, target)
+        return code
+    argv = check_arguments(inputs, base, str(sandbox.home / REPORT),
+                           str(sandbox.home / MARKDOWN))
+    code = sandbox.python(["-m", "restore_gate", *argv],
+                          {"RESTORE_GATE_PREFETCHED": str(record)} if record.is_file() else {})
+    copied = sandbox.collect(REPORT, Path(REPORT))
+    sandbox.collect(MARKDOWN, Path(MARKDOWN))
+    if not copied:
+        return None
+    return code if code in VERDICTS else 2
+
+
+def run(inputs: Inputs, env: Mapping[str, str], sandbox: Any,
+        cli: Callable[[list[str], bool], int] = run_cli) -> tuple[int, dict[str, str] | None]:
+    """Check and/or publish; return the verdict's exit code and the step outputs to write
+    (None when `publish` wrote them itself)."""
+    outputs: dict[str, str] = {"report": "", "mismatches": "", "comment-url": ""}
+    code = 0
+    reports: list[str] = []
+    if inputs.mode in ("check", "check-and-publish"):
+        code = check_step(inputs, env, sandbox, cli)
+        outputs.update(report_outputs(REPORT))
+        if inputs.mode == "check":
+            write_summary(env.get("GITHUB_STEP_SUMMARY"))
+            save_event(env)
+        if Path(REPORT).is_file():
+            reports.append(REPORT)
+    if inputs.mode in ("publish", "check-and-publish"):
+        reports += [r for r in matching_reports(inputs.reports) if r not in reports]
+        if not reports:
+            raise InputError(
+                "no report to publish: input `reports` "
+                + (f"({', '.join(inputs.reports)}) matches no file in {Path.cwd()}"
+                   if inputs.reports else "is empty")
+                + "; give a glob of the report files the check jobs uploaded"
+            )
+        before = output_size(env)
+        # The event beside this step's own report would be one the branch committed.
+        event = event_for([r for r in reports if r != REPORT], env)
+        replace_file(MARKDOWN)
+        code = cli(publish_arguments(inputs, reports, event), False)
+        if output_size(env) > before:
+            return code, None
+    outputs["verdict"] = VERDICTS[code]
+    return code, outputs
+
+
+def publish_arguments(inputs: Inputs, reports: list[str], event: str | None) -> list[str]:
+    argv = ["publish", f"--markdown={MARKDOWN}", f"--config={inputs.config}"]
+    if event:
+        argv.append(f"--event={event}")
+    if not inputs.comment:
+        argv.append("--no-comment")
+    return [*argv, "--", *reports]
+
+
+def write_summary(path: str | None) -> None:
+    """In `check` mode (nothing published), the report goes to the job summary: every layer,
+    not only those the comment has room for (the rendered comment if the report is gone)."""
+    if not path:
+        return
+    text = summary_text()
+    if text is None and Path(MARKDOWN).is_file():
+        text = Path(MARKDOWN).read_text(encoding="utf-8")
+    if text is not None:
+        from restore_gate.github.actions import write_summary as append_summary
+
+        append_summary(Path(path), text.rstrip("\n") + "\n")
+
+
+def summary_text() -> str | None:
+    from restore_gate.core.report import validate_report
+    from restore_gate.errors import GateError
+    from restore_gate.present.links import SourceLinks
+    from restore_gate.present.merge import summary_body
+
+    try:
+        report = validate_report(json.loads(Path(REPORT).read_text(encoding="utf-8")), REPORT)
+    except (OSError, ValueError, GateError):
+        return None
+    return summary_body([report], links=SourceLinks.from_actions())
+
+
+def main() -> int:
+    from restore_gate.action.sandbox import (
+        PERSISTED_CREDENTIALS,
+        Sandbox,
+        SandboxError,
+        persisted_credentials,
+    )
+
+    env = os.environ
+    # importing the branch's code must leave no root-owned __pycache__/ in the workspace
+    sys.dont_write_bytecode = True
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    outputs_file = env.get("GITHUB_OUTPUT")
+    workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd())
+    sandbox = None
+    try:
+        inputs = read_inputs(env)
+        os.chdir(workspace)
+        trust_workspace(workspace)
+        if inputs.token:
+            os.environ["GITHUB_TOKEN"] = inputs.token  # for fetch and publish; never on argv
+        if inputs.mode != "publish":  # `publish` alone runs no branch code at all
+            sandbox = Sandbox.create(env)
+            sandbox.prepare()
+            if sandbox.warning:
+                annotate("warning", sandbox.warning)
+            if persisted_credentials(workspace):
+                annotate("warning", PERSISTED_CREDENTIALS)
+        if inputs.requirements and sandbox is not None:
+            install_requirements(inputs.requirements, sandbox)
+        code, outputs = run(inputs, env, sandbox)
+    except (InputError, SandboxError, OSError) as error:
+        annotate("error", f"{error}")
+        set_outputs(outputs_file, {"verdict": "error", "report": "", "comment-url": "",
+                                   "mismatches": ""})
+        return ERROR
+    finally:
+        if sandbox is not None:
+            sandbox.cleanup()
+        hand_over(workspace)
+    if outputs is not None:
+        set_outputs(outputs_file, outputs)
+    status = apply_fail_on(code, inputs.fail_on)
+    log(f"verdict {VERDICTS[code]} (exit {code}); fail-on: {inputs.fail_on} → "
+        f"the step exits {status}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Stage `build`: the pull request's model, built from its builder."""

@@ -1,0 +1,1 @@
+"""Stage `evaluate`: outputs, metrics, the baseline and the divergence trace."""

@@ -1,0 +1,196 @@
+"""The drift stage of `check`: the restored branch model against the release's behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from restore_gate.branch.build import BuiltModel
+from restore_gate.core.report import DriftEntry, Report
+from restore_gate.errors import GateError
+from restore_gate.evaluation import evaluate
+from restore_gate.evaluation.baseline import (
+    Baseline,
+    from_config,
+    from_manifest,
+    remove_worktree,
+    repo_root,
+    worktree,
+)
+from restore_gate.judge.drift import (
+    DEFAULT_MAX_TOP1_CHANGED,
+    DEFAULT_TOLERANCES,
+    compare_metric,
+    compare_outputs,
+    regime,
+    tolerance,
+    unjudged_metric,
+    unjudged_outputs,
+)
+from restore_gate.release.source import CheckpointSource
+from restore_gate.settings.config import Config
+
+PARITY_SAMPLES = 16
+PARITY_VALUES = 4096
+
+
+def measure(
+    config: Config, built: BuiltModel, source: CheckpointSource, report: Report,
+    rebuild: Any = None,
+) -> None:
+    """Add output, top-1 and metric drift entries (and parity data) to the report.
+
+    The baseline is the bundle's record, else the release's code rebuilt by `rebuild(golden,
+    data)` (a git ref), else baseline values in the config, else "not measured".
+    """
+    baseline = from_manifest(source.manifest, source.bundle_dir)
+    data = _eval_data_if_needed(config)
+    if baseline is not None and baseline.golden_inputs is not None:
+        golden = baseline.golden_inputs
+    else:
+        golden = _golden_or_none(config, built, data, required=rebuild is not None)
+    result = evaluate.run(built.model, config, golden, data)
+    if baseline is None and rebuild is not None:
+        baseline = rebuild(golden, data)
+    if baseline is None:
+        baseline = from_config(config.section("baseline").get("metrics"))
+    report.extra["golden_outputs"] = _parity_sample(result.output_names, result.golden_outputs)
+    thresholds = config.thresholds
+    report.extra["thresholds"] = {"devices": thresholds.get("devices")}
+    if baseline is not None and baseline.golden_outputs is not None:
+        tol = tolerance(thresholds.get("outputs"), DEFAULT_TOLERANCES[_regime(report)])
+        top1 = (thresholds.get("outputs") or {}).get("max_top1_changed", DEFAULT_MAX_TOP1_CHANGED)
+        report.drift += compare_outputs(
+            baseline.output_names, baseline.golden_outputs,
+            _align(baseline.output_names, result), tol, top1,
+        )
+        _trace(report, baseline, built, golden, tol)
+    else:
+        report.drift.append(unjudged_outputs(result.golden_outputs))
+    report.drift += _metric_entries(config, baseline, result)
+    if baseline is None:
+        report.notices.append(
+            "Drift not measured: the release is a bare checkpoint. Release it with "
+            "`restore-gate snapshot`, set baseline.ref (the release's git tag) or write "
+            "baseline.metrics in the config."
+        )
+    else:
+        report.extra["baseline"] = baseline.source
+
+
+def _trace(report: Report, baseline: Baseline, built: BuiltModel, golden: Any,
+           tol: dict[str, float]) -> None:
+    """When outputs drift: the first layer whose output differs from the release's."""
+    from restore_gate.evaluation.trace import divergence_block
+
+    if not any(d.kind == "output" and not d.ok for d in report.drift):
+        return
+    try:
+        found = divergence_block(baseline.fingerprints, built.model, golden, tol,
+                                 built.source_of)
+    except Exception as exc:  # tracing only explains a drift already judged: never an error
+        report.notices.append(f"The first diverging layer could not be traced: "
+                              f"{type(exc).__name__}: {str(exc)[:200]}")
+        return
+    if found:
+        report.extra["divergence"] = found
+
+
+def _golden_or_none(config: Config, built: BuiltModel, data: Any, required: bool) -> Any:
+    """Golden inputs for this run; None when they cannot be derived and nothing needs them
+    (a bare checkpoint: they would only feed the CPU/GPU parity data)."""
+    samples = config.section("evaluation").get("golden_samples", evaluate.DEFAULT_GOLDEN_SAMPLES)
+    shape = config.section("model").get("input_shape")
+    try:
+        return evaluate.golden_inputs(built.model, data, samples, shape)
+    except GateError:
+        if required:
+            raise
+        return None
+
+
+def _eval_data_if_needed(config: Config) -> Any:
+    wanted = config.section("evaluation").get("metrics") or (config.thresholds.get("metrics"))
+    return evaluate.load_eval_data(config) if wanted or config.section("evaluation") else None
+
+
+def _align(names: list[str], result: evaluate.Evaluation) -> list[np.ndarray]:
+    by_name = dict(zip(result.output_names, result.golden_outputs, strict=True))
+    if set(names) <= set(by_name):
+        return [by_name[n] for n in names]
+    if len(names) == len(result.golden_outputs):
+        return result.golden_outputs  # renamed outputs: compare by position
+    raise GateError("evaluate", f"the branch model's outputs {result.output_names} do not "
+                    f"match the release's {names}", "keep the model's outputs, or release anew")
+
+
+def _metric_entries(
+    config: Config, baseline: Baseline | None, result: evaluate.Evaluation
+) -> list[DriftEntry]:
+    rules = config.thresholds.get("metrics") or {}
+    names = list(dict.fromkeys([*config.section("evaluation").get("metrics", []), *rules]))
+    entries = []
+    for name in names:
+        if baseline is None:
+            entries.append(unjudged_metric(name, result.metrics.get(name)))
+            continue
+        reason = result.metric_errors.get(name, "")
+        if name not in result.metrics and not reason:
+            reason = f"{name} is not listed in evaluation.metrics"
+        if name not in baseline.metrics:
+            reason = reason or f"the baseline ({baseline.source}) has no {name}"
+        entries.append(compare_metric(name, baseline.metrics.get(name),
+                                      result.metrics.get(name), rules.get(name), reason))
+    return entries
+
+
+def _regime(report: Report) -> str:
+    try:
+        import keras
+
+        policy = keras.config.dtype_policy().name
+    except Exception:
+        policy = None
+    return regime(policy, report.runner.get("tf32"))
+
+
+def _parity_sample(names: list[str], outputs: list[np.ndarray]) -> dict[str, list]:
+    """A bounded slice of the golden outputs, so two runners' reports can be compared."""
+    sample = {}
+    for name, out in zip(names, outputs, strict=True):
+        flat = np.asarray(out[:PARITY_SAMPLES], dtype=np.float64).reshape(-1)[:PARITY_VALUES]
+        sample[name] = [float(v) for v in flat]
+    return sample
+
+
+def rebuild_at_ref(
+    config: Config, ref: str, workdir: Path, restore_into: Any, golden: Any, data: Any
+) -> Baseline:
+    """Build the release's model from `ref`'s code, restore the same checkpoint, measure it."""
+    repo = repo_root(config.root)
+    if repo is None:
+        raise GateError("evaluate", f"baseline ref {ref!r} given, but {config.root} is not in a "
+                        "git repository", "run the check inside the repository's checkout")
+    tree = worktree(repo, ref, workdir)
+    try:
+        sub_root = tree / config.root.resolve().relative_to(repo.resolve())
+        ref_config = Config(path=sub_root / config.path.name, root=sub_root, data=config.data)
+        built = restore_into(ref_config)
+        result = evaluate.run(built.model, config, golden, data)
+        traced = _release_fingerprints(built.model, golden)
+    finally:
+        remove_worktree(repo, tree)
+    return Baseline(source=f"release code at {ref}", golden_inputs=golden,
+                    output_names=result.output_names, golden_outputs=result.golden_outputs,
+                    metrics=result.metrics, fingerprints=traced)
+
+
+def _release_fingerprints(model: Any, golden: Any) -> list[dict] | None:
+    from restore_gate.evaluation.trace import fingerprints
+
+    try:
+        return fingerprints(model, golden) if golden is not None else None
+    except Exception:  # the release's code may not be traceable: drift is still measured
+        return None

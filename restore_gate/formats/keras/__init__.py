@@ -1,0 +1,1 @@
+"""Keras formats: `.keras` zips, legacy `.h5`, the model config."""

@@ -1,0 +1,145 @@
+"""Which file path Keras's own *loading* walk reads each branch variable from.
+
+Keras 3 saves a layer at one path (`blocks/container/dense/vars/0` since Keras 3.15.1
+recurses into nested containers), but loads a layer from the first path in its
+walk where loading succeeds: files written before that change keep the same layer
+under `layers/dense/vars/0`, and `load_weights` still finds it there. Pairing by
+the saving walk alone would call such a file a rename; this replays the loading
+walk instead, without reading or assigning any value:
+
+1. Keras's `_load_state` runs over the branch model with a probe store: each layer's
+   `load_own_variables` fails at once, so Keras records it as failed and offers it
+   again at every later path; each (layer, path) offer is recorded in walk order.
+   `has_path` answers from the file's metadata, so Keras's legacy fallbacks for
+   nested containers take the same branches as on the real file.
+2. Each layer's own keys come from its `save_own_variables` (recorded, not written).
+3. A layer takes the first offered path whose `vars` group holds exactly its keys with
+   the right shapes (what `load_weights` accepts), else the first with the same keys.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+
+class _Refused(Exception):
+    """Raised by the probe store: makes Keras offer the layer at its next path."""
+
+
+def load_layout(model: Any, saved: dict[str, list[int] | None]) -> dict[str, Any] | None:
+    """{file key: variable} as Keras's loader would read them; None if it cannot be replayed.
+
+    `saved` maps each key in the file (`layers/dense/vars/0`) to its shape.
+    """
+    try:
+        offers = _offers(model, saved)
+    except Exception:  # a Keras without these internals: the caller keeps the saving walk
+        return None
+    layout: dict[str, Any] = {}
+    for saveable, paths in offers:
+        own = _own_variables(saveable)
+        if not own:
+            continue
+        path = _choose(paths, own, saved)
+        if path is None:
+            continue
+        prefix = f"{path}/vars" if path else "vars"
+        for key, variable in own.items():
+            layout[f"{prefix}/{key}"] = variable
+    return layout
+
+
+def _offers(model: Any, saved: dict[str, Any]) -> list[tuple[Any, list[str]]]:
+    from restore_gate._compat.keras import patched
+    from restore_gate._compat.keras import saving_lib as internal_saving_lib
+
+    saving_lib = internal_saving_lib()
+
+    groups = {"/".join(key.split("/")[:i]) for key in saved for i in range(1, key.count("/") + 1)}
+    offered: dict[int, tuple[Any, list[str]]] = {}
+
+    class Probe(saving_lib.H5IOStore):
+        def __init__(self) -> None:  # no file: answers from the metadata
+            pass
+
+        def __bool__(self) -> bool:
+            return True
+
+        def get(self, path: str) -> Any:
+            return _RefusingEntry()
+
+        def has_path(self, path: str) -> bool:
+            return path in groups
+
+        def close(self) -> None:
+            pass
+
+    original = saving_lib._load_state
+
+    def recording(saveable: Any, weights_store: Any, assets_store: Any, inner_path: str,
+                  *args: Any, **kwargs: Any) -> Any:
+        entry = offered.setdefault(id(saveable), (saveable, []))
+        entry[1].append(inner_path)
+        return original(saveable, weights_store, assets_store, inner_path, *args, **kwargs)
+
+    with patched(saving_lib, "_load_state", recording), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras warns about the layers the probe refuses
+        recording(model, Probe(), None, "", skip_mismatch=False, visited_saveables=set(),
+                  failed_saveables=set(), error_msgs={})
+    return list(offered.values())
+
+
+class _RefusingEntry(dict):
+    """An empty store entry that refuses every read."""
+
+    def keys(self) -> Any:
+        raise _Refused
+
+    def __getitem__(self, key: str) -> Any:
+        raise _Refused
+
+    def __len__(self) -> int:
+        raise _Refused
+
+    def __contains__(self, key: object) -> bool:
+        raise _Refused
+
+    def __iter__(self) -> Any:
+        raise _Refused
+
+
+def _own_variables(saveable: Any) -> dict[str, Any]:
+    """The keys `save_own_variables` writes for one layer, and what it writes there."""
+    if not hasattr(saveable, "save_own_variables"):
+        return {}
+    recorded: dict[str, Any] = {}
+
+    class Entry(dict):
+        def __setitem__(self, key: str, value: Any) -> None:
+            recorded[str(key)] = value
+
+    try:
+        saveable.save_own_variables(Entry())
+    except Exception:
+        return {}
+    return recorded
+
+
+def _choose(paths: list[str], own: dict[str, Any], saved: dict[str, Any]) -> str | None:
+    def keys_at(path: str) -> set[str]:
+        prefix = f"{path}/vars/" if path else "vars/"
+        return {k[len(prefix):] for k in saved if k.startswith(prefix)
+                and "/" not in k[len(prefix):]}
+
+    same_keys = [p for p in paths if keys_at(p) == set(own)]
+    for path in same_keys:
+        prefix = f"{path}/vars" if path else "vars"
+        if all(saved[f"{prefix}/{k}"] == _shape(v) for k, v in own.items()):
+            return path
+    return same_keys[0] if same_keys else None
+
+
+def _shape(value: Any) -> list[int] | None:
+    shape = getattr(value, "shape", None)
+    return [int(d) for d in shape] if shape is not None else None

@@ -1,0 +1,1 @@
+"""TensorFlow formats: object-based and TF1 checkpoints, SavedModel."""

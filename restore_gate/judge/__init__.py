@@ -1,0 +1,1 @@
+"""Pure verdict rules: mismatches, optimizer state, drift. No TF, no I/O."""

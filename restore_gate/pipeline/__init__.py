@@ -1,0 +1,1 @@
+"""The check: the stages in order, each under its time limit, fail closed."""

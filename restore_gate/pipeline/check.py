@@ -1,0 +1,342 @@
+"""`restore-gate check`: config → source → inspect → build → restore → compare → report.
+
+Each stage runs inside `stage()`, which times it, prints a progress line and turns
+a `GateError` into an `error` verdict; a stage that fails stops the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from restore_gate import formats
+from restore_gate.branch.build import BuiltModel, build_model, build_optimizer_slots
+from restore_gate.branch.strategy import describe as describe_strategy
+from restore_gate.branch.strategy import scope as strategy_scope
+from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
+from restore_gate.core.report import Mismatch, Report, TensorSpec
+from restore_gate.errors import GateError, stopped
+from restore_gate.evaluation.measure import measure, rebuild_at_ref
+from restore_gate.judge.compare import Pairing, find_mismatches, judge_optimizer, same_optimizer
+from restore_gate.pipeline.deadline import (
+    DEFAULT_STAGE_SECONDS,
+    StageLimit,
+    stage_deadline,
+    timeout_error,
+)
+from restore_gate.release.bundle import digest
+from restore_gate.release.source import CheckpointSource, prefetch, resolve
+from restore_gate.runtime import describe_device, prepare_device
+from restore_gate.settings.base import (
+    apply_base,
+    base_checkpoint_file,
+    changes_notice,
+    load_base_config,
+)
+from restore_gate.settings.config import Config, load_config
+
+
+@dataclass
+class CheckOptions:
+    config: Path
+    checkpoint: str | None = None
+    device: str = "cpu"
+    quiet: bool = False
+    base: str | None = None  # git ref whose config supplies the thresholds
+    baseline_ref: str | None = None  # git ref of the release's code, for bare checkpoints
+    fetch_only: Path | None = None  # the action's token-holding half: download, record, stop
+    stage_timeout: float | None = None  # seconds per stage (default: config, then 600)
+    on_abort: Callable[[Report], None] | None = None  # writes the report before a hard exit
+
+
+MAX_CHANGES = 50  # changed settings listed in the notice and the report
+NO_BASE = ("No base commit was given (--base REF), so this pull request's own settings "
+           "(checkpoint source, thresholds, allow, baseline, optimizer policy) decided the "
+           "verdict.")
+
+
+class StageFailed(Exception):
+    """Raised by `stage()` after the error was recorded in the report."""
+
+
+def progress(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        print(f"restore-gate: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def stage(report: Report, name: str, quiet: bool = False,
+          limit: StageLimit | None = None) -> Iterator[None]:
+    """Time a stage, print its progress, record its error; `limit` bounds its time."""
+    progress(f"{name} ...", quiet)
+    start = time.perf_counter()
+    try:
+        with stage_deadline(name, limit):
+            yield
+    except GateError as error:
+        report.add_error(error)
+        progress(f"{name} failed: {error}", quiet)
+        raise StageFailed from error
+    except Exception as exc:  # fail closed: an unforeseen crash is an error, never a pass
+        error = GateError(
+            name,
+            f"unexpected {type(exc).__name__} while running the {name} stage: {exc}",
+            "this is a restore-gate bug unless the message says otherwise: please report it "
+            "with the traceback printed above",
+        )
+        traceback.print_exc()
+        report.add_error(error)
+        raise StageFailed from exc
+    except BaseException as exc:  # sys.exit()/KeyboardInterrupt/...: fail closed, never exit 0
+        traceback.print_exc()
+        error = stopped(name, f"code run by the {name} stage (branch code: the builder, a "
+                        "custom layer, a data or metric function)", exc)
+        report.add_error(error)
+        progress(f"{name} failed: {error}", quiet)
+        raise StageFailed from exc
+    finally:
+        report.timings[name] = round(time.perf_counter() - start, 3)
+
+
+def run_check(options: CheckOptions) -> Report:
+    """Run the whole gate and return the decided report (never raises a GateError)."""
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="restore-gate-") as workdir, suppress(StageFailed):
+        _pipeline(options, report, Path(workdir))
+    if not options.base:
+        report.notices.append(NO_BASE)
+    report.decide()
+    return report
+
+
+def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
+    quiet = options.quiet
+    abort = _overrun(options, report, workdir)
+    limit = StageLimit(options.stage_timeout or DEFAULT_STAGE_SECONDS, abort)
+    with stage(report, "config", quiet, limit):
+        config = load_config(options.config)
+        if options.fetch_only is None:
+            prepare_device(options.device)
+        if options.base:
+            apply_base_thresholds(config, options.base, report, workdir)
+    limit = StageLimit(options.stage_timeout or config.stage_seconds, abort)
+    with stage(report, "fetch", quiet, limit):
+        if options.fetch_only is not None:  # no branch code runs in this process
+            prefetch(options.checkpoint, config, options.fetch_only)
+            return
+        source = resolve(options.checkpoint, config, workdir)
+        report.notices.extend(source.notices)
+    if source.path is None:  # no release yet: nothing to restore, the notice says why (pass)
+        return
+    with stage(report, "inspect", quiet, limit):
+        info = formats.read(source.path, config.checkpoint_format)
+        report.checkpoint = _checkpoint_block(source, info)
+    with stage(report, "build", quiet, limit):
+        report.runner = describe_device(options.device)
+        built = build_model(config, build_optimizer=False)
+        if _needs_optimizer_slots(config, info, built):
+            build_optimizer_slots(built)
+        report.notices += built.notices
+        report.model = {
+            "builder": config.builder,
+            "variables": len(built.variables),
+            "optimizer": built.optimizer_type,
+        }
+        if built.strategy is not None:
+            report.model["strategy"] = describe_strategy(built.strategy)
+    with stage(report, "restore", quiet, limit):
+        model_pairing = _restore(config, info, built, report)
+        report.mismatches += positional_moves(info, source, model_pairing, built)
+        report.notices[:0] = version_skew(report.checkpoint.get("written_by", {}), report.runner)
+    if not hasattr(built.model, "predict"):
+        report.notices.append("Drift not measured: the branch model is not a Keras model "
+                              "(it has no predict), so only its variables are checked.")
+        return
+    if report.model.get("restored", 0) < len(built.variables):
+        report.notices.append("Drift not measured: not every weight of the branch model "
+                              "restores from the release.")
+        return
+    with stage(report, "evaluate", quiet, limit):
+        rebuild = None
+        ref = options.baseline_ref or config.section("baseline").get("ref")
+        if ref:
+            def rebuild(golden, data):
+                return rebuild_at_ref(config, ref, workdir, lambda c: restored_model(c, info)[0],
+                                      golden, data)
+        measure(config, built, source, report, rebuild)
+
+
+def _overrun(options: CheckOptions, report: Report,
+             workdir: Path) -> Callable[[str, float], None] | None:
+    """The watchdog's last resort (CLI only): write the report with the error, exit 2."""
+    if options.on_abort is None:
+        return None
+    on_abort = options.on_abort
+
+    def abort(name: str, seconds: float) -> None:
+        try:
+            report.add_error(timeout_error(name, seconds, killed=True))
+            report.decide()
+            on_abort(report)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            os._exit(2)
+    return abort
+
+
+def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Pairing:
+    """Pair, judge and restore; return the model pairing (what loads into what)."""
+    roots = config.section("checkpoint").get("root", {})
+    model_pairing, optimizer_pairing = formats.pair(info, built, roots)
+    report.mismatches = find_mismatches(model_pairing, built, config.allow)
+    report.notices += model_pairing.notices + optimizer_pairing.notices
+    policy = config.optimizer_policy
+    report.optimizer = judge_optimizer(
+        policy, info.optimizer_type, info.group(OPTIMIZER), built, optimizer_pairing
+    )
+    unnamed = info.optimizer_type is None and bool(info.group(OPTIMIZER))  # judged by pairing
+    restore_optimizer = policy != "ignore" and (
+        same_optimizer(info.optimizer_type, built) or (unnamed and optimizer_pairing.clean))
+    if not info.group(OPTIMIZER):  # nothing to restore into it: the library's restore may run
+        optimizer_pairing, restore_optimizer = Pairing(), True
+    with strategy_scope(built.strategy):
+        verified = formats.restore(
+            info, built, roots, model_pairing, optimizer_pairing if restore_optimizer else None
+        )
+    report.model["restored"] = verified
+    if model_pairing.clean and verified != len(built.variables):
+        raise GateError(
+            "restore",
+            f"only {verified} of {len(built.variables)} model variables hold a checkpoint value",
+            "report this with `restore-gate inspect --json` output",
+        )
+    return model_pairing
+
+
+def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pairing]:
+    """Build a model from `config` and restore the checkpoint into it (release or baseline);
+    return it with the pairing of its variables."""
+    built = build_model(config, build_optimizer=False)  # only the model is restored here
+    roots = config.section("checkpoint").get("root", {})
+    model_pairing, _ = formats.pair(info, built, roots)
+    with strategy_scope(built.strategy):
+        formats.restore(info, built, roots, model_pairing, None)
+    return built, model_pairing
+
+
+def _needs_optimizer_slots(config: Config, info: CheckpointInfo, built: BuiltModel) -> bool:
+    """Whether to create the branch optimizer's slots (twice the model's memory for Adam):
+    only when the release holds more optimizer state than the unbuilt optimizer has (its
+    slots), and the policy checks it. A release saved before any training step holds just
+    the iteration count and learning rate, as does the branch's unbuilt optimizer."""
+    wanted = config.optimizer_policy != "ignore"
+    return wanted and len(info.group(OPTIMIZER)) > len(built.optimizer_variables)
+
+
+def apply_base_thresholds(config: Config, base: str, report: Report,
+                          workdir: Path | None = None) -> None:
+    """Use the base commit's verdict-deciding settings (checkpoint source, thresholds, allow,
+    baseline, optimizer policy: base_config.py) and the base's version of a checkpoint file
+    the repository tracks; list the pull request's changes to them."""
+    base_config, relative = load_base_config(config, base)
+    if base_config is None:
+        report.notices.append(f"The base commit {base} has no {relative}: this pull request's "
+                              "own settings (checkpoint source, thresholds, allow, baseline) "
+                              "apply.")
+        report.extra["base"] = {"ref": base, "applied": "pull request", "changes": []}
+        return
+    changes = apply_base(config, base_config)
+    replaced = base_checkpoint_file(config, base, workdir) if workdir else None
+    if replaced:
+        changes.append(f"checkpoint file {config.section('checkpoint')['path']} (changed by this "
+                       "pull request; the base commit's version is checked)")
+        config.data["checkpoint"] = {**config.section("checkpoint"), "path": replaced}
+    report.extra["base"] = {"ref": base, "applied": "base", "changes": changes[:MAX_CHANGES]}
+    if changes:
+        report.notices.append(changes_notice(base, changes))
+
+
+def version_skew(written_by: dict, runner: dict) -> list[str]:
+    """Notices when the release was written by another Keras generation (first: the
+    Keras 2 -> 3 upgrade) or another TensorFlow/Keras minor version."""
+    from restore_gate.formats.generation import skew_notice
+
+    upgrade = skew_notice(written_by, runner.get("keras"))
+    notices = [upgrade] if upgrade else []
+    for package in ("tensorflow", "keras"):
+        if upgrade and package == "keras":
+            continue
+        release, here = written_by.get(package), runner.get(package)
+        if release and here and release.split(".")[:2] != here.split(".")[:2]:
+            notices.append(f"Version skew: the release was written with {package} {release}, "
+                           f"this run uses {here}.")
+    return notices
+
+
+def positional_moves(
+    info: CheckpointInfo, source: CheckpointSource, model: Pairing, built: BuiltModel
+) -> list[Mismatch]:
+    """Values a positional format now loads into another variable than they were saved from.
+
+    `.weights.h5` reaches a layer held only by Keras (a private attribute, a functional
+    model's `layers`) by its position among layers of its class (`layers/dense_1`), so
+    reordering such layers loads values into the wrong ones without any error. The
+    release's layout (recorded by `snapshot`: file key -> the object path of the variable
+    it was saved from, restore_gate/branch/identity.py) names each such move: a value moved only
+    when the variable it loads into has another object path. Auto-generated layer names
+    (`dense_1`) are no identity.
+    """
+    manifest = source.manifest or {}
+    layout = manifest.get("layout") or {}
+    if not layout or info.format not in ("keras-weights", "keras"):
+        return []
+    from restore_gate.commands.snapshot import LAYOUT_SPACE
+
+    by_path = manifest.get("layout_space") == LAYOUT_SPACE
+    released = set(layout.values())
+    moves = []
+    for ckpt, now in model.matched:
+        before = layout.get(ckpt.key)
+        # older bundles recorded names: comparable only where a name is its identity
+        here = now.identity if by_path else now.name if now.name == now.identity else None
+        if not before or not here or here == before or here not in released:
+            continue
+        moves.append(Mismatch(
+            kind="rename", name=now.name, layer=now.layer, key=ckpt.key,
+            checkpoint=None, model=TensorSpec(now.shape, now.dtype), checkpoint_name=before,
+            source=built.source_of(now.layer),
+            hint=f"the value at {ckpt.key} was saved from {before}, now loads into {here}"
+                 f"{f' ({now.name})' if now.name != here else ''}: layers Keras reaches by "
+                 "position (private attributes, a functional model's layers) were reassigned "
+                 "or reordered, and a .weights.h5 matches them by position; restore the order "
+                 "in which the layers are assigned, or release anew",
+        ))
+    return moves
+
+
+def _checkpoint_block(source: CheckpointSource, info: CheckpointInfo) -> dict:
+    written_by = dict(info.written_by)
+    if source.manifest:
+        written_by.update({k: v for k, v in source.manifest.get("versions", {}).items() if v})
+        for key in ("device", "device_name"):
+            if isinstance(source.manifest.get(key), str):
+                written_by[key] = source.manifest[key]
+    files = [source.origin] if source.origin and source.origin.is_file() else info.files
+    return {
+        "source": source.description,
+        "format": info.format,
+        "digest": digest([f for f in files if f.is_file()]),
+        "variables": len(info.group(MODEL)),
+        "optimizer_values": len(info.group(OPTIMIZER)),
+        "bytes": sum(f.stat().st_size for f in files if f.is_file()),
+        "written_by": written_by,
+        "manifest": source.manifest is not None,
+    }

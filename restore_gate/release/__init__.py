@@ -1,0 +1,1 @@
+"""Stage `fetch`: where the released checkpoint comes from, downloads, bundles."""

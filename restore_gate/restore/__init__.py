@@ -1,0 +1,1 @@
+"""Stage `restore`: the released checkpoint into the branch's model."""

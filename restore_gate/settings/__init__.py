@@ -1,0 +1,1 @@
+"""Stage `config`: the configuration file and the base commit's settings."""
