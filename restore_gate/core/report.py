@@ -15,6 +15,7 @@ from typing import Any
 
 from restore_gate import __version__
 from restore_gate.errors import GateError
+from restore_gate.schemas import load_schema
 
 SCHEMA_VERSION = 1
 MISMATCH_KINDS = ("missing", "unexpected", "shape", "dtype", "rename")
@@ -184,8 +185,6 @@ def with_numbers(report: dict[str, Any]) -> dict[str, Any]:
 @cache
 def _report_validator() -> Any:
     import jsonschema
-
-    from restore_gate.settings.config import load_schema
 
     return jsonschema.Draft202012Validator(load_schema("report.schema.json"))
 

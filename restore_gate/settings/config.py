@@ -7,14 +7,12 @@ Every problem names the key, its line in the file, and what to write instead
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
@@ -22,18 +20,12 @@ import yaml
 
 from restore_gate.errors import GateError
 from restore_gate.limits import MAX_CONFIG_BYTES
+from restore_gate.schemas import load_schema
 
 if TYPE_CHECKING:
     import jsonschema
 
 DEFAULT_CONFIG = ".restore-gate.yml"
-
-
-@cache
-def load_schema(name: str) -> dict[str, Any]:
-    """A JSON Schema shipped in `restore_gate/schemas/`."""
-    text = resources.files("restore_gate").joinpath("schemas", name).read_text("utf-8")
-    return json.loads(text)
 
 
 @dataclass
