@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from restore_gate.core.metrics import direction_keys, higher_is_better
 from restore_gate.core.report import DriftEntry
 
 # allclose tolerances per numeric regime; `thresholds.outputs` / `thresholds.devices` override.
@@ -22,8 +23,6 @@ DEFAULT_TOLERANCES = {
 }
 DEFAULT_DEVICE_TOLERANCE = {"atol": 1e-4, "rtol": 1e-3}
 DEFAULT_MAX_TOP1_CHANGED = 0.0
-# metrics where a higher value is better; any other metric is treated as a loss/error
-HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "iou", "top_k")
 
 
 def regime(policy: str | None, tf32: bool | None) -> str:
@@ -122,17 +121,6 @@ def parse_amount(amount: Any, baseline: float) -> float:
     if isinstance(amount, str) and amount.endswith("%"):
         return abs(baseline) * float(amount[:-1]) / 100.0
     return float(amount)
-
-
-def higher_is_better(metric: str) -> bool:
-    return any(token in metric.lower() for token in HIGHER_IS_BETTER)
-
-
-def direction_keys(metric: str) -> tuple[str, str]:
-    """The (fail, warn) threshold keys that mean something for this metric's direction."""
-    if higher_is_better(metric):
-        return "max_drop", "warn_drop"
-    return "max_increase", "warn_increase"
 
 
 def compare_metric(

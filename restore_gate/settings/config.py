@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from restore_gate.core.metrics import direction_keys, higher_is_better
 from restore_gate.errors import GateError
 from restore_gate.limits import MAX_CONFIG_BYTES
 from restore_gate.schemas import load_schema
@@ -173,8 +174,6 @@ def check_directions(thresholds: Any, lines: dict[tuple, int], path: Path,
                      prefix: tuple) -> None:
     """A metric threshold key must fit the metric's direction (`higher_is_better`, the rule
     the comparison uses): `loss: {max_drop}` would never trigger, so it is an error."""
-    from restore_gate.judge.drift import direction_keys, higher_is_better
-
     metrics = thresholds.get("metrics") if isinstance(thresholds, dict) else None
     problems = []
     for name, rule in (metrics or {}).items():
