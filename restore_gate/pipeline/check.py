@@ -26,12 +26,7 @@ from restore_gate.core.report import Mismatch, Report, TensorSpec
 from restore_gate.errors import GateError, stopped
 from restore_gate.evaluation.measure import measure, rebuild_at_ref
 from restore_gate.judge.compare import Pairing, find_mismatches, judge_optimizer, same_optimizer
-from restore_gate.pipeline.deadline import (
-    DEFAULT_STAGE_SECONDS,
-    StageLimit,
-    stage_deadline,
-    timeout_error,
-)
+from restore_gate.pipeline.deadline import StageLimit, stage_deadline, timeout_error
 from restore_gate.release.bundle import digest
 from restore_gate.release.source import CheckpointSource, prefetch, resolve
 from restore_gate.runtime import describe_device, prepare_device
@@ -41,7 +36,7 @@ from restore_gate.settings.base import (
     changes_notice,
     load_base_config,
 )
-from restore_gate.settings.config import Config, load_config
+from restore_gate.settings.config import DEFAULT_STAGE_SECONDS, Config, load_config
 
 
 @dataclass

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from restore_gate.errors import GateError
 
-DEFAULT_STAGE_SECONDS = 600.0  # per stage; `--stage-timeout` / `limits.stage_seconds`
 GRACE_SECONDS = 5.0  # after the limit, before the watchdog ends the process
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import jsonschema
 
 DEFAULT_CONFIG = ".restore-gate.yml"
+DEFAULT_STAGE_SECONDS = 600.0  # per stage; `--stage-timeout` / `limits.stage_seconds`
 
 
 @dataclass
@@ -63,8 +64,6 @@ class Config:
 
     @property
     def stage_seconds(self) -> float:
-        from restore_gate.pipeline.deadline import DEFAULT_STAGE_SECONDS
-
         return float(self.section("limits").get("stage_seconds", DEFAULT_STAGE_SECONDS))
 
     @property
