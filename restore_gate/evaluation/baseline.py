@@ -7,8 +7,6 @@ baseline metric values written in the config; else nothing ("not measured").
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,36 +90,3 @@ def from_config(values: dict[str, float] | None) -> Baseline | None:
     if not values:
         return None
     return Baseline(source="baseline.metrics in the config", metrics=dict(values))
-
-
-def worktree(repo: Path, ref: str, parent: Path) -> Path:
-    """Check out `ref` in a temporary git worktree (the release's own code)."""
-    target = Path(tempfile.mkdtemp(prefix="baseline-", dir=parent))
-    result = subprocess.run(
-        ["git", "-C", str(repo), "worktree", "add", "--detach", str(target), ref],
-        capture_output=True, text=True, timeout=120,
-    )
-    if result.returncode != 0:
-        raise GateError("evaluate", f"cannot check out baseline ref {ref!r}: "
-                        f"{result.stderr.strip().splitlines()[-1] if result.stderr else ''}",
-                        "fetch the release tag (actions/checkout with fetch-depth: 0) or fix "
-                        "--baseline-ref / baseline.ref")
-    return target
-
-
-def remove_worktree(repo: Path, path: Path) -> None:
-    subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
-                   capture_output=True, timeout=120)
-
-
-def git_show(repo: Path, ref: str, path: str) -> str | None:
-    """A file's text at a ref (None if it does not exist there)."""
-    result = subprocess.run(["git", "-C", str(repo), "show", f"{ref}:{path}"],
-                            capture_output=True, text=True, timeout=60)
-    return result.stdout if result.returncode == 0 else None
-
-
-def repo_root(path: Path) -> Path | None:
-    result = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"],
-                            capture_output=True, text=True, timeout=30)
-    return Path(result.stdout.strip()) if result.returncode == 0 else None

@@ -11,14 +11,8 @@ from restore_gate.branch.build import BuiltModel
 from restore_gate.core.report import DriftEntry, Report
 from restore_gate.errors import GateError
 from restore_gate.evaluation import evaluate
-from restore_gate.evaluation.baseline import (
-    Baseline,
-    from_config,
-    from_manifest,
-    remove_worktree,
-    repo_root,
-    worktree,
-)
+from restore_gate.evaluation.baseline import Baseline, from_config, from_manifest
+from restore_gate.git import remove_worktree, repo_root, worktree
 from restore_gate.judge.drift import (
     DEFAULT_MAX_TOP1_CHANGED,
     DEFAULT_TOLERANCES,

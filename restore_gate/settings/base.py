@@ -12,12 +12,12 @@ and evaluates the model (`model:`, `evaluation:`) stays the branch's: that is wh
 from __future__ import annotations
 
 import posixpath
-import subprocess
 from pathlib import Path
 from typing import Any
 
+from restore_gate import git
 from restore_gate.errors import GateError
-from restore_gate.evaluation.baseline import git_show, repo_root
+from restore_gate.git import git_show, repo_root
 from restore_gate.settings.config import Config, parse_config
 
 GATE_KEYS = ("checkpoint", "thresholds", "allow", "baseline")
@@ -60,23 +60,18 @@ def base_checkpoint_file(config: Config, base: str, workdir: Path) -> str | None
     if relative.startswith("../"):
         return None
     tracked = next((p for p in (relative, posixpath.dirname(relative))
-                    if p not in ("", ".") and _git(repo, "ls-tree", base, "--", p).stdout), None)
-    if tracked is None or _git(repo, "diff", "--quiet", base, "--", tracked).returncode == 0:
+                    if p not in ("", ".") and git.run(repo, "ls-tree", base, "--", p).stdout), None)
+    if tracked is None or git.run(repo, "diff", "--quiet", base, "--", tracked).returncode == 0:
         return None
     from restore_gate.release.bundle import extract_bundle
 
     archive, target = workdir / "base-checkpoint.tar", workdir / "base-checkpoint"
-    if _git(repo, "archive", "--format=tar", "-o", str(archive), base, "--", tracked).returncode:
+    if git.run(repo, "archive", "--format=tar", "-o", str(archive), base, "--", tracked).returncode:
         raise GateError("config", f"cannot read {tracked} at the base commit {base}",
                         "fetch the base commit (actions/checkout with fetch-depth: 2)")
     target.mkdir()
     extract_bundle(archive, target)
     return str(target / relative)
-
-
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          timeout=300)
 
 
 def apply_base(config: Config, base: Config) -> list[str]:
