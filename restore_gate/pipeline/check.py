@@ -27,12 +27,12 @@ from restore_gate.errors import GateError, stopped
 from restore_gate.evaluation.measure import measure, rebuild_at_ref
 from restore_gate.judge.compare import Pairing, find_mismatches, judge_optimizer, same_optimizer
 from restore_gate.pipeline.deadline import StageLimit, stage_deadline, timeout_error
+from restore_gate.release.base_commit import base_checkpoint_file
 from restore_gate.release.bundle import digest
 from restore_gate.release.source import CheckpointSource, prefetch, resolve
 from restore_gate.runtime import describe_device, prepare_device
 from restore_gate.settings.base import (
     apply_base,
-    base_checkpoint_file,
     changes_notice,
     load_base_config,
 )

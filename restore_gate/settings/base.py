@@ -15,7 +15,6 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
-from restore_gate import git
 from restore_gate.errors import GateError
 from restore_gate.git import git_show, repo_root
 from restore_gate.settings.config import Config, parse_config
@@ -44,34 +43,6 @@ def load_base_config(config: Config, base: str) -> tuple[Config | None, str]:
 
     label = f"{base}:{root}/" if root != "." else f"{base}:"
     return parse_config(text, Path(f"{base}:{relative}"), config.root, read, label), relative
-
-
-def base_checkpoint_file(config: Config, base: str, workdir: Path) -> str | None:
-    """When `checkpoint.path` is a file (or a checkpoint's folder) the base commit tracks and
-    the pull request changed it, unpack the base commit's version into `workdir` and return
-    its path: the release checkpoint comes from the base commit too, not from the branch."""
-    named = config.section("checkpoint").get("path")
-    repo = repo_root(config.root)
-    if not named or Path(named).is_absolute() or repo is None:
-        return None
-    repo = repo.resolve()
-    root = config.root.relative_to(repo).as_posix()
-    relative = posixpath.normpath(posixpath.join(root, named))
-    if relative.startswith("../"):
-        return None
-    tracked = next((p for p in (relative, posixpath.dirname(relative))
-                    if p not in ("", ".") and git.run(repo, "ls-tree", base, "--", p).stdout), None)
-    if tracked is None or git.run(repo, "diff", "--quiet", base, "--", tracked).returncode == 0:
-        return None
-    from restore_gate.release.bundle import extract_bundle
-
-    archive, target = workdir / "base-checkpoint.tar", workdir / "base-checkpoint"
-    if git.run(repo, "archive", "--format=tar", "-o", str(archive), base, "--", tracked).returncode:
-        raise GateError("config", f"cannot read {tracked} at the base commit {base}",
-                        "fetch the base commit (actions/checkout with fetch-depth: 2)")
-    target.mkdir()
-    extract_bundle(archive, target)
-    return str(target / relative)
 
 
 def apply_base(config: Config, base: Config) -> list[str]:
