@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import sys
-import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from restore_gate.branch.strategy import make_strategy, model_strategy
-from restore_gate.branch.strategy import scope as strategy_scope
-from restore_gate.core.checkpoint import MODEL, OPTIMIZER, layer_of
-from restore_gate.errors import GateError, stopped
-from restore_gate.runtime import import_tensorflow
-from restore_gate.settings.config import Config
+
+from restore_gate.core.checkpoint import MODEL
 
 
 @dataclass

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from restore_gate.branch.build import BuiltModel
 from restore_gate.core.report import DriftEntry, Report
+from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.evaluation import evaluate
 from restore_gate.evaluation.baseline import Baseline, from_config, from_manifest

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from restore_gate.branch.build import BuiltModel
 from restore_gate.core.checkpoint import CheckpointInfo
+from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.formats import generation
 from restore_gate.formats.keras import h5 as keras_h5

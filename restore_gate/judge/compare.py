@@ -12,9 +12,9 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from restore_gate.branch.build import BuiltModel, ModelVariable
 from restore_gate.core.checkpoint import CkptVariable
 from restore_gate.core.report import Mismatch, OptimizerState, TensorSpec
+from restore_gate.core.variables import BuiltModel, ModelVariable
 
 
 @dataclass

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restore_gate import formats
-from restore_gate.branch.build import BuiltModel, build_model, build_optimizer_slots
+from restore_gate.branch.build import build_model, build_optimizer_slots
 from restore_gate.branch.strategy import describe as describe_strategy
 from restore_gate.branch.strategy import scope as strategy_scope
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
 from restore_gate.core.report import Mismatch, Report, TensorSpec
+from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError, stopped
 from restore_gate.evaluation.measure import measure, rebuild_at_ref
 from restore_gate.judge.compare import Pairing, find_mismatches, judge_optimizer, same_optimizer

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from restore_gate.branch.build import BuiltModel, ModelVariable
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, OTHER, CheckpointInfo, CkptVariable
+from restore_gate.core.variables import BuiltModel, ModelVariable
 from restore_gate.errors import GateError
 from restore_gate.formats import generation
 from restore_gate.formats.keras.hdf5_guard import refuse_outside_storage

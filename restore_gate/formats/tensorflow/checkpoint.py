@@ -12,7 +12,6 @@ from collections import Counter, deque
 from pathlib import Path
 from typing import Any
 
-from restore_gate.branch.build import BuiltModel
 from restore_gate.core.checkpoint import (
     MODEL,
     OPTIMIZER,
@@ -21,6 +20,7 @@ from restore_gate.core.checkpoint import (
     CkptVariable,
     layer_of,
 )
+from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.formats import generation
 from restore_gate.formats.tensorflow import (

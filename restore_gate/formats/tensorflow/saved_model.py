@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from restore_gate.branch.build import BuiltModel
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable, layer_of
+from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.formats.tensorflow import (
     _protos as _tf_protos,

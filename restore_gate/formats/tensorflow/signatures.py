@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from restore_gate.branch.build import BuiltModel
 from restore_gate.core.report import Mismatch, TensorSpec
+from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.formats.tensorflow import _protos as _tf_protos
 from restore_gate.formats.tensorflow.saved_model_pb import parse_saved_model, serving_meta_graph
