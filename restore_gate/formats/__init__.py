@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restore_gate.core.checkpoint import CheckpointInfo
+from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.formats import generation
@@ -37,7 +38,6 @@ from restore_gate.formats.tensorflow import (
     tf1_checkpoint,
     untracked,
 )
-from restore_gate.judge.compare import Pairing
 
 FORMATS = ("tf-checkpoint", "keras-weights", "keras", "saved-model", "tf1-checkpoint", "keras-h5")
 CHECKABLE = FORMATS

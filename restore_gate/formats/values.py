@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from restore_gate.core.pairing import Pairing
 from restore_gate.errors import GateError
-from restore_gate.judge.compare import Pairing
 
 
 def restore_values(

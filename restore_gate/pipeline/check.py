@@ -22,11 +22,12 @@ from restore_gate.branch.build import build_model, build_optimizer_slots
 from restore_gate.branch.strategy import describe as describe_strategy
 from restore_gate.branch.strategy import scope as strategy_scope
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
+from restore_gate.core.pairing import Pairing
 from restore_gate.core.report import Mismatch, Report, TensorSpec
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError, stopped
 from restore_gate.evaluation.measure import measure, rebuild_at_ref
-from restore_gate.judge.compare import Pairing, find_mismatches, judge_optimizer, same_optimizer
+from restore_gate.judge.compare import find_mismatches, judge_optimizer, same_optimizer
 from restore_gate.pipeline.deadline import StageLimit, stage_deadline, timeout_error
 from restore_gate.release.base_commit import base_checkpoint_file
 from restore_gate.release.bundle import digest

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable
+from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.formats.keras.hdf5_guard import refuse_outside_storage
-from restore_gate.judge.compare import Pairing
 
 if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints skip it
     import h5py

@@ -20,6 +20,7 @@ from restore_gate.core.checkpoint import (
     CkptVariable,
     layer_of,
 )
+from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.formats import generation
@@ -34,7 +35,6 @@ from restore_gate.formats.tensorflow import (
 )
 from restore_gate.formats.tensorflow.raw import lazy_reader
 from restore_gate.formats.values import restore_values
-from restore_gate.judge.compare import Pairing
 from restore_gate.runtime import import_tensorflow
 
 FORMAT = "tf-checkpoint"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable, layer_of
+from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.formats.tensorflow import (
@@ -32,7 +33,6 @@ from restore_gate.formats.tensorflow import (
     untracked,
 )
 from restore_gate.formats.tensorflow.saved_model_pb import parse_saved_model, serving_meta_graph
-from restore_gate.judge.compare import Pairing
 from restore_gate.runtime import import_tensorflow
 
 FORMAT = "saved-model"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable, layer_of
+from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel, ModelVariable
 from restore_gate.errors import GateError
 from restore_gate.formats.tensorflow import (
@@ -28,7 +29,6 @@ from restore_gate.formats.tensorflow import (
 from restore_gate.formats.tensorflow import (
     index as tf_index,
 )
-from restore_gate.judge.compare import Pairing
 from restore_gate.runtime import import_tensorflow
 
 FORMAT = "tf1-checkpoint"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
-from restore_gate.judge.compare import Pairing
 from restore_gate.runtime import import_tensorflow
 
 
