@@ -18,15 +18,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from restore_gate.core.keys import is_keras2_positional_key
+
 GENERATION = "keras_generation"
 EVIDENCE = "keras_generation_evidence"
-_KERAS2_POSITIONAL = re.compile(r"(^|/)(layer_with_weights|layer)-\d+(/|$)")
-# TF object paths that reach a value by position: layers in tf.keras and Keras 3 functional
-# models, and the optimizer's list of the variables it trains (`_trainable_variables/N`,
-# through which a compiled model's weights are also restored)
-_POSITIONAL = re.compile(
-    r"(^|/)((layer_with_weights|layer)-\d+|_operations/\d+|layers/\d+|_trainable_variables/\d+)"
-    r"(/|$)")
 
 MIGRATE_WEIGHTS = (
     "in the environment that wrote it (TF ≤ 2.15, tf.keras), restore the checkpoint into the "
@@ -97,19 +92,14 @@ def from_checkpoint_keys(written_by: dict[str, str],
     """Keras 2 markers among a TF checkpoint's (key, shape) pairs."""
     for key, shape in keys:
         path = key.split("/.ATTRIBUTES")[0]
-        if _KERAS2_POSITIONAL.search(key):
+        if is_keras2_positional_key(key):
             record(written_by, "2", f"tf.keras object path {path}")
         elif path.endswith("optimizer/_variables/1") and shape:
             record(written_by, "2", f"{path} is a slot (Keras 3 keeps its learning rate there)")
 
 
-def is_positional_key(key: str) -> bool:
-    """A TF checkpoint key that reaches its layer by position in a container."""
-    return bool(_POSITIONAL.search(key))
 
 
-def is_keras2_positional_key(key: str) -> bool:
-    return bool(_KERAS2_POSITIONAL.search(key))
 
 
 def skew_notice(written_by: dict, runner_keras: str | None) -> str | None:

@@ -12,6 +12,7 @@ import difflib
 import re
 
 from restore_gate.core.checkpoint import CkptVariable
+from restore_gate.core.keys import is_positional_key
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.report import Mismatch, OptimizerState, TensorSpec
 from restore_gate.core.variables import BuiltModel, ModelVariable
@@ -142,7 +143,6 @@ def _dtype_hint(ckpt: CkptVariable, model: ModelVariable) -> str:
 
 
 def _rename_hint(ckpt: CkptVariable, model: ModelVariable, path: str | None = None) -> str:
-    from restore_gate.formats.generation import is_positional_key
 
     saved = _object_path(ckpt.key)
     if path and not is_positional_key(ckpt.key) and _object_path(path) != saved:

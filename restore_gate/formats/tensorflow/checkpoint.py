@@ -20,6 +20,7 @@ from restore_gate.core.checkpoint import (
     CkptVariable,
     layer_of,
 )
+from restore_gate.core.keys import is_keras2_positional_key, is_positional_key
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
@@ -113,7 +114,7 @@ def _variables_by_node(graph: Any, shapes: dict, dtypes: dict) -> dict[int, Ckpt
                 shape=list(shapes[key]), dtype=dtypes[key], group=OTHER,
                 # matched by position: the value's identity is the layer name it was saved
                 # from (full_name), which the file records
-                identity=attribute.full_name or None if generation.is_positional_key(key)
+                identity=attribute.full_name or None if is_positional_key(key)
                 else None,
             )
     # tf.Variables created without a name all record the full_name "Variable": name
@@ -251,7 +252,7 @@ def _explain_upgrade(info: CheckpointInfo, model: Pairing, view: Any, root: Any,
     paths = _object_paths(view, built.model, prefix)
     model.paths.update({id(v.obj): paths[id(v.obj)] for v in model.missing if id(v.obj) in paths})
     if info.written_by.get(generation.GENERATION) == "2" and any(
-            generation.is_keras2_positional_key(c.key) for c in model.unexpected):
+            is_keras2_positional_key(c.key) for c in model.unexpected):
         model.cause = (
             "written by tf.keras (Keras 2), which tracked this model's layers as "
             "`layer_with_weights-N`; Keras 3 tracks them at other object paths, so "

@@ -1,0 +1,22 @@
+"""Checkpoint keys: which reach their value by position in a container (layer-N, layers/N)."""
+
+from __future__ import annotations
+
+import re
+
+_KERAS2_POSITIONAL = re.compile(r"(^|/)(layer_with_weights|layer)-\d+(/|$)")
+# TF object paths that reach a value by position: layers in tf.keras and Keras 3 functional
+# models, and the optimizer's list of the variables it trains (`_trainable_variables/N`,
+# through which a compiled model's weights are also restored)
+_POSITIONAL = re.compile(
+    r"(^|/)((layer_with_weights|layer)-\d+|_operations/\d+|layers/\d+|_trainable_variables/\d+)"
+    r"(/|$)")
+
+
+def is_positional_key(key: str) -> bool:
+    """A TF checkpoint key that reaches its layer by position in a container."""
+    return bool(_POSITIONAL.search(key))
+
+
+def is_keras2_positional_key(key: str) -> bool:
+    return bool(_KERAS2_POSITIONAL.search(key))
