@@ -282,7 +282,7 @@ def test_a_keras_config_bomb_is_refused(keras_release, tmp_path):
 def test_a_keras_weights_member_that_inflates_too_much_is_refused(keras_release, tmp_path):
     """Attack: model.weights.h5 inside a .keras inflating ~1000x (under the size cap, over the
     ratio cap)."""
-    from restore_gate.formats.keras.v3 import check_keras_zip
+    from restore_gate.formats.keras.zip import check_keras_zip
 
     bomb = keras_file_with(tmp_path, keras_release,
                            **{"model.weights.h5": RATIO_FLOOR_BYTES + (64 << 20)})
@@ -292,7 +292,7 @@ def test_a_keras_weights_member_that_inflates_too_much_is_refused(keras_release,
 
 def test_a_keras_metadata_member_over_the_json_cap_is_refused(keras_release, tmp_path):
     """Attack: metadata.json just over its cap (64 MiB of zeros, a few KB packed)."""
-    from restore_gate.formats.keras.v3 import check_keras_zip
+    from restore_gate.formats.keras.zip import check_keras_zip
 
     bomb = keras_file_with(tmp_path, keras_release,
                            **{"metadata.json": MAX_KERAS_JSON_BYTES + 1})

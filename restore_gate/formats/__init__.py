@@ -27,6 +27,7 @@ from restore_gate.errors import GateError
 from restore_gate.formats import generation
 from restore_gate.formats.keras import h5 as keras_h5
 from restore_gate.formats.keras import v3 as keras_v3
+from restore_gate.formats.keras.zip import is_keras_zip
 from restore_gate.formats.tensorflow import (
     checkpoint as tf_checkpoint,
 )
@@ -47,7 +48,7 @@ _COMPATIBLE = {("tf1-checkpoint", "tf-checkpoint")}
 
 def detect(path: Path) -> tuple[str, Path]:
     """The format of a checkpoint path, and the path its reader takes."""
-    if keras_v3.is_keras_zip(path):
+    if is_keras_zip(path):
         return keras_v3.KERAS_FORMAT, path
     if keras_h5.is_legacy_h5(path):
         return keras_h5.FORMAT, path

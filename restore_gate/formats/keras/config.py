@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from restore_gate.errors import GateError
+from restore_gate.formats.keras.zip import check_keras_zip
 
 CONFIG_ENTRY = "config.json"
 _KERAS_MODULES = ("keras", "keras_hub", "keras_cv", "keras_nlp", "builtins")
@@ -27,8 +28,6 @@ _KERAS_MODULES = ("keras", "keras_hub", "keras_cv", "keras_nlp", "builtins")
 def read_keras_config(path: Path) -> dict[str, Any]:
     """`config.json` of a `.keras` zip, parsed as plain JSON (its size checked first); it must
     be an object."""
-    from restore_gate.formats.keras.v3 import check_keras_zip
-
     check_keras_zip(path)
     hint = "the .keras file is truncated or corrupted: re-create it with model.save()"
     try:

@@ -21,6 +21,7 @@ from restore_gate.core.variables import BuiltModel, ModelVariable
 from restore_gate.errors import GateError
 from restore_gate.formats import generation
 from restore_gate.formats.keras.hdf5_guard import refuse_outside_storage
+from restore_gate.formats.keras.zip import WEIGHTS_ENTRY, check_keras_zip
 from restore_gate.formats.values import LazyValue, restore_values
 
 if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints skip it
@@ -28,20 +29,10 @@ if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints
 
 WEIGHTS_FORMAT = "keras-weights"
 KERAS_FORMAT = "keras"
-WEIGHTS_ENTRY = "model.weights.h5"
 
 
-def check_keras_zip(path: Path) -> None:
-    """Refuse a `.keras` zip whose members would inflate past the caps, before reading any."""
-    from restore_gate.limits import MAX_KERAS_JSON_BYTES, MAX_KERAS_WEIGHTS_BYTES, check_zip
-
-    check_zip(path, {WEIGHTS_ENTRY: MAX_KERAS_WEIGHTS_BYTES}, MAX_KERAS_JSON_BYTES, "inspect",
-              "a .keras file holds config.json, metadata.json and model.weights.h5 of "
-              "ordinary sizes: re-create it with model.save()")
 
 
-def is_keras_zip(path: Path) -> bool:
-    return path.is_file() and path.suffix == ".keras"
 
 
 def is_weights_h5(path: Path) -> bool:
