@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from restore_gate.core.manifest import MANIFEST
 from restore_gate.errors import GateError
-from restore_gate.release.bundle import MANIFEST, extract_bundle, write_bundle
+from restore_gate.release.bundle import extract_bundle, write_bundle
 
 
 def hostile(path: Path, member: tarfile.TarInfo, data: bytes = b"x") -> Path:

@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 from conftest import functional_model, save_release
 
+from restore_gate.core.manifest import MANIFEST
 from restore_gate.errors import GateError
 from restore_gate.limits import MAX_GOLDEN_BYTES, MAX_KERAS_JSON_BYTES, RATIO_FLOOR_BYTES
-from restore_gate.release.bundle import MANIFEST, MAX_MEMBERS, extract_bundle, write_bundle
+from restore_gate.release.bundle import MAX_MEMBERS, extract_bundle, write_bundle
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

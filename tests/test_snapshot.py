@@ -13,7 +13,7 @@ from conftest import functional_model, release_model, save_release
 
 from restore_gate.cli import main
 from restore_gate.commands.snapshot import snapshot
-from restore_gate.release.bundle import MANIFEST
+from restore_gate.core.manifest import MANIFEST
 
 RUNNER = {"device": "CPU", "device_name": "test cpu", "tf32": False}
 

@@ -12,10 +12,9 @@ from typing import Any
 
 from restore_gate import formats
 from restore_gate.core.checkpoint import CheckpointInfo
-from restore_gate.release.bundle import MANIFEST_VERSION, write_bundle
+from restore_gate.core.manifest import LAYOUT_SPACE, MANIFEST_VERSION
+from restore_gate.release.bundle import write_bundle
 from restore_gate.settings.config import Config
-
-LAYOUT_SPACE = "object-path"  # `layout` values; bundles before it recorded variable names
 
 
 def git_commit(cwd: Path) -> str | None:

@@ -22,6 +22,7 @@ from restore_gate.branch.build import build_model, build_optimizer_slots
 from restore_gate.branch.strategy import describe as describe_strategy
 from restore_gate.branch.strategy import scope as strategy_scope
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
+from restore_gate.core.manifest import LAYOUT_SPACE
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.report import Mismatch, Report, TensorSpec
 from restore_gate.core.variables import BuiltModel
@@ -295,8 +296,6 @@ def positional_moves(
     layout = manifest.get("layout") or {}
     if not layout or info.format not in ("keras-weights", "keras"):
         return []
-    from restore_gate.commands.snapshot import LAYOUT_SPACE
-
     by_path = manifest.get("layout_space") == LAYOUT_SPACE
     released = set(layout.values())
     moves = []

@@ -20,11 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from restore_gate.core.manifest import MANIFEST
 from restore_gate.errors import GateError
 
-MANIFEST = "restore-gate.json"
 CHECKPOINT_DIR = "checkpoint"
-MANIFEST_VERSION = 1
 # Caps for an untrusted bundle (named in README's "Security model"):
 MAX_UNPACKED_BYTES = 16 * 1024**3  # a bundle never unpacks to more than this
 MAX_UNPACK_RATIO = 200  # nor to more than this many times its own size (plus the slack)
