@@ -64,14 +64,14 @@ def test_optimizer_pairs_with_its_own_variables_not_copies(project, releases, ki
 
 
 def test_slots_are_built_only_for_a_release_holding_them(project, releases):
-    from restore_gate.pipeline.check import _needs_optimizer_slots
+    from restore_gate.restore.restore import needs_optimizer_slots
 
     config, trained, built = _built(project, releases, "tf", build_optimizer=False)
     assert len(built.optimizer_variables) == 2  # iterations, learning rate: no slots yet
-    assert _needs_optimizer_slots(config, trained, built)
+    assert needs_optimizer_slots(config, trained, built)
     untrained = formats.read(releases["bare-tf"])
     assert len(untrained.group(OPTIMIZER)) == 2
-    assert not _needs_optimizer_slots(config, untrained, built)
+    assert not needs_optimizer_slots(config, untrained, built)
     report = project.check(releases["bare-tf"])
     assert report.verdict == "pass" and report.optimizer.status == "restored"
 

@@ -65,7 +65,7 @@ def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict
     """Restore the release into its own model; record golden outputs, metrics, layout."""
     from restore_gate.evaluation import evaluate
     from restore_gate.evaluation.baseline import GOLDEN_FILE, save_golden
-    from restore_gate.pipeline.check import restored_model
+    from restore_gate.restore.restore import restored_model
 
     built, pairing = restored_model(config, info)
     data = evaluate.load_eval_data(config)

@@ -20,25 +20,18 @@ from pathlib import Path
 from restore_gate import formats
 from restore_gate.branch.build import build_model, build_optimizer_slots
 from restore_gate.branch.strategy import describe as describe_strategy
-from restore_gate.branch.strategy import scope as strategy_scope
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
-from restore_gate.core.manifest import LAYOUT_SPACE
-from restore_gate.core.pairing import Pairing
-from restore_gate.core.report import Mismatch, Report, TensorSpec
-from restore_gate.core.variables import BuiltModel
+from restore_gate.core.report import Report
 from restore_gate.errors import GateError, stopped
 from restore_gate.evaluation.measure import measure, rebuild_at_ref
-from restore_gate.judge.compare import find_mismatches, judge_optimizer, same_optimizer
 from restore_gate.pipeline.deadline import StageLimit, stage_deadline, timeout_error
 from restore_gate.release.base_commit import base_checkpoint_file
 from restore_gate.release.bundle import digest
 from restore_gate.release.source import CheckpointSource, prefetch, resolve
+from restore_gate.restore.findings import positional_moves, version_skew
+from restore_gate.restore.restore import needs_optimizer_slots, restore_release, restored_model
 from restore_gate.runtime import describe_device, prepare_device
-from restore_gate.settings.base import (
-    apply_base,
-    changes_notice,
-    load_base_config,
-)
+from restore_gate.settings.base import apply_base, changes_notice, load_base_config
 from restore_gate.settings.config import DEFAULT_STAGE_SECONDS, Config, load_config
 
 
@@ -140,7 +133,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
     with stage(report, "build", quiet, limit):
         report.runner = describe_device(options.device)
         built = build_model(config, build_optimizer=False)
-        if _needs_optimizer_slots(config, info, built):
+        if needs_optimizer_slots(config, info, built):
             build_optimizer_slots(built)
         report.notices += built.notices
         report.model = {
@@ -151,7 +144,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         if built.strategy is not None:
             report.model["strategy"] = describe_strategy(built.strategy)
     with stage(report, "restore", quiet, limit):
-        model_pairing = _restore(config, info, built, report)
+        model_pairing = restore_release(config, info, built, report)
         report.mismatches += positional_moves(info, source, model_pairing, built)
         report.notices[:0] = version_skew(report.checkpoint.get("written_by", {}), report.runner)
     if not hasattr(built.model, "predict"):
@@ -190,53 +183,10 @@ def _overrun(options: CheckOptions, report: Report,
     return abort
 
 
-def _restore(config: Config, info: CheckpointInfo, built, report: Report) -> Pairing:
-    """Pair, judge and restore; return the model pairing (what loads into what)."""
-    roots = config.section("checkpoint").get("root", {})
-    model_pairing, optimizer_pairing = formats.pair(info, built, roots)
-    report.mismatches = find_mismatches(model_pairing, built, config.allow)
-    report.notices += model_pairing.notices + optimizer_pairing.notices
-    policy = config.optimizer_policy
-    report.optimizer = judge_optimizer(
-        policy, info.optimizer_type, info.group(OPTIMIZER), built, optimizer_pairing
-    )
-    unnamed = info.optimizer_type is None and bool(info.group(OPTIMIZER))  # judged by pairing
-    restore_optimizer = policy != "ignore" and (
-        same_optimizer(info.optimizer_type, built) or (unnamed and optimizer_pairing.clean))
-    if not info.group(OPTIMIZER):  # nothing to restore into it: the library's restore may run
-        optimizer_pairing, restore_optimizer = Pairing(), True
-    with strategy_scope(built.strategy):
-        verified = formats.restore(
-            info, built, roots, model_pairing, optimizer_pairing if restore_optimizer else None
-        )
-    report.model["restored"] = verified
-    if model_pairing.clean and verified != len(built.variables):
-        raise GateError(
-            "restore",
-            f"only {verified} of {len(built.variables)} model variables hold a checkpoint value",
-            "report this with `restore-gate inspect --json` output",
-        )
-    return model_pairing
 
 
-def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pairing]:
-    """Build a model from `config` and restore the checkpoint into it (release or baseline);
-    return it with the pairing of its variables."""
-    built = build_model(config, build_optimizer=False)  # only the model is restored here
-    roots = config.section("checkpoint").get("root", {})
-    model_pairing, _ = formats.pair(info, built, roots)
-    with strategy_scope(built.strategy):
-        formats.restore(info, built, roots, model_pairing, None)
-    return built, model_pairing
 
 
-def _needs_optimizer_slots(config: Config, info: CheckpointInfo, built: BuiltModel) -> bool:
-    """Whether to create the branch optimizer's slots (twice the model's memory for Adam):
-    only when the release holds more optimizer state than the unbuilt optimizer has (its
-    slots), and the policy checks it. A release saved before any training step holds just
-    the iteration count and learning rate, as does the branch's unbuilt optimizer."""
-    wanted = config.optimizer_policy != "ignore"
-    return wanted and len(info.group(OPTIMIZER)) > len(built.optimizer_variables)
 
 
 def apply_base_thresholds(config: Config, base: str, report: Report,
@@ -262,60 +212,8 @@ def apply_base_thresholds(config: Config, base: str, report: Report,
         report.notices.append(changes_notice(base, changes))
 
 
-def version_skew(written_by: dict, runner: dict) -> list[str]:
-    """Notices when the release was written by another Keras generation (first: the
-    Keras 2 -> 3 upgrade) or another TensorFlow/Keras minor version."""
-    from restore_gate.formats.generation import skew_notice
-
-    upgrade = skew_notice(written_by, runner.get("keras"))
-    notices = [upgrade] if upgrade else []
-    for package in ("tensorflow", "keras"):
-        if upgrade and package == "keras":
-            continue
-        release, here = written_by.get(package), runner.get(package)
-        if release and here and release.split(".")[:2] != here.split(".")[:2]:
-            notices.append(f"Version skew: the release was written with {package} {release}, "
-                           f"this run uses {here}.")
-    return notices
 
 
-def positional_moves(
-    info: CheckpointInfo, source: CheckpointSource, model: Pairing, built: BuiltModel
-) -> list[Mismatch]:
-    """Values a positional format now loads into another variable than they were saved from.
-
-    `.weights.h5` reaches a layer held only by Keras (a private attribute, a functional
-    model's `layers`) by its position among layers of its class (`layers/dense_1`), so
-    reordering such layers loads values into the wrong ones without any error. The
-    release's layout (recorded by `snapshot`: file key -> the object path of the variable
-    it was saved from, restore_gate/branch/identity.py) names each such move: a value moved only
-    when the variable it loads into has another object path. Auto-generated layer names
-    (`dense_1`) are no identity.
-    """
-    manifest = source.manifest or {}
-    layout = manifest.get("layout") or {}
-    if not layout or info.format not in ("keras-weights", "keras"):
-        return []
-    by_path = manifest.get("layout_space") == LAYOUT_SPACE
-    released = set(layout.values())
-    moves = []
-    for ckpt, now in model.matched:
-        before = layout.get(ckpt.key)
-        # older bundles recorded names: comparable only where a name is its identity
-        here = now.identity if by_path else now.name if now.name == now.identity else None
-        if not before or not here or here == before or here not in released:
-            continue
-        moves.append(Mismatch(
-            kind="rename", name=now.name, layer=now.layer, key=ckpt.key,
-            checkpoint=None, model=TensorSpec(now.shape, now.dtype), checkpoint_name=before,
-            source=built.source_of(now.layer),
-            hint=f"the value at {ckpt.key} was saved from {before}, now loads into {here}"
-                 f"{f' ({now.name})' if now.name != here else ''}: layers Keras reaches by "
-                 "position (private attributes, a functional model's layers) were reassigned "
-                 "or reordered, and a .weights.h5 matches them by position; restore the order "
-                 "in which the layers are assigned, or release anew",
-        ))
-    return moves
 
 
 def _checkpoint_block(source: CheckpointSource, info: CheckpointInfo) -> dict:

@@ -1,0 +1,63 @@
+"""Stage `restore`: pair the release's values with the branch's variables, judge, restore."""
+
+from __future__ import annotations
+
+from restore_gate import formats
+from restore_gate.branch.build import build_model
+from restore_gate.branch.strategy import scope as strategy_scope
+from restore_gate.core.checkpoint import OPTIMIZER, CheckpointInfo
+from restore_gate.core.pairing import Pairing
+from restore_gate.core.report import Report
+from restore_gate.core.variables import BuiltModel
+from restore_gate.errors import GateError
+from restore_gate.judge.compare import find_mismatches, judge_optimizer, same_optimizer
+from restore_gate.settings.config import Config
+
+
+def restore_release(config: Config, info: CheckpointInfo, built, report: Report) -> Pairing:
+    """Pair, judge and restore; return the model pairing (what loads into what)."""
+    roots = config.section("checkpoint").get("root", {})
+    model_pairing, optimizer_pairing = formats.pair(info, built, roots)
+    report.mismatches = find_mismatches(model_pairing, built, config.allow)
+    report.notices += model_pairing.notices + optimizer_pairing.notices
+    policy = config.optimizer_policy
+    report.optimizer = judge_optimizer(
+        policy, info.optimizer_type, info.group(OPTIMIZER), built, optimizer_pairing
+    )
+    unnamed = info.optimizer_type is None and bool(info.group(OPTIMIZER))  # judged by pairing
+    restore_optimizer = policy != "ignore" and (
+        same_optimizer(info.optimizer_type, built) or (unnamed and optimizer_pairing.clean))
+    if not info.group(OPTIMIZER):  # nothing to restore into it: the library's restore may run
+        optimizer_pairing, restore_optimizer = Pairing(), True
+    with strategy_scope(built.strategy):
+        verified = formats.restore(
+            info, built, roots, model_pairing, optimizer_pairing if restore_optimizer else None
+        )
+    report.model["restored"] = verified
+    if model_pairing.clean and verified != len(built.variables):
+        raise GateError(
+            "restore",
+            f"only {verified} of {len(built.variables)} model variables hold a checkpoint value",
+            "report this with `restore-gate inspect --json` output",
+        )
+    return model_pairing
+
+
+def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pairing]:
+    """Build a model from `config` and restore the checkpoint into it (release or baseline);
+    return it with the pairing of its variables."""
+    built = build_model(config, build_optimizer=False)  # only the model is restored here
+    roots = config.section("checkpoint").get("root", {})
+    model_pairing, _ = formats.pair(info, built, roots)
+    with strategy_scope(built.strategy):
+        formats.restore(info, built, roots, model_pairing, None)
+    return built, model_pairing
+
+
+def needs_optimizer_slots(config: Config, info: CheckpointInfo, built: BuiltModel) -> bool:
+    """Whether to create the branch optimizer's slots (twice the model's memory for Adam):
+    only when the release holds more optimizer state than the unbuilt optimizer has (its
+    slots), and the policy checks it. A release saved before any training step holds just
+    the iteration count and learning rate, as does the branch's unbuilt optimizer."""
+    wanted = config.optimizer_policy != "ignore"
+    return wanted and len(info.group(OPTIMIZER)) > len(built.optimizer_variables)
