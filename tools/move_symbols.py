@@ -48,6 +48,13 @@ def cut(text: str, names: set[str]) -> tuple[str, str, str]:
     imports = [ast.get_source_segment(text, n) for n in tree.body
                if isinstance(n, (ast.Import, ast.ImportFrom))
                and getattr(n, "module", None) != "__future__"]
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:  # definitions on adjacent lines stay one block
+        if merged and s == merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    spans = merged
     moved = ["\n".join(lines[s - 1:e]) for s, e in spans]
     for s, e in sorted(spans, reverse=True):
         del lines[s - 1:e]
