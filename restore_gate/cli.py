@@ -126,7 +126,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from restore_gate.present.links import SourceLinks
 
     def emit(report) -> None:
-        from restore_gate.present.render import render
+        from restore_gate.present.comment import render
 
         if args.report:  # first: the verdict is kept even if rendering fails
             report.write(args.report)

@@ -19,7 +19,7 @@ import pytest
 from action_support import action_env, checkout, release_bundle, run_action, write_project
 from github_stub import GitHubStub
 
-from restore_gate.present.render import MARKER
+from restore_gate.present.markdown import MARKER
 
 RELEASE_CONFIG = 'checkpoint:\n  release: {asset: "model-*.tar.gz"}\n'
 PATH_CONFIG = "checkpoint:\n  path: release/model.tar.gz\n"

@@ -13,7 +13,7 @@ from conftest import REPO, Project, functional_model, release_model, save_releas
 from restore_gate import __version__
 from restore_gate.cli import main
 from restore_gate.core.report import validate_report
-from restore_gate.present.render import MARKER
+from restore_gate.present.markdown import MARKER
 
 
 @pytest.fixture(scope="module")

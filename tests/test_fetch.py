@@ -202,7 +202,7 @@ def test_check_with_no_release_yet_is_a_pass_with_the_notice(github, project):
     report = project.check("release", config)
     assert report.verdict == "pass" and not report.errors
     assert "no published release" in report.notices[0]
-    from restore_gate.present.render import render
+    from restore_gate.present.comment import render
 
     assert "no published release" in render(report.to_dict())
 

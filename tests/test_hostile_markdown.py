@@ -15,8 +15,8 @@ import pytest
 from github_stub import github_fixture  # noqa: F401  (fixture)
 
 from restore_gate.core.report import Mismatch, Report, TensorSpec
+from restore_gate.present.comment import render
 from restore_gate.present.merge import comment_body
-from restore_gate.present.render import render
 
 cmarkgfm = pytest.importorskip("cmarkgfm", reason="pip install cmarkgfm (the test extra)")
 

@@ -14,7 +14,7 @@ from github_stub import GitHubStub, clean_environ, github_fixture  # noqa: F401 
 
 from restore_gate.cli import main
 from restore_gate.core.report import Mismatch, Report, TensorSpec
-from restore_gate.present.render import MARKER
+from restore_gate.present.markdown import MARKER
 
 PR = 7
 

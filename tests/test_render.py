@@ -19,7 +19,8 @@ from restore_gate.core.report import (
     TensorSpec,
     validate_report,
 )
-from restore_gate.present.render import MARKER, code, escape, render
+from restore_gate.present.comment import render
+from restore_gate.present.markdown import MARKER, code, escape
 
 HOSTILE = (
     "<img src=x onerror=alert(1)> <script>alert(1)</script> [click](https://evil.example/a) "

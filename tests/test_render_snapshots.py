@@ -22,7 +22,8 @@ HERE = Path(__file__).resolve().parent / "data" / "render"
 sys.path.insert(0, str(HERE))
 import regenerate  # noqa: E402
 
-from restore_gate.present.render import COMMENT_BUDGET, MARKER, render, size  # noqa: E402
+from restore_gate.present.comment import render  # noqa: E402
+from restore_gate.present.markdown import COMMENT_BUDGET, MARKER, size  # noqa: E402
 
 CASES = regenerate.cases()
 # what the headline must name: the pattern and the words that locate it

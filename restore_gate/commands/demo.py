@@ -16,7 +16,7 @@ from pathlib import Path
 
 from restore_gate.core.report import exit_code
 from restore_gate.pipeline.check import CheckOptions, run_check
-from restore_gate.present.render import render
+from restore_gate.present.comment import render
 
 EXAMPLE_FILES = ("classifier.py", "data.py")
 SILENT_CHANGE = ('activation="relu"', 'activation="sigmoid"')

@@ -12,7 +12,7 @@ import secrets
 import sys
 from pathlib import Path, PurePosixPath
 
-from restore_gate.present.render import fmt_spec
+from restore_gate.present.markdown import fmt_spec
 
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 MAX_OUTPUT_BYTES = 64 * 1024  # per step output; GitHub allows 1 MB for all of a job's outputs

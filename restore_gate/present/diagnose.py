@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from restore_gate.core.report import with_numbers
 from restore_gate.present.grouping import moved_from
 from restore_gate.present.links import NO_LINKS, SourceLinks
-from restore_gate.present.render import clip_code, clip_text, percent, source_cell, threshold_text
+from restore_gate.present.markdown import clip_code, clip_text, percent, source_cell, threshold_text
 
 NAME = 80  # characters of a name shown in a sentence
 

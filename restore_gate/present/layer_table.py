@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from restore_gate.present.grouping import LayerGroup, group_by_layer, hint_key, moved_from
 from restore_gate.present.links import NO_LINKS, SourceLinks
-from restore_gate.present.render import (
+from restore_gate.present.markdown import (
     CELL_VALUES,
     SHOWN_LAYERS,
     clip_code,

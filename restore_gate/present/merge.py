@@ -11,10 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from restore_gate.core.report import exit_code, with_numbers
+from restore_gate.present.comment import render
+from restore_gate.present.diagnose import headline_sentences
 from restore_gate.present.grouping import LayerGroup, group_by_layer
 from restore_gate.present.layer_table import mismatch_section
 from restore_gate.present.links import NO_LINKS, SourceLinks
-from restore_gate.present.render import (
+from restore_gate.present.markdown import (
     COMMENT_BUDGET,
     ICONS,
     MARKER,
@@ -25,7 +27,6 @@ from restore_gate.present.render import (
     escape,
     fmt_spec,
     percent,
-    render,
     size,
     threshold_text,
 )
@@ -146,8 +147,6 @@ def merged(reports: list[dict], rows: int, parity: list[dict] = (),
 
 def _diagnosis(reports: list[dict], links: SourceLinks) -> list[str]:
     """The headline diagnosis of the first runner that is not a pass (once, if all agree)."""
-    from restore_gate.present.diagnose import headline_sentences
-
     sentences = list(dict.fromkeys(headline_sentences(r, links) for r in reports
                                    if r["verdict"] != "pass"))
     sentences = [s for s in sentences if s]

@@ -27,6 +27,7 @@ from restore_gate.github.actions import (
 )
 from restore_gate.github.context import Context
 from restore_gate.present.links import SourceLinks
+from restore_gate.present.markdown import code
 from restore_gate.present.merge import (
     COMMENT_LIMIT,
     comment_body,
@@ -37,7 +38,6 @@ from restore_gate.present.merge import (
     utf16_units,
     worst,
 )
-from restore_gate.present.render import code
 
 DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
 MAX_REPORT_BYTES = 64 * 1024 * 1024

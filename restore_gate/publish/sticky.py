@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from restore_gate.github import GitHubError, Repo
-from restore_gate.present.render import MARKER
+from restore_gate.present.markdown import MARKER
 
 ATTEMPTS = 4
 
