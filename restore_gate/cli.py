@@ -122,15 +122,15 @@ def _seconds(value: str) -> float:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from restore_gate.github.context import source_links
     from restore_gate.pipeline.check import CheckOptions, run_check
-    from restore_gate.present.links import SourceLinks
 
     def emit(report) -> None:
         from restore_gate.present.comment import render
 
         if args.report:  # first: the verdict is kept even if rendering fails
             report.write(args.report)
-        markdown = render(report.to_dict(), links=SourceLinks.from_actions())
+        markdown = render(report.to_dict(), links=source_links())
         if args.markdown:
             args.markdown.parent.mkdir(parents=True, exist_ok=True)
             args.markdown.write_text(markdown, encoding="utf-8")

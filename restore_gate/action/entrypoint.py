@@ -387,14 +387,14 @@ def write_summary(path: str | None) -> None:
 def summary_text() -> str | None:
     from restore_gate.core.report import validate_report
     from restore_gate.errors import GateError
-    from restore_gate.present.links import SourceLinks
+    from restore_gate.github.context import source_links
     from restore_gate.present.merge import summary_body
 
     try:
         report = validate_report(json.loads(Path(REPORT).read_text(encoding="utf-8")), REPORT)
     except (OSError, ValueError, GateError):
         return None
-    return summary_body([report], links=SourceLinks.from_actions())
+    return summary_body([report], links=source_links())
 
 
 def main() -> int:

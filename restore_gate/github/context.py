@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from restore_gate.present.links import SourceLinks
+
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -100,3 +102,10 @@ def _head_sha(event: dict[str, Any]) -> str | None:
         return _sha(pull["head"].get("sha"))
     run = event.get("workflow_run")
     return _sha(run.get("head_sha")) if isinstance(run, dict) else None
+
+
+def source_links() -> SourceLinks:
+    """In a workflow: links to the pull request's head commit from the event, else GITHUB_SHA."""
+    ctx = Context.from_env()
+    return SourceLinks.from_env(ctx.head_sha, ctx.repository,
+                                str(ctx.workspace) if ctx.workspace else None)

@@ -38,15 +38,6 @@ class SourceLinks:
                    sha=sha or env.get("GITHUB_SHA"),
                    workspace=workspace or env.get("GITHUB_WORKSPACE"))
 
-    @classmethod
-    def from_actions(cls) -> SourceLinks:
-        """In a workflow: the pull request's head commit from the event, else GITHUB_SHA."""
-        from restore_gate.github.context import Context
-
-        ctx = Context.from_env()
-        return cls.from_env(ctx.head_sha, ctx.repository,
-                            str(ctx.workspace) if ctx.workspace else None)
-
     @property
     def usable(self) -> bool:
         return bool(self.server and _SERVER.match(self.server) and self.repository
