@@ -6,9 +6,10 @@ from pathlib import Path
 
 from test_publish import BREAKING, make_report, shape
 
-from restore_gate.github.actions import annotations, command, write_outputs
+from restore_gate.github.actions import command, write_outputs
 from restore_gate.present.markdown import MARKER
 from restore_gate.present.merge import comment_body, fit, merged, runner_names, utf16_units, worst
+from restore_gate.publish.annotations import annotations
 
 
 def test_worst_verdict_is_error_then_fail_then_pass():

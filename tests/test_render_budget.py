@@ -8,11 +8,12 @@ import re
 import pytest
 from test_render import HOSTILE, hostile_report
 
-from restore_gate.github.actions import MAX_OUTPUT_BYTES, mismatches_output
+from restore_gate.github.actions import MAX_OUTPUT_BYTES
 from restore_gate.present.comment import render
 from restore_gate.present.links import SourceLinks
 from restore_gate.present.markdown import COMMENT_BUDGET, size
 from restore_gate.present.merge import comment_body
+from restore_gate.publish.annotations import mismatches_output
 
 LINKS = SourceLinks("https://github.com", "octo/models", "b" * 40, "/work/repo")
 LONG = (HOSTILE * 20)[:4096]

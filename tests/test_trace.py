@@ -22,8 +22,8 @@ from test_drift_e2e import (
 
 from restore_gate.core.report import validate_report
 from restore_gate.evaluation.trace import DIMS, first_divergence, sketch
-from restore_gate.github.actions import annotations
 from restore_gate.present.diagnose import headline_sentences
+from restore_gate.publish.annotations import annotations
 
 TOL = 1e-5 + 1e-4  # the config's outputs tolerance, as a plain bound for the ground truth
 

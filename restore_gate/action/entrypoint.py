@@ -228,7 +228,7 @@ def matching_reports(patterns: list[str]) -> list[str]:
 
 def report_outputs(path: str) -> dict[str, str]:
     """`report` and `mismatches` (one line per blocking mismatch, as `publish` writes them)."""
-    from restore_gate.github.actions import mismatches_output
+    from restore_gate.publish.annotations import mismatches_output
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

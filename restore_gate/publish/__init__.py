@@ -18,13 +18,7 @@ from typing import Any
 
 from restore_gate.core.report import exit_code, failing_drift, judge
 from restore_gate.errors import GateError
-from restore_gate.github.actions import (
-    annotations,
-    mismatches_output,
-    warn,
-    write_outputs,
-    write_summary,
-)
+from restore_gate.github.actions import warn, write_outputs, write_summary
 from restore_gate.github.context import Context
 from restore_gate.present.links import SourceLinks
 from restore_gate.present.markdown import code
@@ -38,6 +32,7 @@ from restore_gate.present.merge import (
     utf16_units,
     worst,
 )
+from restore_gate.publish.annotations import annotations, mismatches_output
 
 DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
 MAX_REPORT_BYTES = 64 * 1024 * 1024

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from restore_gate.github import GitHub, GitHubError, Repo, identities
-from restore_gate.github.actions import describe, located, warn
+from restore_gate.github.actions import warn
 from restore_gate.github.context import Context
 from restore_gate.github.repo import PULLS_WRITE
+from restore_gate.publish.annotations import describe, located
 from restore_gate.publish.sticky import check_run, upsert
 
 T = TypeVar("T")
