@@ -6,6 +6,7 @@ Exit codes for every command: 0 pass, 1 fail, 2 error (never a pass).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import traceback
 from collections.abc import Sequence
@@ -110,8 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _seconds(value: str) -> float:
-    import math
-
     try:
         seconds = float(value)
     except ValueError:

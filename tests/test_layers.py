@@ -46,6 +46,8 @@ LAZY_HEAVY = {  # third-party imports kept lazy on purpose, and why
 }
 LAZY_OWN = {  # modules that may import restore_gate modules inside a function, and why
     "restore_gate.cli": "each command's module is imported when that command runs (like pip)",
+    "restore_gate.release.source": "the HTTP client (requests) loads only when a release is "
+                                   "downloaded: `inspect` of a local file never needs it",
 }
 
 
@@ -97,7 +99,8 @@ def own_edges() -> list[tuple[str, str, str]]:
         for node, targets, _ in imports(path):
             for target in targets:
                 if target.split(".")[0] == "restore_gate" and target != name:
-                    edges.append((name, target, f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"))
+                    where = f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
+                    edges.append((name, target, where))
     return edges
 
 

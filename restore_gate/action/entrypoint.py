@@ -32,7 +32,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from restore_gate.core.report import EXIT_CODES
+from restore_gate import cli
+from restore_gate.action.sandbox import (
+    PERSISTED_CREDENTIALS,
+    Sandbox,
+    SandboxError,
+    persisted_credentials,
+)
+from restore_gate.core.report import EXIT_CODES, validate_report
+from restore_gate.errors import GateError
+from restore_gate.github.actions import write_outputs
+from restore_gate.github.actions import write_summary as append_summary
+from restore_gate.github.context import source_links
+from restore_gate.present.merge import summary_body
+from restore_gate.publish.annotations import mismatches_output
 
 DEFAULTS = {  # the same defaults as action.yml (a `docker://` step gets no action.yml)
     "config": ".restore-gate.yml",
@@ -125,7 +138,6 @@ def annotate(level: str, message: str) -> None:
 def set_outputs(path: str | None, values: Mapping[str, str]) -> None:
     """Append step outputs to `GITHUB_OUTPUT`: the one writer, publish/workflow.py's
     (heredoc form, a random delimiter that no value contains)."""
-    from restore_gate.github.actions import write_outputs
 
     if path:
         write_outputs(Path(path), dict(values))
@@ -200,13 +212,11 @@ def check_arguments(inputs: Inputs, base: str | None, report: str = REPORT,
 
 def run_cli(argv: list[str], untrusted_output: bool = False) -> int:
     """`restore_gate.cli.main(argv)` in this process; any crash is an error (2), never a pass."""
-    from restore_gate.cli import main
-
     stop = secrets.token_hex(16)
     if untrusted_output:  # the branch's names end up in the log: no workflow commands in them
         print(f"::stop-commands::{stop}", flush=True)
     try:
-        code = main(argv)
+        code = cli.main(argv)
     except BaseException as exc:  # fail closed: sys.exit(0) in branch code is no pass
         log(f"restore-gate was stopped: {type(exc).__name__}: {exc}")
         code = ERROR
@@ -228,8 +238,6 @@ def matching_reports(patterns: list[str]) -> list[str]:
 
 def report_outputs(path: str) -> dict[str, str]:
     """`report` and `mismatches` (one line per blocking mismatch, as `publish` writes them)."""
-    from restore_gate.publish.annotations import mismatches_output
-
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         value = mismatches_output([data])
@@ -379,17 +387,10 @@ def write_summary(path: str | None) -> None:
     if text is None and Path(MARKDOWN).is_file():
         text = Path(MARKDOWN).read_text(encoding="utf-8")
     if text is not None:
-        from restore_gate.github.actions import write_summary as append_summary
-
         append_summary(Path(path), text.rstrip("\n") + "\n")
 
 
 def summary_text() -> str | None:
-    from restore_gate.core.report import validate_report
-    from restore_gate.errors import GateError
-    from restore_gate.github.context import source_links
-    from restore_gate.present.merge import summary_body
-
     try:
         report = validate_report(json.loads(Path(REPORT).read_text(encoding="utf-8")), REPORT)
     except (OSError, ValueError, GateError):
@@ -398,13 +399,6 @@ def summary_text() -> str | None:
 
 
 def main() -> int:
-    from restore_gate.action.sandbox import (
-        PERSISTED_CREDENTIALS,
-        Sandbox,
-        SandboxError,
-        persisted_credentials,
-    )
-
     env = os.environ
     # importing the branch's code must leave no root-owned __pycache__/ in the workspace
     sys.dont_write_bytecode = True

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from restore_gate._compat.keras import patched
+from restore_gate.branch.identity import object_paths
 from restore_gate.branch.strategy import make_strategy, model_strategy
 from restore_gate.branch.strategy import scope as strategy_scope
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, layer_of
@@ -226,8 +228,6 @@ def _model_weights(model: Any) -> list:
 
 
 def _object_paths(model: Any) -> dict[int, str]:
-    from restore_gate.branch.identity import object_paths
-
     try:
         return object_paths(model)
     except Exception:  # not a Keras model (tf.Module): no identities, no moves claimed
@@ -279,7 +279,6 @@ def record_layer_sources(root: Path) -> Iterator[list[tuple[Any, str]]]:
     except ImportError:  # not Keras 3: no sources, nothing else changes
         yield made
         return
-    from restore_gate._compat.keras import patched
 
     original = Layer.__init__
     root = root.resolve()

@@ -20,6 +20,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from restore_gate._compat.keras import is_functional
+
 _MAX_DEPTH = 64
 
 
@@ -84,7 +86,6 @@ def _is_graph_model(obj: Any) -> bool:
 
     if isinstance(obj, keras.Sequential):
         return True
-    from restore_gate._compat.keras import is_functional
 
     return is_functional(obj)
 

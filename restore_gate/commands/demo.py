@@ -14,9 +14,13 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from restore_gate.branch.build import resolve_callable
+from restore_gate.commands.snapshot import snapshot
 from restore_gate.core.report import exit_code
 from restore_gate.pipeline.check import CheckOptions, run_check
 from restore_gate.present.comment import render
+from restore_gate.runtime import describe_device, import_tensorflow, prepare_device
+from restore_gate.settings.config import load_config
 
 EXAMPLE_FILES = ("classifier.py", "data.py")
 SILENT_CHANGE = ('activation="relu"', 'activation="sigmoid"')
@@ -42,11 +46,6 @@ def copy_example(project: Path) -> None:
 
 def train_release(project: Path) -> Path:
     """Train the example for a few epochs and snapshot it as `release/model.tar.gz`."""
-    from restore_gate.branch.build import resolve_callable
-    from restore_gate.commands.snapshot import snapshot
-    from restore_gate.runtime import describe_device, import_tensorflow, prepare_device
-    from restore_gate.settings.config import load_config
-
     prepare_device("cpu")
     tf = import_tensorflow()
     tf.keras.utils.set_random_seed(0)

@@ -22,8 +22,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from restore_gate import formats
+from restore_gate.branch.build import build_model
 from restore_gate.core.checkpoint import MODEL
 from restore_gate.errors import GateError
+from restore_gate.formats.tensorflow import checkpoint as tf_checkpoint
+from restore_gate.runtime import import_tensorflow
 from restore_gate.settings.config import Config
 
 _NUMBERED = re.compile(r"^(layer_with_weights|layer)-(\d+)$")
@@ -31,11 +35,6 @@ _NUMBERED = re.compile(r"^(layer_with_weights|layer)-(\d+)$")
 
 def migrate(checkpoint: Path, config: Config, out: Path) -> int:
     """Write `out` (a `.weights.h5`) from a tf.keras checkpoint; return the values written."""
-    from restore_gate import formats
-    from restore_gate.branch.build import build_model
-    from restore_gate.formats.tensorflow import checkpoint as tf_checkpoint
-    from restore_gate.runtime import import_tensorflow
-
     if not out.name.endswith(".weights.h5"):
         raise GateError("config", f"--out {out} must end in .weights.h5",
                         "name the migrated file e.g. model.weights.h5")
@@ -130,8 +129,6 @@ def _variable(layer: Any, name: str) -> Any:
 def _verify(config: Config, out: Path, expected: list[Any]) -> None:
     """A fresh model loads `out` with Keras's own load_weights and holds every value."""
     import numpy as np
-
-    from restore_gate.branch.build import build_model
 
     fresh = build_model(config)
     fresh.model.load_weights(str(out))

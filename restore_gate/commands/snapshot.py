@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,11 @@ from typing import Any
 from restore_gate import formats
 from restore_gate.core.checkpoint import CheckpointInfo
 from restore_gate.core.manifest import LAYOUT_SPACE, MANIFEST_VERSION
+from restore_gate.evaluation import evaluate
+from restore_gate.evaluation.baseline import GOLDEN_FILE, save_golden
+from restore_gate.evaluation.trace import fingerprints
 from restore_gate.release.bundle import write_bundle
+from restore_gate.restore.restore import restored_model
 from restore_gate.settings.config import Config
 
 
@@ -31,8 +36,6 @@ def git_commit(cwd: Path) -> str | None:
 
 def versions() -> dict[str, str | None]:
     """Versions of this environment; TensorFlow/Keras only if already imported."""
-    import sys
-
     tf = sys.modules.get("tensorflow")
     keras = sys.modules.get("keras")
     return {
@@ -63,10 +66,6 @@ def manifest_for(info: CheckpointInfo, inner: str, runner: dict[str, Any], cwd: 
 
 def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict[str, Any]:
     """Restore the release into its own model; record golden outputs, metrics, layout."""
-    from restore_gate.evaluation import evaluate
-    from restore_gate.evaluation.baseline import GOLDEN_FILE, save_golden
-    from restore_gate.restore.restore import restored_model
-
     built, pairing = restored_model(config, info)
     data = evaluate.load_eval_data(config)
     samples = config.section("evaluation").get("golden_samples", evaluate.DEFAULT_GOLDEN_SAMPLES)
@@ -93,7 +92,6 @@ def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict
 def _fingerprints(model: Any, golden: Any) -> list[dict] | None:
     """Per-layer output fingerprints (trace.py), so `check` can name where drift starts;
     a model that cannot be traced is recorded without them."""
-    from restore_gate.evaluation.trace import fingerprints
 
     try:
         return fingerprints(model, golden)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from restore_gate.errors import GateError
+from restore_gate.limits import MAX_GOLDEN_BYTES, check_npz_headers, check_zip
 
 GOLDEN_FILE = "golden.npz"
 
@@ -43,8 +44,6 @@ def save_golden(path: Path, inputs: Any, names: list[str], outputs: list[np.ndar
 
 def load_golden(path: Path) -> tuple[Any, list[str], list[np.ndarray]]:
     """The golden arrays of an untrusted bundle: sizes are checked before anything inflates."""
-    from restore_gate.limits import MAX_GOLDEN_BYTES, check_npz_headers, check_zip
-
     hint = "re-create the bundle with `restore-gate snapshot` (fewer evaluation.golden_samples " \
            "make a smaller golden.npz)"
     check_zip(path, {}, MAX_GOLDEN_BYTES, "fetch", hint, total_cap=MAX_GOLDEN_BYTES)

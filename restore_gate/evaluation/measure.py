@@ -12,6 +12,7 @@ from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.evaluation import evaluate
 from restore_gate.evaluation.baseline import Baseline, from_config, from_manifest
+from restore_gate.evaluation.trace import divergence_block, fingerprints
 from restore_gate.git import remove_worktree, repo_root, worktree
 from restore_gate.judge.drift import (
     DEFAULT_MAX_TOP1_CHANGED,
@@ -77,8 +78,6 @@ def measure(
 def _trace(report: Report, baseline: Baseline, built: BuiltModel, golden: Any,
            tol: dict[str, float]) -> None:
     """When outputs drift: the first layer whose output differs from the release's."""
-    from restore_gate.evaluation.trace import divergence_block
-
     if not any(d.kind == "output" and not d.ok for d in report.drift):
         return
     try:
@@ -182,8 +181,6 @@ def rebuild_at_ref(
 
 
 def _release_fingerprints(model: Any, golden: Any) -> list[dict] | None:
-    from restore_gate.evaluation.trace import fingerprints
-
     try:
         return fingerprints(model, golden) if golden is not None else None
     except Exception:  # the release's code may not be traceable: drift is still measured

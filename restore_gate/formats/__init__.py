@@ -27,6 +27,13 @@ from restore_gate.errors import GateError
 from restore_gate.formats import generation
 from restore_gate.formats.keras import h5 as keras_h5
 from restore_gate.formats.keras import v3 as keras_v3
+from restore_gate.formats.keras.config import (
+    check_loadable,
+    is_custom,
+    layer_classes,
+    objects,
+    read_keras_config,
+)
 from restore_gate.formats.keras.zip import is_keras_zip
 from restore_gate.formats.tensorflow import (
     checkpoint as tf_checkpoint,
@@ -115,8 +122,6 @@ class Adapter:
 
 
 def _read_keras(path: Path) -> CheckpointInfo:
-    from restore_gate.formats.keras.config import layer_classes, read_keras_config
-
     info = keras_v3.read(path)
     info.details["config"] = read_keras_config(path)
     info.extra["layer_classes"] = layer_classes(info.details["config"])
@@ -166,8 +171,6 @@ def _check_release_config(info: CheckpointInfo) -> list[str]:
     never need it); a Keras 2 config is one Keras 3 cannot rebuild: a notice, not an error."""
     import keras
 
-    from restore_gate.formats.keras.config import check_loadable, read_keras_config
-
     config = info.details.get("config") or read_keras_config(info.path)
     written = info.written_by.get(generation.GENERATION)
     here = generation.major(keras.__version__)
@@ -180,7 +183,6 @@ def _check_release_config(info: CheckpointInfo) -> list[str]:
             "Keras 3 can load_model, re-save it with Keras 3: build the branch model, "
             "load_weights the release, model.save('model.keras')."
         ]
-    from restore_gate.formats.keras.config import is_custom, objects
 
     custom = any(is_custom(e) for e in objects(config))  # before Keras consumes the config
     try:

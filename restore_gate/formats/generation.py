@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from restore_gate.core.keys import is_keras2_positional_key
+from restore_gate.formats.keras.config import objects
 
 GENERATION = "keras_generation"
 EVIDENCE = "keras_generation_evidence"
@@ -56,8 +57,6 @@ def from_keras_version(written_by: dict[str, str]) -> None:
 
 
 def from_keras_config(written_by: dict[str, str], config: Any) -> None:
-    from restore_gate.formats.keras.config import objects
-
     for entry in objects(config):
         module = str(entry.get("module") or "")
         if module.startswith(("keras.src.engine", "keras.engine")):

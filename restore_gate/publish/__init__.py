@@ -12,14 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from restore_gate.core.report import exit_code, failing_drift, judge
+from restore_gate.core.report import exit_code, failing_drift, judge, validate_report
 from restore_gate.errors import GateError
 from restore_gate.github.actions import warn, write_outputs, write_summary
 from restore_gate.github.context import Context
+from restore_gate.judge.drift import device_parity as parity
 from restore_gate.present.links import SourceLinks
 from restore_gate.present.markdown import code
 from restore_gate.present.merge import (
@@ -33,6 +34,8 @@ from restore_gate.present.merge import (
     worst,
 )
 from restore_gate.publish.annotations import annotations, mismatches_output
+from restore_gate.publish.remote import Remote
+from restore_gate.settings.config import load_config
 
 DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
 MAX_REPORT_BYTES = 64 * 1024 * 1024
@@ -48,8 +51,6 @@ class Outcome:
 
 def load_reports(paths: list[Path]) -> list[dict[str, Any]]:
     """Read and validate every report; the first problem is a `GateError` (exit 2)."""
-    from restore_gate.core.report import validate_report
-
     reports = []
     for path in paths:
         try:
@@ -107,7 +108,6 @@ def publish_settings(config_path: Path | None) -> dict[str, Any]:
     """The config's `publish:` section plus `devices` thresholds; no config: the defaults."""
     if config_path is None or not config_path.is_file():
         return {}
-    from restore_gate.settings.config import load_config
 
     config = load_config(config_path)
     return {**config.section("publish"), "devices": config.thresholds.get("devices")}
@@ -115,10 +115,6 @@ def publish_settings(config_path: Path | None) -> dict[str, Any]:
 
 def device_parity(reports: list[dict], settings: dict[str, Any]) -> tuple[list[dict], str]:
     """CPU-vs-GPU entries from the runners' golden outputs; an error message if undecidable."""
-    from dataclasses import asdict
-
-    from restore_gate.judge.drift import device_parity as parity
-
     try:
         return [asdict(e) for e in parity(reports, settings.get("devices"))], ""
     except Exception as exc:  # malformed outputs in an (already validated) report: undecidable
@@ -144,8 +140,6 @@ def publish_command(args: argparse.Namespace) -> int:
 def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
             settings: dict[str, Any]) -> Outcome:
     """Decide, render, post, annotate and write the files; returns the final verdict."""
-    from restore_gate.publish.remote import Remote
-
     remote = Remote(ctx, getattr(args, "comment_author", None))
     parity, problem = device_parity(reports, settings)
     if problem:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from restore_gate._compat.keras import custom_object_names, safe_mode_scope
 from restore_gate.errors import GateError
 from restore_gate.formats.keras.zip import check_keras_zip
 
@@ -124,8 +125,6 @@ def check_loadable(path: Path, config: dict[str, Any]) -> None:
             _require_registered(path, entry)
     import keras
 
-    from restore_gate._compat.keras import safe_mode_scope
-
     try:
         with safe_mode_scope():
             keras.saving.deserialize_keras_object(config, safe_mode=True)
@@ -162,8 +161,6 @@ def refuse_lambdas(path: Path, config: dict[str, Any]) -> None:
 
 def _require_registered(path: Path, entry: dict[str, Any]) -> None:
     from keras.saving import get_registered_object
-
-    from restore_gate._compat.keras import custom_object_names
 
     class_name = entry["class_name"]
     registered = entry.get("registered_name") or class_name

@@ -20,7 +20,12 @@ from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptV
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
+from restore_gate.formats import generation
+from restore_gate.formats.keras.config import layer_classes
 from restore_gate.formats.keras.hdf5_guard import refuse_outside_storage
+from restore_gate.formats.keras.v3 import lazy_dataset
+from restore_gate.formats.tensorflow.tf1_checkpoint import pair_by_name, variable_name
+from restore_gate.formats.values import restore_values
 
 if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints skip it
     import h5py
@@ -67,14 +72,11 @@ def read(path: Path) -> CheckpointInfo:
             "re-create the release asset",
         ) from exc
     written_by = {("keras" if k == "keras_version" else k): v for k, v in written_by.items()}
-    from restore_gate.formats import generation
 
     generation.from_keras_version(written_by)
     info = CheckpointInfo(FORMAT, path, variables, written_by=written_by,
                           optimizer_type=optimizer_type, files=[path])
     if config is not None:
-        from restore_gate.formats.keras.config import layer_classes
-
         info.extra["layer_classes"] = layer_classes(config)
     return info
 
@@ -210,17 +212,12 @@ def _legacy_weights(layer: Any) -> list:
 
 def _pair_optimizer(info: CheckpointInfo, built: BuiltModel) -> Pairing:
     """Optimizer values by name: only files written by Keras 3 share the branch's names."""
-    from restore_gate.formats.tensorflow.tf1_checkpoint import pair_by_name, variable_name
-
     return pair_by_name(info.group(OPTIMIZER), built.optimizer_variables, variable_name)
 
 
 def restore(info: CheckpointInfo, model: Pairing, optimizer: Pairing | None) -> int:
     """Assign each compatible value from the file, then verify every one."""
     import h5py
-
-    from restore_gate.formats.keras.v3 import lazy_dataset
-    from restore_gate.formats.values import restore_values
 
     with h5py.File(info.path, "r") as handle:
         refuse_outside_storage(handle, str(info.path))

@@ -15,12 +15,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from restore_gate._compat.keras import saving_lib as internal_saving_lib
+from restore_gate._compat.keras_refs import by_reference
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, OTHER, CheckpointInfo, CkptVariable
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel, ModelVariable
 from restore_gate.errors import GateError
 from restore_gate.formats import generation
 from restore_gate.formats.keras.hdf5_guard import refuse_outside_storage
+from restore_gate.formats.keras.walk import load_layout
 from restore_gate.formats.keras.zip import WEIGHTS_ENTRY, check_keras_zip
 from restore_gate.formats.values import LazyValue, restore_values
 
@@ -147,8 +150,6 @@ def _keras_metadata(path: Path) -> dict[str, str]:
 
 def model_layout(model: Any) -> dict[str, Any]:
     """The `vars/N` keys Keras's own saving walk gives the branch model, with their objects."""
-    from restore_gate._compat.keras import saving_lib as internal_saving_lib
-
     saving_lib = internal_saving_lib()
 
     class Recorder(saving_lib.H5IOStore):
@@ -231,8 +232,6 @@ def _optimizer_all_or_nothing(pairing: Pairing, info: CheckpointInfo, built: Bui
 def loading_layout(model: Any, info: CheckpointInfo) -> dict[str, Any]:
     """The saving walk's layout, with each variable moved to the path Keras's loading walk
     reads it from (legacy files keep layers where older Keras wrote them): keras_walk.py."""
-    from restore_gate._compat.keras_refs import by_reference
-    from restore_gate.formats.keras.walk import load_layout
 
     with by_reference():  # no copy of the optimizer's state (keras_refs.py)
         saved_layout = model_layout(model)

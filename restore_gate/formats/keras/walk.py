@@ -22,6 +22,9 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from restore_gate._compat.keras import patched
+from restore_gate._compat.keras import saving_lib as internal_saving_lib
+
 
 class _Refused(Exception):
     """Raised by the probe store: makes Keras offer the layer at its next path."""
@@ -51,9 +54,6 @@ def load_layout(model: Any, saved: dict[str, list[int] | None]) -> dict[str, Any
 
 
 def _offers(model: Any, saved: dict[str, Any]) -> list[tuple[Any, list[str]]]:
-    from restore_gate._compat.keras import patched
-    from restore_gate._compat.keras import saving_lib as internal_saving_lib
-
     saving_lib = internal_saving_lib()
 
     groups = {"/".join(key.split("/")[:i]) for key in saved for i in range(1, key.count("/") + 1)}

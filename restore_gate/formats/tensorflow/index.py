@@ -29,6 +29,7 @@ from restore_gate.formats.tensorflow._table import (
     read_table,
     varint,
 )
+from restore_gate.runtime import import_tensorflow
 
 GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 _MAX_INDEX = 1 << 30  # an .index above 1 GiB is not a checkpoint index
@@ -191,7 +192,6 @@ def _list_v1(path: Path) -> Listing:
 def _list_with_tensorflow(path: Path) -> Listing:
     """The one case left to TensorFlow's reader: a V1 file whose first block is larger than
     `_table.BIG_BLOCK` (tensor data beside the metadata: minutes of pure-Python crc32c)."""
-    from restore_gate.runtime import import_tensorflow
 
     tf = import_tensorflow("inspect")
     try:

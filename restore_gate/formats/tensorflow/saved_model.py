@@ -14,6 +14,8 @@ by the TF2 reader (object graph) or the TF1 one (names). Matching into the branc
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +87,6 @@ def read(path: Path) -> CheckpointInfo:
 
 def _keras_metadata(path: Path) -> dict[str, str]:
     """`keras` and `backend` from a Keras-2-era `keras_metadata.pb`."""
-    import json
-
     file = path / "keras_metadata.pb"
     if not file.is_file():
         return {}
@@ -252,7 +252,6 @@ def _build_functions(meta_graph: Any) -> None:
 def _build_v1_graph(path: Path, meta_graph: Any) -> None:
     """A TF1 SavedModel: `load_v1_in_v2`'s steps (import the meta graph, prune the saver
     and the signatures), minus the two that execute ops: the restore and the init op."""
-    import functools
 
     from tensorflow.python.eager import wrap_function
     from tensorflow.python.framework import ops

@@ -29,6 +29,8 @@ from restore_gate.formats.tensorflow import (
 from restore_gate.formats.tensorflow import (
     index as tf_index,
 )
+from restore_gate.formats.tensorflow.raw import lazy_reader
+from restore_gate.formats.values import restore_values
 from restore_gate.runtime import import_tensorflow
 
 FORMAT = "tf1-checkpoint"
@@ -133,9 +135,6 @@ def pair_by_name(saved: list[CkptVariable], variables: list[ModelVariable],
 
 def restore(info: CheckpointInfo, model: Pairing, optimizer: Pairing | None) -> int:
     """Assign every compatible value with TF's reader; verify each one."""
-    from restore_gate.formats.tensorflow.raw import lazy_reader
-    from restore_gate.formats.values import restore_values
-
     tf = import_tensorflow("restore")
     reader = tf.train.load_checkpoint(str(info.path))
     return restore_values(model, optimizer, lazy_reader(info.path, reader.get_tensor))
