@@ -23,8 +23,12 @@ PRIVATE = re.compile(r"\b(_save_state|_load_state|H5IOStore|_flatten_layers|_tra
 
 
 def module_name(path: Path) -> str:
+    """`restore_gate/formats/__init__.py` → `restore_gate.formats`."""
     parts = path.relative_to(ROOT.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(f) for f in ROOT.rglob("*.py")}
 
 
 def unit(module: str) -> str:
@@ -40,6 +44,8 @@ def imports(path: Path):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            if all(n in MODULES for n in names[1:]):  # `from package import submodule`
+                names = names[1:]
         else:
             continue
         yield names, id(node) in top or _guarded(tree, node)
