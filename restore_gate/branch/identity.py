@@ -20,7 +20,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from restore_gate._compat.keras import is_functional
+from restore_gate._compat.keras import is_functional, own_variables
 
 _MAX_DEPTH = 64
 
@@ -36,7 +36,7 @@ def object_paths(model: Any) -> dict[int, str]:
         if depth > _MAX_DEPTH or id(obj) in seen:
             return
         seen.add(id(obj))
-        for variable in _own_variables(obj):
+        for variable in own_variables(obj):
             paths.setdefault(id(variable), _join(prefix, str(variable.name)))
         for name, child in _children(obj, keras):
             visit(child, _join(prefix, name), depth + 1)
@@ -47,11 +47,6 @@ def object_paths(model: Any) -> dict[int, str]:
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
-
-
-def _own_variables(layer: Any) -> list[Any]:
-    return [*(getattr(layer, "_trainable_variables", None) or []),
-            *(getattr(layer, "_non_trainable_variables", None) or [])]
 
 
 def _children(obj: Any, keras: Any) -> list[tuple[str, Any]]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from restore_gate import formats
+from restore_gate._compat.keras import own_variables
 from restore_gate.branch.build import build_model
 from restore_gate.core.checkpoint import MODEL
 from restore_gate.errors import GateError
@@ -117,9 +118,7 @@ def _child(obj: Any, part: str) -> Any:
 
 
 def _variable(layer: Any, name: str) -> Any:
-    own = [*(getattr(layer, "_trainable_variables", None) or []),
-           *(getattr(layer, "_non_trainable_variables", None) or [])]
-    for variable in own:
+    for variable in own_variables(layer):
         if str(variable.name) == name:
             return variable
     candidate = getattr(layer, name, None)

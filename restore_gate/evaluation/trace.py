@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from restore_gate._compat.keras import flatten_layers
 from restore_gate.evaluation.evaluate import take
 
 SAMPLES = 4  # golden samples fingerprinted
@@ -107,10 +108,8 @@ def _valid(record: Any) -> bool:
 
 
 def _sublayers(model: Any) -> list[Any]:
-    flatten = getattr(model, "_flatten_layers", None)
-    if flatten is None:
-        return []
-    return [layer for layer in flatten(include_self=False) if hasattr(layer, "call")]
+    layers = flatten_layers(model, include_self=False)
+    return [layer for layer in layers or [] if hasattr(layer, "call")]
 
 
 class _hooked:

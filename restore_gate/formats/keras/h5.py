@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from restore_gate._compat.keras import own_variables
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
@@ -201,9 +202,7 @@ def pair(info: CheckpointInfo, built: BuiltModel) -> tuple[Pairing, Pairing]:
 def _branch_layers(model: Any) -> list[tuple[str, list]]:
     """(layer name, weights in the legacy order) for the model's top-level layers."""
     layers = [(layer.name, _legacy_weights(layer)) for layer in getattr(model, "layers", [])]
-    own = list(getattr(model, "_trainable_variables", [])) + list(
-        getattr(model, "_non_trainable_variables", []))
-    return [*layers, (TOP_LEVEL, own)]
+    return [*layers, (TOP_LEVEL, own_variables(model))]
 
 
 def _legacy_weights(layer: Any) -> list:

@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from restore_gate._compat.keras import saving_lib as internal_saving_lib
-from restore_gate._compat.keras_refs import by_reference
+from restore_gate._compat.keras import by_reference, saving_layout
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, OTHER, CheckpointInfo, CkptVariable
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel, ModelVariable
@@ -148,35 +147,6 @@ def _keras_metadata(path: Path) -> dict[str, str]:
     return {"keras": str(meta.get("keras_version", "unknown"))}
 
 
-def model_layout(model: Any) -> dict[str, Any]:
-    """The `vars/N` keys Keras's own saving walk gives the branch model, with their objects."""
-    saving_lib = internal_saving_lib()
-
-    class Recorder(saving_lib.H5IOStore):
-        def __init__(self) -> None:  # no file: record what would be written
-            self.layout: dict[str, Any] = {}
-
-        def make(self, path: str, metadata: dict | None = None) -> Any:
-            prefix = f"{path}/vars" if path else "vars"
-            layout = self.layout
-
-            class Entry(dict):
-                def __setitem__(self, key: str, value: Any) -> None:
-                    layout[f"{prefix}/{key}"] = value
-
-            return Entry()
-
-        def close(self) -> None:
-            pass
-
-        def __bool__(self) -> bool:
-            return True
-
-    recorder = Recorder()
-    saving_lib._save_state(
-        model, weights_store=recorder, assets_store=None, inner_path="", visited_saveables=set()
-    )
-    return recorder.layout
 
 
 def pair(info: CheckpointInfo, built: BuiltModel) -> tuple[Pairing, Pairing]:
@@ -234,7 +204,7 @@ def loading_layout(model: Any, info: CheckpointInfo) -> dict[str, Any]:
     reads it from (legacy files keep layers where older Keras wrote them): keras_walk.py."""
 
     with by_reference():  # no copy of the optimizer's state (keras_refs.py)
-        saved_layout = model_layout(model)
+        saved_layout = saving_layout(model)
         loaded = load_layout(model, {v.key: v.shape for v in info.variables})
     if not loaded:
         return saved_layout

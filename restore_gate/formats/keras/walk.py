@@ -19,15 +19,9 @@ walk instead, without reading or assigning any value:
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
-from restore_gate._compat.keras import patched
-from restore_gate._compat.keras import saving_lib as internal_saving_lib
-
-
-class _Refused(Exception):
-    """Raised by the probe store: makes Keras offer the layer at its next path."""
+from restore_gate._compat.keras import loading_offers
 
 
 def load_layout(model: Any, saved: dict[str, list[int] | None]) -> dict[str, Any] | None:
@@ -36,7 +30,7 @@ def load_layout(model: Any, saved: dict[str, list[int] | None]) -> dict[str, Any
     `saved` maps each key in the file (`layers/dense/vars/0`) to its shape.
     """
     try:
-        offers = _offers(model, saved)
+        offers = loading_offers(model, saved)
     except Exception:  # a Keras without these internals: the caller keeps the saving walk
         return None
     layout: dict[str, Any] = {}
@@ -53,60 +47,8 @@ def load_layout(model: Any, saved: dict[str, list[int] | None]) -> dict[str, Any
     return layout
 
 
-def _offers(model: Any, saved: dict[str, Any]) -> list[tuple[Any, list[str]]]:
-    saving_lib = internal_saving_lib()
-
-    groups = {"/".join(key.split("/")[:i]) for key in saved for i in range(1, key.count("/") + 1)}
-    offered: dict[int, tuple[Any, list[str]]] = {}
-
-    class Probe(saving_lib.H5IOStore):
-        def __init__(self) -> None:  # no file: answers from the metadata
-            pass
-
-        def __bool__(self) -> bool:
-            return True
-
-        def get(self, path: str) -> Any:
-            return _RefusingEntry()
-
-        def has_path(self, path: str) -> bool:
-            return path in groups
-
-        def close(self) -> None:
-            pass
-
-    original = saving_lib._load_state
-
-    def recording(saveable: Any, weights_store: Any, assets_store: Any, inner_path: str,
-                  *args: Any, **kwargs: Any) -> Any:
-        entry = offered.setdefault(id(saveable), (saveable, []))
-        entry[1].append(inner_path)
-        return original(saveable, weights_store, assets_store, inner_path, *args, **kwargs)
-
-    with patched(saving_lib, "_load_state", recording), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Keras warns about the layers the probe refuses
-        recording(model, Probe(), None, "", skip_mismatch=False, visited_saveables=set(),
-                  failed_saveables=set(), error_msgs={})
-    return list(offered.values())
 
 
-class _RefusingEntry(dict):
-    """An empty store entry that refuses every read."""
-
-    def keys(self) -> Any:
-        raise _Refused
-
-    def __getitem__(self, key: str) -> Any:
-        raise _Refused
-
-    def __len__(self) -> int:
-        raise _Refused
-
-    def __contains__(self, key: object) -> bool:
-        raise _Refused
-
-    def __iter__(self) -> Any:
-        raise _Refused
 
 
 def _own_variables(saveable: Any) -> dict[str, Any]:

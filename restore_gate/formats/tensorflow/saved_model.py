@@ -14,11 +14,11 @@ by the TF2 reader (object graph) or the TF1 one (names). Matching into the branc
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Any
 
+from restore_gate._compat.tensorflow import build_functions, build_v1_graph
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable, layer_of
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
@@ -208,9 +208,9 @@ def load_check(path: Path, meta_graph: Any) -> None:
     try:
         graph = _tf_meta_graph(path, meta_graph)
         if graph.object_graph_def.nodes:
-            _build_functions(graph)
+            build_functions(graph)
         else:
-            _build_v1_graph(path, graph)
+            build_v1_graph(path, graph)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise GateError(
@@ -240,37 +240,8 @@ def _tf_meta_graph(path: Path, meta_graph: Any) -> Any:
                 proto.meta_graphs[0])
 
 
-def _build_functions(meta_graph: Any) -> None:
-    """A TF2 SavedModel: its function library, built as graphs (not called)."""
-    from tensorflow.python.framework import ops
-    from tensorflow.python.saved_model import function_deserialization
-
-    function_deserialization.load_function_def_library(
-        meta_graph.graph_def.library, load_shared_name_suffix=f"_restore_gate_{ops.uid()}")
 
 
-def _build_v1_graph(path: Path, meta_graph: Any) -> None:
-    """A TF1 SavedModel: `load_v1_in_v2`'s steps (import the meta graph, prune the saver
-    and the signatures), minus the two that execute ops: the restore and the init op."""
-
-    from tensorflow.python.eager import wrap_function
-    from tensorflow.python.framework import ops
-    from tensorflow.python.saved_model import function_deserialization, load_v1_in_v2
-
-    loader = load_v1_in_v2._EagerSavedModelLoader(str(path))
-    suffix = f"_restore_gate_{ops.uid()}"
-    functions = function_deserialization.load_function_def_library(
-        meta_graph.graph_def.library, load_shared_name_suffix=suffix)
-    meta_graph.graph_def.library.Clear()
-    for function in functions.values():
-        meta_graph.graph_def.library.function.add().CopyFrom(function.function_def)
-    for node in meta_graph.graph_def.node:
-        function_deserialization.fix_node_def(node, functions, suffix)
-    returns: list[Any] = [None]
-    wrapped = wrap_function.wrap_function(
-        functools.partial(loader.load_graph, returns, meta_graph), signature=[])
-    loader._extract_saver_restore(wrapped, returns[0])
-    loader._extract_signatures(wrapped, meta_graph)
 
 
 def restore(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str], model: Pairing,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from restore_gate._compat.keras import flatten_layers, tracked_attributes
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
 from restore_gate.runtime import import_tensorflow
@@ -61,10 +62,9 @@ def container_attributes(model: Any) -> dict[int, tuple[str, str]]:
     are visited after outer ones, so the innermost holder wins.
     """
     holders: dict[int, tuple[str, str]] = {}
-    layers = model._flatten_layers(include_self=True) if hasattr(model, "_flatten_layers") \
-        else [model]
-    for layer in layers:
-        for attribute in list(getattr(layer, "_tracked", None) or []):
+    layers = flatten_layers(model, include_self=True)
+    for layer in [model] if layers is None else layers:
+        for attribute in tracked_attributes(layer):
             value = getattr(layer, attribute, None)
             if not isinstance(value, (list, dict)):
                 continue
