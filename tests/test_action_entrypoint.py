@@ -82,7 +82,7 @@ def test_fail_on_decides_the_step_exit_code(code, fail_on, status):
 def test_outputs_use_a_delimiter_a_value_cannot_forge(tmp_path):
     out = tmp_path / "out"
     value = "line one\nEOF\nverdict=pass"
-    load_entrypoint().set_outputs(str(out), {"mismatches": value, "verdict": "fail"})
+    load_entrypoint().Actions(output=out).set_outputs({"mismatches": value, "verdict": "fail"})
     assert parse_outputs(out.read_text()) == {"mismatches": value, "verdict": "fail"}
 
 

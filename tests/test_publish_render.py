@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from action_support import parse_outputs
 from test_publish import BREAKING, make_report, shape
 
-from restore_gate.github.actions import command, write_outputs
+from restore_gate.github.actions import Actions, command, write_outputs
 from restore_gate.present.markdown import MARKER
 from restore_gate.present.merge import comment_body, fit, merged, runner_names, utf16_units, worst
 from restore_gate.publish.annotations import annotations
@@ -73,3 +74,35 @@ def test_outputs_use_a_delimiter_the_value_does_not_contain(tmp_path: Path):
     name, _, delimiter = head.partition("<<")
     assert name == "mismatches" and delimiter.startswith("ghadelimiter_")
     assert text.count(delimiter) == 2 and "one\ntwo\n" + delimiter in text
+
+
+def test_one_actions_object_writes_commands_outputs_and_the_summary(tmp_path, capsys):
+    actions = Actions(enabled=True, output=tmp_path / "out", summary=tmp_path / "summary.md")
+    actions.annotate("error", "50% of\nthe layers")
+    with actions.stop_commands():
+        print("::error::forged by a layer name", flush=True)
+    with actions.stop_commands():
+        pass
+    actions.warning("no comment posted")
+    assert actions.set_outputs({"verdict": "fail"}) and actions.add_summary("## summary")
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0] == "::error title=restore-gate::50%25 of%0Athe layers"  # GitHub's escaping
+    first, second = lines[1].removeprefix("::stop-commands::"), lines[4]
+    assert len(first) == 32 and lines[1:4] == [f"::stop-commands::{first}",
+                                               "::error::forged by a layer name", f"::{first}::"]
+    assert second.startswith("::stop-commands::") and first not in second  # a fresh token
+    assert lines[-1] == "::warning title=restore-gate::no comment posted"
+    assert err == "restore-gate: warning: no comment posted\n"
+    assert parse_outputs((tmp_path / "out").read_text()) == {"verdict": "fail"}
+    assert (tmp_path / "summary.md").read_text() == "## summary\n"
+
+
+def test_outside_a_workflow_the_actions_object_prints_no_command(capsys):
+    actions = Actions.from_env({"GITHUB_ACTIONS": "false"})
+    actions.annotate("error", "x")
+    with actions.stop_commands():
+        print("text")
+    actions.warning("y")
+    assert not actions.set_outputs({"verdict": "pass"}) and not actions.add_summary("z")
+    assert capsys.readouterr() == ("text\n", "restore-gate: warning: y\n")

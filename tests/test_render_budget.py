@@ -102,6 +102,6 @@ def test_check_mode_job_summary_lists_every_layer(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / entrypoint.REPORT).write_text(json.dumps(report), encoding="utf-8")
     (tmp_path / entrypoint.MARKDOWN).write_text(render(report), encoding="utf-8")
-    entrypoint.write_summary(str(tmp_path / "summary.md"))
+    entrypoint.write_summary(entrypoint.Actions(summary=tmp_path / "summary.md"))
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert summary.count("| ❌ `block_") == 300 > render(report).count("| ❌ `block_")

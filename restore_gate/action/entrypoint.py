@@ -23,7 +23,6 @@ import glob
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -41,8 +40,7 @@ from restore_gate.action.sandbox import (
 )
 from restore_gate.core.report import EXIT_CODES, validate_report
 from restore_gate.errors import GateError
-from restore_gate.github.actions import write_outputs
-from restore_gate.github.actions import write_summary as append_summary
+from restore_gate.github.actions import Actions
 from restore_gate.github.context import source_links
 from restore_gate.present.merge import summary_body
 from restore_gate.publish.annotations import mismatches_output
@@ -129,21 +127,7 @@ def log(message: str) -> None:
     print(f"restore-gate action: {message}", file=sys.stderr, flush=True)
 
 
-def annotate(level: str, message: str) -> None:
-    """A workflow command (`::error::`...), with GitHub's escaping of the message."""
-    text = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    print(f"::{level} title=restore-gate::{text}", flush=True)
-
-
-def set_outputs(path: str | None, values: Mapping[str, str]) -> None:
-    """Append step outputs to `GITHUB_OUTPUT`: the one writer, publish/workflow.py's
-    (heredoc form, a random delimiter that no value contains)."""
-
-    if path:
-        write_outputs(Path(path), dict(values))
-
-
-def install_requirements(requirements: str, sandbox: Any) -> None:
+def install_requirements(requirements: str, sandbox: Any, actions: Actions) -> None:
     """pip-install the model's own dependencies as the unprivileged user (their setup.py is
     branch code) into the sandbox's venv, where the check runs; InputError if it fails."""
     path = Path(requirements)
@@ -153,12 +137,10 @@ def install_requirements(requirements: str, sandbox: Any) -> None:
     command = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r",
                str(path)]
     print(f"::group::pip install -r {path}", flush=True)
-    stop = secrets.token_hex(16)
-    print(f"::stop-commands::{stop}", flush=True)  # setup.py output: no workflow commands
     try:
-        status = sandbox.python(command)
+        with actions.stop_commands():  # setup.py output: no workflow commands
+            status = sandbox.python(command)
     finally:
-        print(f"::{stop}::", flush=True)
         print("::endgroup::", flush=True)
     if status != 0:
         raise InputError(f"`pip install -r {path}` failed (exit {status}): see pip's output above; "
@@ -210,11 +192,9 @@ def check_arguments(inputs: Inputs, base: str | None, report: str = REPORT,
     return argv
 
 
-def run_cli(argv: list[str], untrusted_output: bool = False) -> int:
-    """`restore_gate.cli.main(argv)` in this process; any crash is an error (2), never a pass."""
-    stop = secrets.token_hex(16)
-    if untrusted_output:  # the branch's names end up in the log: no workflow commands in them
-        print(f"::stop-commands::{stop}", flush=True)
+def run_cli(argv: list[str]) -> int:
+    """`restore_gate.cli.main(argv)` in this process; any crash is an error (2), never a pass.
+    It runs none of the branch's code (`check --fetch-only`, `publish`)."""
     try:
         code = cli.main(argv)
     except BaseException as exc:  # fail closed: sys.exit(0) in branch code is no pass
@@ -222,8 +202,6 @@ def run_cli(argv: list[str], untrusted_output: bool = False) -> int:
         code = ERROR
     finally:
         sys.stdout.flush()
-        if untrusted_output:
-            print(f"::{stop}::", flush=True)
     return code if code in VERDICTS else ERROR
 
 
@@ -290,34 +268,30 @@ def output_size(env: Mapping[str, str]) -> int:
     return Path(path).stat().st_size if path and Path(path).is_file() else -1
 
 
-def check_step(inputs: Inputs, env: Mapping[str, str], sandbox: Any,
-               cli: Callable[[list[str], bool], int]) -> int:
+def check_step(inputs: Inputs, env: Mapping[str, str], sandbox: Any, actions: Actions,
+               cli: Callable[[list[str]], int]) -> int:
     """`check`, split: this process (the token's) downloads the release and runs no branch
     code; the branch's code runs in `restore-gate check` as the sandbox's unprivileged user,
     without the token; its report and comment are copied back into the workspace."""
     for name in (REPORT, MARKDOWN):  # never a file the branch committed under these names
         replace_file(name)
     base = base_commit(env.get("GITHUB_EVENT_PATH"))
-    stop = secrets.token_hex(16)
-    print(f"::stop-commands::{stop}", flush=True)  # the branch's names: no workflow commands
-    try:
+    with actions.stop_commands():  # the branch's names: no workflow commands
         code = _checked(inputs, base, sandbox, cli)
-    finally:
-        print(f"::{stop}::", flush=True)
     if code is None:
-        annotate("error", "`restore-gate check` ended without writing its report: the branch's "
-                 "code stopped it (sys.exit, os._exit, a signal or a crash); this is an error, "
-                 "never a pass")
+        actions.annotate("error", "`restore-gate check` ended without writing its report: the "
+                         "branch's code stopped it (sys.exit, os._exit, a signal or a crash); "
+                         "this is an error, never a pass")
         return 2
     return code
 
 
 def _checked(inputs: Inputs, base: str | None, sandbox: Any,
-             cli: Callable[[list[str], bool], int]) -> int | None:
+             cli: Callable[[list[str]], int]) -> int | None:
     record = sandbox.root / "prefetched.json"
     own = sandbox.root / REPORT, sandbox.root / MARKDOWN
     code = cli([*check_arguments(inputs, base, str(own[0]), str(own[1])),
-                f"--fetch-only={record}"], False)
+                f"--fetch-only={record}"])
     if code != 0:  # the config or the download failed: that is the check's verdict
         for source, target in zip(own, (REPORT, MARKDOWN), strict=True):
             if source.is_file():
@@ -334,18 +308,18 @@ def _checked(inputs: Inputs, base: str | None, sandbox: Any,
     return code if code in VERDICTS else 2
 
 
-def run(inputs: Inputs, env: Mapping[str, str], sandbox: Any,
-        cli: Callable[[list[str], bool], int] = run_cli) -> tuple[int, dict[str, str] | None]:
+def run(inputs: Inputs, env: Mapping[str, str], sandbox: Any, actions: Actions,
+        cli: Callable[[list[str]], int] = run_cli) -> tuple[int, dict[str, str] | None]:
     """Check and/or publish; return the verdict's exit code and the step outputs to write
     (None when `publish` wrote them itself)."""
     outputs: dict[str, str] = {"report": "", "mismatches": "", "comment-url": ""}
     code = 0
     reports: list[str] = []
     if inputs.mode in ("check", "check-and-publish"):
-        code = check_step(inputs, env, sandbox, cli)
+        code = check_step(inputs, env, sandbox, actions, cli)
         outputs.update(report_outputs(REPORT))
         if inputs.mode == "check":
-            write_summary(env.get("GITHUB_STEP_SUMMARY"))
+            write_summary(actions)
             save_event(env)
         if Path(REPORT).is_file():
             reports.append(REPORT)
@@ -362,7 +336,7 @@ def run(inputs: Inputs, env: Mapping[str, str], sandbox: Any,
         # The event beside this step's own report would be one the branch committed.
         event = event_for([r for r in reports if r != REPORT], env)
         replace_file(MARKDOWN)
-        code = cli(publish_arguments(inputs, reports, event), False)
+        code = cli(publish_arguments(inputs, reports, event))
         if output_size(env) > before:
             return code, None
     outputs["verdict"] = VERDICTS[code]
@@ -378,16 +352,16 @@ def publish_arguments(inputs: Inputs, reports: list[str], event: str | None) -> 
     return [*argv, "--", *reports]
 
 
-def write_summary(path: str | None) -> None:
+def write_summary(actions: Actions) -> None:
     """In `check` mode (nothing published), the report goes to the job summary: every layer,
     not only those the comment has room for (the rendered comment if the report is gone)."""
-    if not path:
+    if actions.summary is None:
         return
     text = summary_text()
     if text is None and Path(MARKDOWN).is_file():
         text = Path(MARKDOWN).read_text(encoding="utf-8")
     if text is not None:
-        append_summary(Path(path), text.rstrip("\n") + "\n")
+        actions.add_summary(text.rstrip("\n") + "\n")
 
 
 def summary_text() -> str | None:
@@ -403,7 +377,7 @@ def main() -> int:
     # importing the branch's code must leave no root-owned __pycache__/ in the workspace
     sys.dont_write_bytecode = True
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
-    outputs_file = env.get("GITHUB_OUTPUT")
+    actions = Actions.from_env(env, enabled=True)  # the container action runs in a workflow
     workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd())
     sandbox = None
     try:
@@ -416,23 +390,23 @@ def main() -> int:
             sandbox = Sandbox.create(env)
             sandbox.prepare()
             if sandbox.warning:
-                annotate("warning", sandbox.warning)
+                actions.annotate("warning", sandbox.warning)
             if persisted_credentials(workspace):
-                annotate("warning", PERSISTED_CREDENTIALS)
+                actions.annotate("warning", PERSISTED_CREDENTIALS)
         if inputs.requirements and sandbox is not None:
-            install_requirements(inputs.requirements, sandbox)
-        code, outputs = run(inputs, env, sandbox)
+            install_requirements(inputs.requirements, sandbox, actions)
+        code, outputs = run(inputs, env, sandbox, actions)
     except (InputError, SandboxError, OSError) as error:
-        annotate("error", f"{error}")
-        set_outputs(outputs_file, {"verdict": "error", "report": "", "comment-url": "",
-                                   "mismatches": ""})
+        actions.annotate("error", f"{error}")
+        actions.set_outputs({"verdict": "error", "report": "", "comment-url": "",
+                             "mismatches": ""})
         return ERROR
     finally:
         if sandbox is not None:
             sandbox.cleanup()
         hand_over(workspace)
     if outputs is not None:
-        set_outputs(outputs_file, outputs)
+        actions.set_outputs(outputs)
     status = apply_fail_on(code, inputs.fail_on)
     log(f"verdict {VERDICTS[code]} (exit {code}); fail-on: {inputs.fail_on} → "
         f"the step exits {status}")

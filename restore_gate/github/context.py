@@ -26,10 +26,7 @@ class Context:
     trusted_head_sha: str | None  # workflow_run.head_sha of the run that produced the reports
     github_sha: str | None  # GITHUB_SHA (outside the workflow_run split)
     workflow_run: bool  # this run is the split's publishing job (`workflow_run` event)
-    output: Path | None  # GITHUB_OUTPUT
-    summary: Path | None  # GITHUB_STEP_SUMMARY
     workspace: Path | None  # GITHUB_WORKSPACE: annotation paths are relative to it
-    in_actions: bool
 
     @classmethod
     def from_env(cls, pr: int | None = None, repository: str | None = None,
@@ -50,10 +47,7 @@ class Context:
             trusted_head_sha=_sha(run.get("head_sha")),
             github_sha=None if split else _sha(env.get("GITHUB_SHA")),
             workflow_run=split,
-            output=_path(env.get("GITHUB_OUTPUT")),
-            summary=_path(env.get("GITHUB_STEP_SUMMARY")),
             workspace=_path(env.get("GITHUB_WORKSPACE")),
-            in_actions=env.get("GITHUB_ACTIONS") == "true",
         )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from restore_gate.core.report import exit_code, failing_drift, judge, validate_report
 from restore_gate.errors import GateError
-from restore_gate.github.actions import warn, write_outputs, write_summary
+from restore_gate.github.actions import Actions
 from restore_gate.github.context import Context
 from restore_gate.judge.drift import device_parity as parity
 from restore_gate.present.links import SourceLinks
@@ -124,13 +124,14 @@ def device_parity(reports: list[dict], settings: dict[str, Any]) -> tuple[list[d
 def publish_command(args: argparse.Namespace) -> int:
     ctx = Context.from_env(getattr(args, "pr", None), getattr(args, "repo", None),
                            getattr(args, "event", None))
+    actions = Actions.from_env()
     try:
         reports = load_reports(args.reports)
         settings = publish_settings(getattr(args, "config", None))
     except GateError:
-        _outputs(ctx, "error", args.reports, "", [])
+        _outputs(actions, "error", args.reports, "", [])
         raise
-    outcome = publish(reports, args, ctx, settings)
+    outcome = publish(reports, args, ctx, settings, actions)
     print(f"restore-gate: verdict {outcome.verdict}"
           + (" (overridden by label)" if outcome.overridden else "")
           + (f"; comment {outcome.comment_url}" if outcome.comment_url else ""), file=sys.stderr)
@@ -138,9 +139,9 @@ def publish_command(args: argparse.Namespace) -> int:
 
 
 def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
-            settings: dict[str, Any]) -> Outcome:
+            settings: dict[str, Any], actions: Actions) -> Outcome:
     """Decide, render, post, annotate and write the files; returns the final verdict."""
-    remote = Remote(ctx, getattr(args, "comment_author", None))
+    remote = Remote(ctx, actions, getattr(args, "comment_author", None))
     parity, problem = device_parity(reports, settings)
     if problem:
         reports = [*reports[:-1], {**reports[-1], "verdict": "error", "errors": [
@@ -165,30 +166,31 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
             args.markdown.parent.mkdir(parents=True, exist_ok=True)
             args.markdown.write_text(body, encoding="utf-8")
         except OSError as exc:
-            warn(f"cannot write {args.markdown}: {exc.strerror}", ctx.in_actions)
+            actions.warning(f"cannot write {args.markdown}: {exc.strerror}")
     if not getattr(args, "no_comment", False):
         outcome.comment_url = remote.comment(body)
-    if ctx.in_actions:
+    if actions.enabled:
         level = "warning" if outcome.overridden else "error"
         for line in annotations(reports, ctx.workspace, level):
-            print(line, flush=True)
+            actions.emit(line)
     if getattr(args, "check_run", False) or settings.get("check_run"):
         remote.check_run(body, reports, outcome.verdict, bool(outcome.overridden))
-    if ctx.summary:
+    if actions.summary:
         try:
-            write_summary(ctx.summary, summary_body(reports, outcome.overridden, parity, links))
+            actions.add_summary(summary_body(reports, outcome.overridden, parity, links))
         except OSError as exc:
-            warn(f"cannot write the job summary: {exc}", ctx.in_actions)
-    _outputs(ctx, outcome.verdict, args.reports, outcome.comment_url, reports)
+            actions.warning(f"cannot write the job summary: {exc}")
+    _outputs(actions, outcome.verdict, args.reports, outcome.comment_url, reports)
     return outcome
 
 
-def _outputs(ctx: Context, verdict: str, paths: list[Path], url: str, reports: list[dict]) -> None:
-    if not ctx.output:
+def _outputs(actions: Actions, verdict: str, paths: list[Path], url: str,
+             reports: list[dict]) -> None:
+    if not actions.output:
         return
     values = {"verdict": verdict, "report": "\n".join(str(p) for p in paths),
               "comment-url": url, "mismatches": mismatches_output(reports)}
     try:
-        write_outputs(ctx.output, values)
+        actions.set_outputs(values)
     except OSError as exc:
-        warn(f"cannot write the step outputs: {exc}", ctx.in_actions)
+        actions.warning(f"cannot write the step outputs: {exc}")

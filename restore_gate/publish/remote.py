@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from restore_gate.github import GitHub, GitHubError, Repo, identities
-from restore_gate.github.actions import warn
+from restore_gate.github.actions import Actions
 from restore_gate.github.context import Context
 from restore_gate.github.repo import PULLS_WRITE
 from restore_gate.publish.annotations import describe, located
@@ -23,8 +23,9 @@ T = TypeVar("T")
 class Remote:
     """GitHub for one publish run: repository and pull request from the `Context`."""
 
-    def __init__(self, ctx: Context, comment_author: str | None = None) -> None:
+    def __init__(self, ctx: Context, actions: Actions, comment_author: str | None = None) -> None:
         self.ctx = ctx
+        self.actions = actions
         self.github = GitHub.from_env()
         self.comment_author = comment_author
         self.warnings: list[str] = []
@@ -41,7 +42,7 @@ class Remote:
     def warn(self, message: str) -> None:
         message = self.github.mask(message)
         self.warnings.append(message)
-        warn(message, self.ctx.in_actions)
+        self.actions.warning(message)
 
     def call(self, what: str, action: Callable[[], T]) -> T | None:
         try:
