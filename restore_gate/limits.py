@@ -37,11 +37,11 @@ def check_zip_member(info: zipfile.ZipInfo, cap: int, label: str, stage: str,
     size, packed = info.file_size, max(info.compress_size, 1)
     if size > cap:
         raise GateError(stage, f"{label}: {info.filename!r} declares {size} bytes unpacked, "
-                        f"over the limit of {cap} bytes", hint)
+                        f"over the limit of {cap} bytes", hint, code="zip-member-too-large")
     if size > RATIO_FLOOR_BYTES and size / packed > MAX_ZIP_RATIO:
         raise GateError(stage, f"{label}: {info.filename!r} inflates {size / packed:.0f} times "
                         f"({packed} -> {size} bytes), over the limit of {MAX_ZIP_RATIO}x: a "
-                        "decompression bomb", hint)
+                        "decompression bomb", hint, code="zip-bomb")
 
 
 def check_zip(path: Path, caps: dict[str, int], default_cap: int, stage: str, hint: str,
@@ -51,14 +51,15 @@ def check_zip(path: Path, caps: dict[str, int], default_cap: int, stage: str, hi
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise GateError(stage, f"cannot read {path}: {type(exc).__name__}: {exc}", hint) from exc
+        raise GateError(stage, f"cannot read {path}: {type(exc).__name__}: {exc}", hint,
+                        code="archive-unreadable") from exc
     total = 0
     for info in infos:
         check_zip_member(info, caps.get(info.filename, default_cap), str(path), stage, hint)
         total += info.file_size
     if total_cap is not None and total > total_cap:
         raise GateError(stage, f"{path}: its members declare {total} bytes unpacked, over the "
-                        f"limit of {total_cap} bytes", hint)
+                        f"limit of {total_cap} bytes", hint, code="zip-too-large")
 
 
 def check_npz_headers(path: Path, stage: str, hint: str) -> None:
@@ -77,8 +78,10 @@ def check_npz_headers(path: Path, stage: str, hint: str) -> None:
                     shape, _, dtype = read_header(member)
                 except ValueError:  # its message quotes the file's bytes: not shown
                     raise GateError(stage, f"{path}: {info.filename!r} is not a NumPy array "
-                                    "file (no valid .npy header)", hint) from None
+                                    "file (no valid .npy header)", hint,
+                                    code="golden-not-npy") from None
                 declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
                 if declared > info.file_size:
                     raise GateError(stage, f"{path}: {info.filename!r} declares {declared} "
-                                    f"bytes of data in a {info.file_size}-byte member", hint)
+                                    f"bytes of data in a {info.file_size}-byte member", hint,
+                                    code="golden-size-mismatch")

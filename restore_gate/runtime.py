@@ -31,7 +31,8 @@ def import_tensorflow(stage: str = "build") -> ModuleType:
     try:
         import tensorflow as tf
     except ImportError as exc:
-        raise GateError(stage, f"TensorFlow is not installed ({exc})", INSTALL_HINT) from exc
+        raise GateError(stage, f"TensorFlow is not installed ({exc})", INSTALL_HINT,
+                        code="tensorflow-missing") from exc
     return tf
 
 
@@ -47,6 +48,7 @@ def describe_device(device: str) -> dict[str, Any]:
             "--device gpu was asked for, but TensorFlow sees no GPU on this runner",
             "run on a GPU runner with a CUDA build of TensorFlow (tensorflow[and-cuda]), "
             "check `nvidia-smi` and `--gpus all`, or use --device cpu",
+            code="no-gpu",
         )
     use_gpu = bool(gpus) and device != "cpu"
     if use_gpu:

@@ -22,7 +22,7 @@ from restore_gate.branch.strategy import make_strategy, model_strategy
 from restore_gate.branch.strategy import scope as strategy_scope
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, layer_of
 from restore_gate.core.variables import BuiltModel, ModelVariable
-from restore_gate.errors import GateError, stopped
+from restore_gate.errors import GateError, first_line, stopped
 from restore_gate.runtime import import_tensorflow
 from restore_gate.settings.config import Config
 
@@ -42,12 +42,14 @@ def resolve_callable(spec: str, root: Path, extra_paths: list[Path], stage: str 
                 f"check the module path (searched {searched} and the environment); add the "
                 "folder holding it to `model.paths`, or install the package it needs "
                 "(`requirements` input in the action)",
+                code="builder-import-failed",
             ) from exc
         except Exception as exc:
             raise GateError(
                 stage,
-                f"importing '{module_name}' raised {type(exc).__name__}: {exc}",
+                f"importing '{module_name}' raised {first_line(exc)}",
                 f"fix the error at {_user_frame(exc, root)}",
+                code="builder-raised",
             ) from exc
         except BaseException as exc:  # sys.exit() & co. at import time
             raise stopped(stage, f"importing '{module_name}' for '{spec}'", exc,
@@ -63,10 +65,12 @@ def resolve_callable(spec: str, root: Path, extra_paths: list[Path], stage: str 
                 f"'{module_name}' has no callable '{attr}'{suggestion}",
                 f"define {attr} in {getattr(module, '__file__', module_name)} or fix `{spec}` "
                 "in the config",
+                code="builder-not-found",
             )
         target = getattr(target, part)
     if not callable(target):
-        raise GateError(stage, f"'{spec}' is not callable", "point the config at a function")
+        raise GateError(stage, f"'{spec}' is not callable", "point the config at a function",
+                        code="builder-not-callable")
     return target
 
 
@@ -217,8 +221,10 @@ def _build_optimizer(optimizer: Any, model: Any) -> None:
         optimizer.build(model.trainable_variables)
     except Exception as exc:
         raise GateError(
-            "build", f"building the optimizer {type(optimizer).__name__} failed: {exc}",
+            "build", f"building the optimizer {type(optimizer).__name__} for the model's "
+            f"{len(model.trainable_variables)} trainable variables failed: {first_line(exc)}",
             "compile the model with a standard Keras optimizer in the builder",
+            code="optimizer-build-failed",
         ) from exc
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from restore_gate.errors import GateError
+from restore_gate.errors import GateError, first_line
 from restore_gate.runtime import import_tensorflow
 
 
@@ -33,7 +33,7 @@ def make_strategy(spec: str | dict | None) -> Any | None:
     except (ValueError, RuntimeError, tf.errors.OpError) as exc:
         raise GateError(
             "build", f"cannot create the {kind} strategy of model.strategy (devices "
-            f"{devices or 'default'}): {type(exc).__name__}: {str(exc).splitlines()[0]}",
+            f"{devices or 'default'}): {first_line(exc)}",
             "name devices this runner has (`tf.config.list_logical_devices()`), or run on a "
             "runner with them",
         ) from exc

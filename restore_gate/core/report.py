@@ -200,5 +200,6 @@ def validate_report(data: object, origin: str) -> dict[str, Any]:
             f"{origin} is not a valid restore-gate report: at {where}: {errors[0].message[:300]}"
             + (f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""),
             "pass the JSON file written by `restore-gate check --report`, unmodified",
+            code="report-invalid",
         )
     return data  # type: ignore[return-value]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from restore_gate.branch.build import resolve_callable
-from restore_gate.errors import GateError, stopped
+from restore_gate.errors import GateError, first_line, stopped
 from restore_gate.settings.config import Config
 
 DEFAULT_GOLDEN_SAMPLES = 64
@@ -38,7 +38,7 @@ def load_eval_data(config: Config) -> tuple[Any, Any] | None:
     try:
         data = loader()
     except Exception as exc:
-        raise GateError("evaluate", f"evaluation.data {spec} raised {type(exc).__name__}: {exc}",
+        raise GateError("evaluate", f"evaluation.data {spec} raised {first_line(exc)}",
                         "fix the data function or the data files it reads") from exc
     except BaseException as exc:
         raise stopped("evaluate", f"the data callable {spec} (evaluation.data)", exc) from exc
@@ -131,8 +131,7 @@ def _guarded(run: Any, what: str, hint: str) -> Any:
     try:
         return run()
     except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        raise GateError("evaluate", f"the restored model {what}: {type(exc).__name__}: {first}",
+        raise GateError("evaluate", f"the restored model {what}: {first_line(exc)}",
                         hint) from exc
     except BaseException as exc:  # the model's own (branch) code exited or interrupted
         raise stopped("evaluate", f"the restored model's code (run {what.removeprefix('failed ')})",

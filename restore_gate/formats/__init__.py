@@ -74,6 +74,7 @@ def detect(path: Path) -> tuple[str, Path]:
             "inspect", f"checkpoint {path} not found",
             "pass an existing checkpoint prefix, folder, SavedModel folder, .weights.h5, .h5, "
             ".keras or bundle .tar.gz",
+            code="checkpoint-not-found",
         )
     raise GateError(
         "inspect",
@@ -81,6 +82,7 @@ def detect(path: Path) -> tuple[str, Path]:
         "pass a checkpoint prefix or folder (tf.train.Checkpoint or tf.compat.v1 Saver), a "
         "SavedModel folder, a .weights.h5, .h5 or .keras file or a `restore-gate snapshot` "
         "bundle, or set `checkpoint.format` in the config",
+        code="unknown-format",
     )
 
 
@@ -92,6 +94,7 @@ def read(path: Path, declared: str = "auto") -> CheckpointInfo:
             "inspect",
             f"{path} looks like a {fmt} file, but the config says checkpoint.format: {declared}",
             f"set checkpoint.format to {fmt} or auto, or point --checkpoint at a {declared}",
+            code="format-mismatch",
         )
     return ADAPTERS[fmt].read(target)
 
@@ -206,4 +209,5 @@ def _adapter(info: CheckpointInfo) -> Adapter:
         "restore",
         f"restoring a {info.format} into the branch model is not supported",
         "release a tf.train.Checkpoint, SavedModel, .weights.h5 or .keras file",
+        code="restore-unsupported",
     )

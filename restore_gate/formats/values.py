@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from restore_gate.core.pairing import Pairing
-from restore_gate.errors import GateError
+from restore_gate.errors import GateError, first_line
 
 
 def restore_values(
@@ -39,11 +39,11 @@ def restore_values(
         except (GateError, *passthrough):
             raise
         except Exception as exc:
-            first = str(exc).splitlines()[0] if str(exc) else ""
             raise GateError(
                 "restore",
-                f"{described} failed although the metadata match: {type(exc).__name__}: {first}",
+                f"{described} failed although the metadata match: {first_line(exc)}",
                 "report this with the checkpoint's `restore-gate inspect --json` output",
+                code="restore-failed",
             ) from exc
     else:
         for pairing in (model, optimizer or Pairing()):
@@ -63,6 +63,7 @@ def verify(model: Pairing, read_value: Callable[[str], Any]) -> int:
                 f"{ckpt.key}",
                 "the model's object graph and the checkpoint disagree; report this with "
                 "`restore-gate inspect --json` output",
+                code="restore-unverified",
             )
     return len(model.compatible)
 

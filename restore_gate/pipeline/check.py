@@ -82,6 +82,7 @@ def stage(report: Report, name: str, quiet: bool = False,
             f"unexpected {type(exc).__name__} while running the {name} stage: {exc}",
             "this is a restore-gate bug unless the message says otherwise: please report it "
             "with the traceback printed above",
+            code="unexpected-exception",
         )
         traceback.print_exc()
         report.add_error(error)

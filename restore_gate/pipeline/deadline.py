@@ -49,6 +49,7 @@ def timeout_error(stage: str, seconds: float, killed: bool = False) -> GateError
         "find what runs that long in this stage (a builder or data callable that loops or "
         "waits, a huge evaluation set); if it is legitimately slow, raise the limit with "
         "`limits: {stage_seconds: N}` in the config or `--stage-timeout N`",
+        code="stage-timeout",
     )
 
 

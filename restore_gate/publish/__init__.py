@@ -67,7 +67,8 @@ def load_reports(paths: list[Path]) -> list[dict[str, Any]]:
             data = json.loads(raw, parse_constant=_not_json)
         except (ValueError, RecursionError) as exc:
             raise GateError("publish", f"report {path} is not JSON: {str(exc)[:200]}",
-                            "pass the JSON file written by `restore-gate check --report`") from None
+                            "pass the JSON file written by `restore-gate check --report`",
+                            code="report-not-json") from None
         reports.append(rejudged(validate_report(data, str(path)), path))
     return reports
 
@@ -86,6 +87,7 @@ def rejudged(report: dict[str, Any], path: Path) -> dict[str, Any]:
             f"report {path} claims {claimed}, but its contents give {actual} "
             f"({_why(report, actual)}): it was altered or not written by `restore-gate check`",
             "publish the report `restore-gate check --report` wrote, unmodified",
+            code="report-verdict-mismatch",
         )
     return report
 

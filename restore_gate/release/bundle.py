@@ -174,6 +174,7 @@ def _too_big(bundle: Path, size: int, budget: int) -> GateError:
         f"most {MAX_UNPACKED_BYTES})",
         "a release bundle is a checkpoint, which barely compresses: this looks like a "
         "decompression bomb; re-create the bundle with `restore-gate snapshot`",
+        code="bundle-too-large",
     )
 
 
@@ -195,7 +196,8 @@ def members(archive: tarfile.TarFile, label: str) -> Iterator[tarfile.TarInfo]:
         reason = unsafe(member)
         if reason:
             raise GateError("fetch", f"refusing to unpack {label}: {member.name!r} is {reason}",
-                            "re-create the bundle with `restore-gate snapshot`")
+                            "re-create the bundle with `restore-gate snapshot`",
+                            code="bundle-unsafe-member")
         archive.members.clear()  # tarfile keeps every header it read: drop them as we go
         yield member
 
@@ -237,7 +239,8 @@ def checkpoint_in(target: Path, manifest: dict[str, Any] | None) -> Path:
     path = (target / manifest["checkpoint"]).resolve()
     if not path.is_relative_to(target.resolve()):
         raise GateError("fetch", f"the manifest's checkpoint path {manifest['checkpoint']!r} "
-                        "leaves the bundle", "re-create the bundle with `restore-gate snapshot`")
+                        "leaves the bundle", "re-create the bundle with `restore-gate snapshot`",
+                        code="bundle-unsafe-member")
     check_state_file(path, target)
     return path
 

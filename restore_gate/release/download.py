@@ -98,6 +98,7 @@ def _from_release(repo: Repo, pattern: str, tag: str | None) -> Fetched:
             f"(its assets: {names})",
             "fix checkpoint.release.asset in the config, or upload the bundle to the release "
             "(a release without the asset cannot be checked, so this is not a pass)",
+            code="release-asset-missing",
         )
     if len(matches) > 1:
         raise GateError("fetch", f"release {release['tag_name']} has {len(matches)} assets "
@@ -165,7 +166,8 @@ def fetch_url(url: str) -> Fetched:
     if response.status_code != 200:
         response.close()
         raise GateError("fetch", f"downloading {shown} answered HTTP {response.status_code}",
-                        "check the URL (is it public?), or use a release source")
+                        "check the URL (is it public?), or use a release source",
+                        code="download-http-error")
     save(response, target, expected, _length(response), name)
     notices = [] if expected else [f"{shown} was not verified: add #sha256=<hex> to pin it."]
     return Fetched(target, shown, notices)
@@ -215,7 +217,7 @@ def save(response: requests.Response, target: Path, expected: str | None, size: 
                 meter.add(len(block))
                 if meter.done > MAX_DOWNLOAD:
                     raise GateError("fetch", f"{label} is larger than {MAX_DOWNLOAD} bytes",
-                                    "release a smaller checkpoint")
+                                    "release a smaller checkpoint", code="download-too-large")
         meter.finish()
         if size is not None and meter.done != size:
             raise GateError("fetch", f"{label}: got {meter.done} of {size} bytes",
@@ -224,7 +226,7 @@ def save(response: requests.Response, target: Path, expected: str | None, size: 
             raise GateError(
                 "fetch", f"{label}: sha256 {sha.hexdigest()} does not match the published digest "
                 f"sha256:{expected}", "the asset changed or was tampered with in transit: re-run, "
-                "and if it persists re-upload the asset")
+                "and if it persists re-upload the asset", code="download-digest-mismatch")
         check_archive(part, label)
         os.replace(part, target)
     except requests.RequestException as exc:

@@ -50,6 +50,7 @@ def resolve(spec: str | None, config: Config | None, workdir: Path) -> Checkpoin
         raise GateError(
             "fetch", "no checkpoint to check",
             "pass --checkpoint PATH|URL|release or set checkpoint.path in the config",
+            code="no-checkpoint",
         )
     if _remote(spec):
         return fetched(spec, section.get("release") or {}, workdir)

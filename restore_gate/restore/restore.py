@@ -39,6 +39,7 @@ def restore_release(config: Config, info: CheckpointInfo, built, report: Report)
             "restore",
             f"only {verified} of {len(built.variables)} model variables hold a checkpoint value",
             "report this with `restore-gate inspect --json` output",
+            code="restore-incomplete",
         )
     return model_pairing
 

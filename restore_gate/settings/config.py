@@ -122,13 +122,15 @@ def inside(root: Path, value: str, key: tuple, path: Path, lines: dict[tuple, in
     hint = f"name a path inside the repository, relative to its root ({root})"
     if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() \
             or PureWindowsPath(value).drive:
-        raise GateError("config", f"{where}: {value!r} is an absolute path", hint)
+        raise GateError("config", f"{where}: {value!r} is an absolute path", hint,
+                        code="path-outside-repository")
     relative = posixpath.normpath(value.replace("\\", "/"))
     if relative == ".." or relative.startswith("../"):
-        raise GateError("config", f"{where}: {value!r} leaves the repository", hint)
+        raise GateError("config", f"{where}: {value!r} leaves the repository", hint,
+                        code="path-outside-repository")
     if not (root / relative).resolve().is_relative_to(root.resolve()):
         raise GateError("config", f"{where}: {value!r} resolves (through a symlink) to a "
-                        "place outside the repository", hint)
+                        "place outside the repository", hint, code="path-outside-repository")
     return relative
 
 
@@ -162,6 +164,7 @@ def load_threshold_file(relative: str, read: Reader, named_at: str, path: Path) 
             "config",
             f"{named_at}: threshold file {relative} not found",
             "fix the `thresholds:` path in the config (relative to the repository root)",
+            code="threshold-file-missing",
         )
     data, lines = parse_yaml(text, path)
     validate(data, lines, path, "config.schema.json", pointer="#/$defs/thresholds")
@@ -195,6 +198,7 @@ def check_directions(thresholds: Any, lines: dict[tuple, int], path: Path,
             "use max_drop/warn_drop for metrics where higher is better (accuracy, auc, "
             "precision, recall, ...) and max_increase/warn_increase for the others (loss, "
             "errors)",
+            code="threshold-direction",
         )
 
 
@@ -277,6 +281,7 @@ def validate(
         "config",
         "invalid configuration:\n" + "\n".join(f"  - {m}" for m in messages),
         "fix the keys above; the README lists every key with an example",
+        code="config-invalid",
     )
 
 

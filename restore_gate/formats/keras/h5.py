@@ -88,8 +88,10 @@ def _layer_variables(weights: h5py.Group) -> list[CkptVariable]:
         if layer not in weights:
             if layer == TOP_LEVEL:
                 continue
-            raise GateError("inspect", f"layer group '{layer}' listed in layer_names is absent",
-                            "the file is truncated or was edited: re-create it")
+            raise GateError("inspect", f"{weights.file.filename}: layer group '{layer}' listed "
+                            f"in layer_names (at {weights.name}) is absent",
+                            "the file is truncated or was edited: re-create it",
+                            code="h5-layer-missing")
         group = weights[layer]
         for weight in attribute_list(group, "weight_names"):
             dataset = group[weight]

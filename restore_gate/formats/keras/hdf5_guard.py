@@ -36,7 +36,7 @@ def refuse_outside_storage(handle: h5py.File, label: str) -> None:
     if found:
         name, what = found[0]
         raise GateError("inspect", f"HDF5 object /{name} in {label} {what}: refused, none of "
-                        "its values were read", _HINT)
+                        "its values were read", _HINT, code="hdf5-external-link")
 
 
 def _problem(handle: h5py.File, name: str, link: Any) -> str | None:

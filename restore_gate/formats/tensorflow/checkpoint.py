@@ -23,7 +23,7 @@ from restore_gate.core.checkpoint import (
 from restore_gate.core.keys import is_keras2_positional_key, is_positional_key
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
-from restore_gate.errors import GateError
+from restore_gate.errors import GateError, first_line
 from restore_gate.formats import generation
 from restore_gate.formats.tensorflow import (
     _protos as _tf_protos,
@@ -92,12 +92,12 @@ def _parse_graph(prefix: Path, data: bytes) -> Any:
 
 
 def _unreadable(prefix: Path, exc: Exception) -> GateError:
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return GateError(
         "inspect",
-        f"cannot read checkpoint {prefix}: {type(exc).__name__}: {first_line}",
+        f"cannot read checkpoint {prefix}: {first_line(exc)}",
         "the file is truncated, corrupted or not a TensorFlow checkpoint: re-download or "
         "re-create the release asset",
+        code="checkpoint-unreadable",
     )
 
 

@@ -22,7 +22,7 @@ from restore_gate._compat.tensorflow import build_functions, build_v1_graph
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable, layer_of
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
-from restore_gate.errors import GateError
+from restore_gate.errors import GateError, first_line
 from restore_gate.formats.tensorflow import (
     _protos as _tf_protos,
 )
@@ -212,14 +212,13 @@ def load_check(path: Path, meta_graph: Any) -> None:
         else:
             build_v1_graph(path, graph)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise GateError(
             "restore",
-            f"TensorFlow {tf.__version__} cannot load the SavedModel {path}: "
-            f"{type(exc).__name__}: {first}",
+            f"TensorFlow {tf.__version__} cannot load the SavedModel {path}: {first_line(exc)}",
             "the release was written by a TensorFlow this version no longer reads (e.g. "
             "reference-typed TF1 variables or ops removed since): re-export it with a current "
             "TensorFlow, or release a tf.train.Checkpoint / .weights.h5 beside it",
+            code="saved-model-unloadable",
         ) from exc
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from restore_gate.core.report import Mismatch, TensorSpec
 from restore_gate.core.variables import BuiltModel
-from restore_gate.errors import GateError
+from restore_gate.errors import GateError, first_line
 from restore_gate.formats.tensorflow import _protos as _tf_protos
 from restore_gate.formats.tensorflow.saved_model_pb import parse_saved_model, serving_meta_graph
 from restore_gate.judge.compare import pair_renames
@@ -64,7 +64,7 @@ def of_branch(built: BuiltModel, style: str) -> dict[str, dict[str, Any]] | None
             raise GateError(
                 "restore",
                 f"writing the branch model's serving signature ({style}) failed: "
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                + first_line(exc),
                 "the release is a SavedModel: the branch model must still export for "
                 "serving; fix the model's call() or its inputs",
             ) from exc
