@@ -201,3 +201,14 @@ def test_a_function_level_import_is_seen(tmp_path):
     source.write_text("import os\n\ndef f():\n    import json\n    from restore_gate import x\n")
     found = [(targets, top) for _, targets, top in imports(source)]
     assert found == [(["os"], True), (["json"], False), (["restore_gate"], False)]
+
+
+def test_the_readme_map_names_every_part():
+    """README's "The packages, in data-flow order" shows every package and top-level module."""
+    text = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index("### The packages, in data-flow order")
+    block = text[start:text.index("```\n", text.index("```", start) + 3)]
+    parts = {part_of(name) for name in MODULES} - {"restore_gate", "__main__", "example"}
+    missing = [p for p in sorted(parts)
+               if f" {p}/" not in block and f" {p}.py" not in block and f"\n  {p}" not in block]
+    assert missing == []
