@@ -73,7 +73,7 @@ MOVES: dict[str, str] = {
     "check": "pipeline.check",
     "deadline": "pipeline.deadline",
     # presentation: Markdown, no TF, no I/O
-    "render": "present.comment",
+    "render": "present.render",  # split into markdown.py + comment.py by a later commit
     "diagnose": "present.diagnose",
     "layer_table": "present.layer_table",
     "grouping": "present.grouping",
