@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from restore_gate.core.checkpoint import CheckpointInfo
 from restore_gate.core.report import DriftEntry, Report
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
@@ -25,6 +26,7 @@ from restore_gate.judge.drift import (
     unjudged_outputs,
 )
 from restore_gate.release.source import CheckpointSource
+from restore_gate.restore.restore import restored_model
 from restore_gate.settings.config import Config
 
 PARITY_SAMPLES = 16
@@ -159,7 +161,7 @@ def _parity_sample(names: list[str], outputs: list[np.ndarray]) -> dict[str, lis
 
 
 def rebuild_at_ref(
-    config: Config, ref: str, workdir: Path, restore_into: Any, golden: Any, data: Any
+    config: Config, ref: str, workdir: Path, info: CheckpointInfo, golden: Any, data: Any
 ) -> Baseline:
     """Build the release's model from `ref`'s code, restore the same checkpoint, measure it."""
     repo = repo_root(config.root)
@@ -170,7 +172,7 @@ def rebuild_at_ref(
     try:
         sub_root = tree / config.root.resolve().relative_to(repo.resolve())
         ref_config = Config(path=sub_root / config.path.name, root=sub_root, data=config.data)
-        built = restore_into(ref_config)
+        built, _ = restored_model(ref_config, info)
         result = evaluate.run(built.model, config, golden, data)
         traced = _release_fingerprints(built.model, golden)
     finally:

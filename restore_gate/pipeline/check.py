@@ -29,7 +29,7 @@ from restore_gate.release.base_commit import base_checkpoint_file
 from restore_gate.release.bundle import digest
 from restore_gate.release.source import CheckpointSource, prefetch, resolve
 from restore_gate.restore.findings import positional_moves, version_skew
-from restore_gate.restore.restore import needs_optimizer_slots, restore_release, restored_model
+from restore_gate.restore.restore import needs_optimizer_slots, restore_release
 from restore_gate.runtime import describe_device, prepare_device
 from restore_gate.settings.base import apply_base, changes_notice, load_base_config
 from restore_gate.settings.config import DEFAULT_STAGE_SECONDS, Config, load_config
@@ -161,8 +161,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         ref = options.baseline_ref or config.section("baseline").get("ref")
         if ref:
             def rebuild(golden, data):
-                return rebuild_at_ref(config, ref, workdir, lambda c: restored_model(c, info)[0],
-                                      golden, data)
+                return rebuild_at_ref(config, ref, workdir, info, golden, data)
         measure(config, built, source, report, rebuild)
 
 
