@@ -1,4 +1,4 @@
-"""`inspect` without TensorFlow: its readers (formats/tf_index.py, formats/_tf_protos.py)
+"""`inspect` without TensorFlow: its readers (formats/tensorflow/: index.py, _protos.py)
 against TensorFlow's own, on checkpoints written here by plain TF/Keras calls and on the
 real artifacts in tests/data/external/testdata.
 

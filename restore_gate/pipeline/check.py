@@ -192,7 +192,7 @@ def _overrun(options: CheckOptions, report: Report,
 def apply_base_thresholds(config: Config, base: str, report: Report,
                           workdir: Path | None = None) -> None:
     """Use the base commit's verdict-deciding settings (checkpoint source, thresholds, allow,
-    baseline, optimizer policy: base_config.py) and the base's version of a checkpoint file
+    baseline, optimizer policy: settings/base.py) and the base's version of a checkpoint file
     the repository tracks; list the pull request's changes to them."""
     base_config, relative = load_base_config(config, base)
     if base_config is None:

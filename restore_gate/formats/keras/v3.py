@@ -201,9 +201,9 @@ def _optimizer_all_or_nothing(pairing: Pairing, info: CheckpointInfo, built: Bui
 
 def loading_layout(model: Any, info: CheckpointInfo) -> dict[str, Any]:
     """The saving walk's layout, with each variable moved to the path Keras's loading walk
-    reads it from (legacy files keep layers where older Keras wrote them): keras_walk.py."""
+    reads it from (legacy files keep layers where older Keras wrote them): keras/walk.py."""
 
-    with by_reference():  # no copy of the optimizer's state (keras_refs.py)
+    with by_reference():  # no copy of the optimizer's state (_compat/keras.py)
         saved_layout = saving_layout(model)
         loaded = load_layout(model, {v.key: v.shape for v in info.variables})
     if not loaded:

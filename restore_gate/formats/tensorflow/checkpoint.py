@@ -1,6 +1,6 @@
 """TF2 object-based checkpoints (`tf.train.Checkpoint`, CheckpointManager directories).
 
-Metadata comes from the `.index` table, read without TensorFlow (formats/tf_index.py):
+Metadata comes from the `.index` table, read without TensorFlow (formats/tensorflow/index.py):
 keys, shapes and dtypes; the `_CHECKPOINTABLE_OBJECT_GRAPH` entry gives the object graph
 with each variable's human `full_name`. Pairing replays TensorFlow's restore: a breadth-first
 walk from the root, matching children by name, first binding wins.
@@ -45,7 +45,7 @@ GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 def find_prefix(path: Path) -> Path | None:
     """The checkpoint prefix for a prefix, an `.index` file, a V1 file or a folder."""
-    return tf_files.find_prefix(path)  # state files, V1 files, shards: formats/tf_files.py
+    return tf_files.find_prefix(path)  # state files, V1 files, shards: formats/tensorflow/files.py
 
 
 def checkpoint_files(prefix: Path) -> list[Path]:

@@ -1,7 +1,7 @@
 """SavedModels (`tf.saved_model.save`, `model.export`, TF1 `SavedModelBuilder`).
 
 `saved_model.pb` is parsed without TensorFlow (its messages are declared in
-formats/_tf_protos.py): the serving meta graph gives the writer's `tensorflow_version`,
+formats/tensorflow/_protos.py): the serving meta graph gives the writer's `tensorflow_version`,
 its signatures and any device pins. The values are the checkpoint in `variables/`, read
 by the TF2 reader (object graph) or the TF1 one (names). Matching into the branch model:
 

@@ -1,5 +1,5 @@
 """`saved_model.pb` / `.pbtxt` as protobuf messages, without TensorFlow (the messages are
-declared in formats/_tf_protos.py). Shared by the SavedModel adapter and the signatures it
+declared in formats/tensorflow/_protos.py). Shared by the SavedModel adapter and the signatures it
 compares, so neither imports the other for it."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ def parse_saved_model(path: Path) -> Any:
     """The `SavedModel` proto of a folder; a GateError naming the file if unreadable."""
     binary, text = path / "saved_model.pb", path / "saved_model.pbtxt"
     target = binary if binary.is_file() else text
-    try:  # the messages are declared in formats/_tf_protos.py: no TensorFlow needed
+    try:  # the messages are declared in formats/tensorflow/_protos.py: no TensorFlow needed
         data = target.read_bytes()
         if target == text:
             proto = _tf_protos.parse_text("SavedModel", data.decode("utf-8"))

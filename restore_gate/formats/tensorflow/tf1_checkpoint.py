@@ -1,7 +1,7 @@
 """TF1 name-based checkpoints (`tf.compat.v1.train.Saver`, V2 and the older V1 format).
 
 The values are keyed by variable name (`dense/kernel`, `dense/kernel/Adam`); inspect reads
-both formats' tables without TensorFlow (formats/tf_index.py), restore uses TF's own
+both formats' tables without TensorFlow (formats/tensorflow/index.py), restore uses TF's own
 `load_checkpoint`. A `.meta` file beside the prefix records the
 writer's TensorFlow version. Matching is by name, as `Saver.restore` does: a branch
 variable `dense/kernel:0` (a `tf.compat.v1` graph builder run through
