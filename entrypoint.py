@@ -239,31 +239,13 @@ def report_outputs(path: str, report: dict | None) -> dict[str, str]:
 
 
 def verified_report(code: int | None) -> tuple[int, dict | None]:
-    """(exit code, report) from the report copied back into the workspace, never from the
-    check's exit status alone: the report is loaded bounded and strict (publish's loader),
-    validated, re-judged, and must agree with `code`; else (ERROR, None), with the reason."""
-    from restore_gate.errors import GateError
-    from restore_gate.publish import load_reports
-    from restore_gate.report import exit_code
+    """(exit code, report) from the report copied into the workspace (copied_report.verify),
+    never from the check's exit status alone; the reason annotated when it is an error."""
+    from restore_gate.copied_report import verify
 
-    if code is None or not Path(REPORT).is_file():
-        annotate("error", "`restore-gate check` ended without writing its report: the branch's "
-                 "code stopped it (sys.exit, os._exit, a signal or a crash); this is an error, "
-                 "never a pass")
-        return ERROR, None
-    try:
-        report = load_reports([Path(REPORT)])[0]
-    except (GateError, RecursionError, OSError) as exc:
-        reason = exc.message if isinstance(exc, GateError) else type(exc).__name__
-        annotate("error", f"the check's report cannot be trusted: {reason[:500]}; the verdict is "
-                 "error, never a pass (the branch's code may have replaced it)")
-        return ERROR, None
-    judged = exit_code(report["verdict"])
-    if judged != code:
-        annotate("error", f"`restore-gate check` exited {code}, but its report {REPORT} judges "
-                 f"{report['verdict']} (exit {judged}): something in the branch's code changed "
-                 "the exit status (atexit, os._exit) or the report; the verdict is error")
-        return ERROR, None
+    code, report, problem = verify(Path(REPORT), code)
+    if problem:
+        annotate("error", problem)
     return code, report
 
 
@@ -404,24 +386,14 @@ def publish_arguments(inputs: Inputs, reports: list[str], event: str | None) -> 
     return [*argv, "--", *reports]
 
 
-UNVERIFIED = ("**restore-gate: error.** The check's report could not be verified, so nothing "
-              "of it is shown here: see the step's log for the reason.\n")
-
-
 def write_summary(path: str | None, report: dict | None) -> None:
     """In `check` mode (nothing published), the verified report goes to the job summary, every
-    layer (not only those the comment has room for), rendered by this process; without a
-    verified report, a fixed line (never the child's markdown)."""
-    if not path:
-        return
-    from restore_gate.links import SourceLinks
-    from restore_gate.publish.merge import summary_body
-    from restore_gate.publish.workflow import write_summary as append_summary
+    layer (not only those the comment has room for); else a fixed line (copied_report)."""
+    if path:
+        from restore_gate.copied_report import summary_text
+        from restore_gate.publish.workflow import write_summary as append_summary
 
-    text = UNVERIFIED
-    if report is not None:
-        text = summary_body([report], links=SourceLinks.from_actions()).rstrip("\n") + "\n"
-    append_summary(Path(path), text)
+        append_summary(Path(path), summary_text(report))
 
 
 def main() -> int:

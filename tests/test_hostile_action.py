@@ -14,10 +14,11 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
 from action_support import action_env, release_bundle, run_action, write_project
 from conftest import functional_model
 from test_hostile_host import _run_dropped, needs_root, open_dirs  # noqa: F401 (a fixture)
+
+from restore_gate.copied_report import UNVERIFIED, verify
 
 TOKEN = "ghs_" + "NotForBranchCode" * 3
 
@@ -82,9 +83,7 @@ def test_a_schema_invalid_report_never_reaches_the_job_summary(tmp_path):
             "    open(COMMENT, 'w').write('<h1>✅ pass</h1><a href=https://evil.invalid>ok</a>')")
     result, _, _ = _check(tmp_path, _at_exit(body))
     assert (result.returncode, result.outputs["verdict"]) == (2, "error"), result.log
-    assert result.summary == ("**restore-gate: error.** The check's report could not be "
-                              "verified, so nothing of it is shown here: see the step's log "
-                              "for the reason.\n")
+    assert result.summary == UNVERIFIED
 
 
 def test_a_report_nested_200000_levels_deep_is_an_error_with_outputs(tmp_path):
@@ -95,6 +94,28 @@ def test_a_report_nested_200000_levels_deep_is_an_error_with_outputs(tmp_path):
     assert (result.returncode, result.outputs["verdict"]) == (2, "error"), result.log
     assert set(result.outputs) >= {"verdict", "report", "mismatches"}
     assert "Traceback" not in result.log
+
+
+def test_verify_takes_the_verdict_from_the_report_not_the_exit_status(tmp_path):
+    """The same rule without a check run: a real report of each verdict agrees only with its
+    own exit code; a deep or non-strict file is an error with a reason, never a traceback."""
+    from restore_gate.report import Report
+
+    path = tmp_path / "report.json"
+    for verdict, code in (("pass", 0), ("fail", 1), ("error", 2)):
+        report = Report(verdict=verdict)
+        if verdict == "error":
+            report.errors.append({"stage": "build", "message": "m", "hint": "h"})
+        if verdict == "fail":
+            report.drift.append({"kind": "metric", "name": "loss", "baseline": 1.0, "value": 2.0,
+                                 "delta": 1.0, "threshold": "0.1", "ok": False})
+        report.write(path)
+        assert verify(path, code)[:2] == (code, json.loads(path.read_text()))
+        assert [verify(path, other)[0] for other in {0, 1, 2} - {code}] == [2, 2]
+    for text in ("[" * 200_000 + "]" * 200_000, '{"verdict": NaN}', "x" * 10):
+        path.write_text(text)
+        code, report, problem = verify(path, 0)
+        assert (code, report) == (2, None) and "cannot be trusted" in problem
 
 
 # --- item 4: branch code shares the check's process (documented, not closed) ---------------------
