@@ -5,9 +5,10 @@ reads the inputs, downloads the release (`check --fetch-only`), and publishes. T
 code (`restore-gate check`, which imports the builder and the data callable) and
 `pip install -r requirements` (whose packages run setup.py) run in child processes as an
 unprivileged user (`RESTORE_GATE_USER`; the image sets, and the default is, `nobody`) with
-no token in their environment, in a virtual environment of their own that sees the image's
-packages after its own. A different uid cannot read the root process's
-`/proc/<pid>/environ` or memory, signal it, or write its files; the child writes into a
+an allowlisted environment (`child_environment`: no token, no secret, no command file), while
+the runner's command files are closed to them (`CommandFiles`), in a virtual environment of
+their own that sees the image's packages after its own. A different uid cannot read the root
+process's `/proc/<pid>/environ` or memory, signal it, or write its files; the child writes into a
 private folder and the action copies the report from there (a regular file, bounded).
 
 Where the action is not root, it cannot change user: it warns, and the README's fork-safe
