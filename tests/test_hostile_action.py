@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from action_support import action_env, release_bundle, run_action, write_project
@@ -196,7 +197,8 @@ def _write_command_files(paths: dict[str, str]) -> str:
 @needs_root
 def test_a_builder_as_nobody_cannot_write_0666_command_files(open_dirs):  # noqa: F811
     """Attack: under act (or a self-hosted runner with a loose umask) the command files are
-    0666; the builder, running as `nobody`, appends `verdict=pass` to GITHUB_OUTPUT and
+    0666; the builder, running as `nobody` in a workspace owned by the runner's uid (1001),
+    appends `verdict=pass` to GITHUB_OUTPUT and
     `LD_PRELOAD=…` to GITHUB_ENV for later steps. While branch code runs they are 0600."""
     from test_hostile_host import _commit_all
 
@@ -206,6 +208,7 @@ def test_a_builder_as_nobody_cannot_write_0666_command_files(open_dirs):  # noqa
         os.chmod(env[name], 0o666)
     _branch(workspace, 16, _write_command_files(env))
     base = _commit_all(workspace)
+    subprocess.run(["chown", "-R", "1001:1001", str(workspace)], check=True)  # the runner's
     Path(env["GITHUB_EVENT_PATH"]).write_text(
         json.dumps({"pull_request": {"number": 7, "base": {"sha": base}}}))
     result = _run_dropped(workspace, env)
