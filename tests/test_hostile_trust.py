@@ -261,6 +261,90 @@ def test_the_model_and_evaluation_stay_the_branchs(tmp_path, released):
     assert code == 1 and report["model"]["builder"] == "net:build"
 
 
+# --- issue 15, items 2 and 3: a symlinked config, an unresolvable --base -----------------
+
+SIGMOID = ('activation="relu"', 'activation="sigmoid"')
+GATE = "checkpoint: {path: release/model.tar.gz}\n" + EVALUATION
+TIGHT = "thresholds: {outputs: {atol: 1.0e-5, rtol: 1.0e-4}}\n"
+# Loose enough that relu -> sigmoid passes: outputs, top-1 changes and the loss.
+SLACK = ("thresholds: {outputs: {atol: 100.0, rtol: 100.0, max_top1_changed: 1.0}, "
+         "metrics: {loss: {max_increase: 1000.0}}}\n")
+
+
+def test_a_config_replaced_by_a_symlink_to_loosened_settings_is_refused(tmp_path, released):
+    """Attack: the pull request swaps relu for sigmoid and replaces `.restore-gate.yml` by a
+    symlink to a new file with loose thresholds: the base lookup followed the link, found no
+    `loose.yml` at the base commit, called it "the base has no config", and the PR's own
+    thresholds passed the change (exit 0)."""
+    repo = repository(tmp_path, released, GATE + TIGHT)
+    base = repo.commit()
+    repo.write("model.py", functional_model().replace(*SIGMOID))
+    repo.write("loose.yml", repo.config(GATE + SLACK).read_text())
+    (repo.root / ".restore-gate.yml").unlink()
+    (repo.root / ".restore-gate.yml").symlink_to("loose.yml")
+    code, report = repo.check(base=base, cli=True)
+    assert (code, report["verdict"]) == (2, "error"), report["notices"]
+    error = report["errors"][0]
+    assert error["stage"] == "config" and ".restore-gate.yml" in error["message"]
+    assert "symlink" in error["message"] and "--config" in error["hint"]
+
+
+def test_a_symlinked_threshold_file_is_refused(tmp_path, released):
+    """Attack: relu -> sigmoid, and `thresholds.yml` replaced by a symlink to a loose file:
+    without --base the link decided (exit 0); with it the base's file did. Both refuse it."""
+    repo = repository(tmp_path, released, GATE + "thresholds: thresholds.yml\n",
+                      **{"thresholds.yml": STRICT, "loose.yml": SLACK[12:]})
+    base = repo.commit()
+    repo.write("model.py", functional_model().replace(*SIGMOID))
+    (repo.root / "thresholds.yml").unlink()
+    (repo.root / "thresholds.yml").symlink_to("loose.yml")
+    for given in (None, base):
+        code, report = repo.check(base=given)
+        assert code == 2 and "thresholds.yml" in report["errors"][0]["message"]
+        assert "symlink" in report["errors"][0]["message"]
+
+
+def test_a_base_commit_whose_config_is_a_symlink_is_an_error(tmp_path, released):
+    """Fail closed: git lists a symlink at the base commit's config path; that is not "the
+    base has no config"."""
+    repo = repository(tmp_path, released, GATE + TIGHT)
+    (repo.root / ".restore-gate.yml").rename(repo.root / "real.yml")
+    (repo.root / ".restore-gate.yml").symlink_to("real.yml")
+    base = repo.commit()
+    (repo.root / ".restore-gate.yml").unlink()
+    (repo.root / "real.yml").rename(repo.root / ".restore-gate.yml")
+    code, report = repo.check(base=base)
+    assert code == 2 and "at the base commit" in report["errors"][0]["message"]
+    assert "is a symlink" in report["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("ref", ["mian", "0" * 40])
+def test_a_base_ref_git_cannot_resolve_is_an_error_not_the_prs_settings(tmp_path, released, ref):
+    """Attack (by accident): `--base mian` (a typo) or a base sha a `fetch-depth: 1` checkout
+    did not fetch: it read as "the base has no config", and the PR's loose thresholds passed
+    its relu -> sigmoid change (exit 0)."""
+    repo = repository(tmp_path, released, GATE + TIGHT)
+    repo.commit()
+    repo.write("model.py", functional_model().replace(*SIGMOID))
+    repo.config(GATE + SLACK)
+    code, report = repo.check(base=ref, cli=True)
+    assert (code, report["verdict"]) == (2, "error"), report["notices"]
+    error = report["errors"][0]
+    assert error["stage"] == "config" and repr(ref) in error["message"]
+    assert "fetch-depth: 2" in error["hint"] and "git fetch origin" in error["hint"]
+
+
+def test_the_base_commit_decides_with_a_real_base_ref(tmp_path, released):
+    """Control for the two above: the same change against the resolvable base fails (exit 1)."""
+    repo = repository(tmp_path, released, GATE + TIGHT)
+    repo.commit()
+    git(repo.root, "branch", "main")
+    repo.write("model.py", functional_model().replace(*SIGMOID))
+    repo.config(GATE + SLACK)
+    code, report = repo.check(base="main")
+    assert code == 1 and report["extra"]["base"]["applied"] == "base"
+
+
 # --- item 8: containment -------------------------------------------------------------------
 
 def manager_folder(tmp_path: Path, state: str) -> Path:
