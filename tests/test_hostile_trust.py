@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -343,6 +344,44 @@ def test_the_base_commit_decides_with_a_real_base_ref(tmp_path, released):
     repo.config(GATE + SLACK)
     code, report = repo.check(base="main")
     assert code == 1 and report["extra"]["base"]["applied"] == "base"
+
+
+def test_the_action_refuses_a_config_replaced_by_a_symlink(released):
+    """Attack, through the action (as root, the workspace owned by the runner's uid 1001, the
+    branch as `nobody`): the pull request doubles the hidden layer and replaces
+    `.restore-gate.yml` by a symlink to a config naming a checkpoint of its own model: the
+    step passed (exit 0)."""
+    from action_support import action_env, checkout
+    from test_hostile_host import _run_dropped, needs_root
+
+    if needs_root.args[0]:
+        pytest.skip(needs_root.kwargs["reason"])
+    workspace, temp = (Path(tempfile.mkdtemp(prefix="restore-gate-trust-")) for _ in "ab")
+    try:
+        repo = Repo(workspace)
+        repo.write("model.py", functional_model())
+        repo.config("checkpoint: {path: release/model.weights.h5}\n")
+        shutil.copytree(released, workspace / "release")
+        base = checkout(workspace)
+        repo.write("model.py", functional_model(units=16))
+        save_release(repo.build(), workspace / "mine", "h5")
+        repo.write("loose.yml", repo.config("checkpoint: {path: mine/model.weights.h5}\n")
+                   .read_text())
+        (workspace / ".restore-gate.yml").unlink()
+        (workspace / ".restore-gate.yml").symlink_to("loose.yml")
+        for folder in (workspace, temp):
+            subprocess.run(["chown", "-R", "-h", "1001:1001", str(folder)], check=True)
+            folder.chmod(0o755)
+        env = action_env(workspace, temp, {"mode": "check"}, "token",
+                         {"pull_request": {"number": 7, "base": {"sha": base}}})
+        result = _run_dropped(workspace, env)
+        assert (result.returncode, result.outputs.get("verdict")) == (2, "error"), result.log
+        report = json.loads((workspace / "restore-gate-report.json").read_text())
+        assert ".restore-gate.yml" in report["errors"][0]["message"]
+        assert "symlink" in report["errors"][0]["message"]
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 # --- item 8: containment -------------------------------------------------------------------
