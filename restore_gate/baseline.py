@@ -135,15 +135,10 @@ def git_file(repo: Path, commit: str, path: str, label: str) -> str | None:
     """A regular file's text at `commit`, looked up by `path` as given (no symlink followed);
     None only when git says the commit has no entry there. A symlink, a folder, a submodule
     or any other git failure is a GateError: it must not read as "no such file"."""
-    listing = _git(repo, "ls-tree", "-z", "--full-tree", commit, "--", path)
-    if listing.returncode != 0:
-        raise GateError("config", f"git cannot list {path} at {label}: "
-                        f"{listing.stderr.decode(errors='replace').strip()[-300:]}", FETCH_BASE)
-    entries = [e.split(b"\t", 1) for e in listing.stdout.split(b"\0") if b"\t" in e]
-    found = next((meta.split() for meta, name in entries if name == path.encode()), None)
-    if found is None:
+    entry = _entry(repo, commit, path, label)
+    if entry is None:
         return None
-    mode, kind, oid = (part.decode() for part in found)
+    path, (mode, kind, oid) = entry
     if mode == "120000" or kind != "blob":
         what = "a symlink" if mode == "120000" else f"a {kind} (not a file)"
         raise GateError("config", f"{path} at {label} is {what}",
@@ -158,6 +153,33 @@ def git_file(repo: Path, commit: str, path: str, label: str) -> str | None:
     except UnicodeDecodeError as exc:
         raise GateError("config", f"{path} at {label} is not UTF-8 text",
                         "save the file as UTF-8") from exc
+
+
+def _entry(repo: Path, commit: str, path: str, label: str) -> tuple[str, tuple] | None:
+    """(path, entry) of the file at `path`, or of the first folder on the way that git lists
+    as something else (a symlink to a folder: not "no such file"); None: git lists neither."""
+    found = _tree_entry(repo, commit, path, label)
+    if found is not None:
+        return path, found
+    parts = path.split("/")
+    for folder in ("/".join(parts[:depth]) for depth in range(1, len(parts))):
+        entry = _tree_entry(repo, commit, folder, label)
+        if entry is None:
+            return None
+        if entry[1] != "tree":
+            return folder, entry
+    return None
+
+
+def _tree_entry(repo: Path, commit: str, path: str, label: str) -> tuple[str, ...] | None:
+    """(mode, type, object) of the entry git lists at `path` in `commit`; None: no entry."""
+    listing = _git(repo, "ls-tree", "-z", "--full-tree", commit, "--", path)
+    if listing.returncode != 0:
+        raise GateError("config", f"git cannot list {path} at {label}: "
+                        f"{listing.stderr.decode(errors='replace').strip()[-300:]}", FETCH_BASE)
+    entries = [e.split(b"\t", 1) for e in listing.stdout.split(b"\0") if b"\t" in e]
+    found = next((meta.split() for meta, name in entries if name == path.encode()), None)
+    return None if found is None else tuple(part.decode() for part in found)
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:

@@ -305,18 +305,33 @@ def test_a_symlinked_threshold_file_is_refused(tmp_path, released):
         assert "symlink" in report["errors"][0]["message"]
 
 
-def test_a_base_commit_whose_config_is_a_symlink_is_an_error(tmp_path, released):
-    """Fail closed: git lists a symlink at the base commit's config path; that is not "the
-    base has no config"."""
-    repo = repository(tmp_path, released, GATE + TIGHT)
-    (repo.root / ".restore-gate.yml").rename(repo.root / "real.yml")
-    (repo.root / ".restore-gate.yml").symlink_to("real.yml")
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_a_base_commit_whose_config_is_a_symlink_is_an_error(tmp_path, released, link):
+    """Fail closed: at the base commit, git lists a symlink at the config's path, or at a
+    folder on its way (`ci -> conf`); the pull request replaces it by a real file with loose
+    settings. Either used to read as "the base has no config": the PR's settings passed its
+    relu -> sigmoid change (exit 0)."""
+    repo = repository(tmp_path, released, "checkpoint: {path: ../release/model.tar.gz}\n"
+                      + EVALUATION + TIGHT)
+    config = repo.root / "ci" / "gate.yml"
+    (repo.root / "conf").mkdir()
+    (repo.root / ".restore-gate.yml").rename(repo.root / "conf" / "real.yml")
+    linked = (repo.root / "ci") if link == "folder" else config
+    linked.parent.mkdir(exist_ok=True)
+    linked.symlink_to("../conf" if link == "folder" else "../conf/real.yml")
+    if link == "folder":
+        (repo.root / "conf" / "real.yml").rename(repo.root / "conf" / "gate.yml")
     base = repo.commit()
-    (repo.root / ".restore-gate.yml").unlink()
-    (repo.root / "real.yml").rename(repo.root / ".restore-gate.yml")
-    code, report = repo.check(base=base)
-    assert code == 2 and "at the base commit" in report["errors"][0]["message"]
-    assert "is a symlink" in report["errors"][0]["message"]
+    linked.unlink()
+    config.parent.mkdir(exist_ok=True)
+    config.write_text((repo.root / "conf" / ("gate.yml" if link == "folder" else "real.yml"))
+                      .read_text().replace(TIGHT, SLACK))
+    repo.write("model.py", functional_model().replace(*SIGMOID))
+    report = run_check(CheckOptions(config, quiet=True, base=base)).to_dict()
+    assert report["verdict"] == "error", report["notices"]
+    message = report["errors"][0]["message"]
+    assert "at the base commit" in message and "is a symlink" in message
+    assert message.startswith(f"{'ci' if link == 'folder' else 'ci/gate.yml'} at the base")
 
 
 @pytest.mark.parametrize("ref", ["mian", "0" * 40])
