@@ -305,33 +305,39 @@ def test_a_symlinked_threshold_file_is_refused(tmp_path, released):
         assert "symlink" in report["errors"][0]["message"]
 
 
-@pytest.mark.parametrize("link", ["file", "folder"])
-def test_a_base_commit_whose_config_is_a_symlink_is_an_error(tmp_path, released, link):
-    """Fail closed: at the base commit, git lists a symlink at the config's path, or at a
-    folder on its way (`ci -> conf`); the pull request replaces it by a real file with loose
-    settings. Either used to read as "the base has no config": the PR's settings passed its
-    relu -> sigmoid change (exit 0)."""
-    repo = repository(tmp_path, released, "checkpoint: {path: ../release/model.tar.gz}\n"
-                      + EVALUATION + TIGHT)
-    config = repo.root / "ci" / "gate.yml"
-    (repo.root / "conf").mkdir()
-    (repo.root / ".restore-gate.yml").rename(repo.root / "conf" / "real.yml")
-    linked = (repo.root / "ci") if link == "folder" else config
-    linked.parent.mkdir(exist_ok=True)
-    linked.symlink_to("../conf" if link == "folder" else "../conf/real.yml")
-    if link == "folder":
-        (repo.root / "conf" / "real.yml").rename(repo.root / "conf" / "gate.yml")
+def test_a_base_commit_whose_config_is_a_symlink_is_an_error(tmp_path, released):
+    """Fail closed: git lists a symlink at the base commit's config path; that is neither
+    "the base has no config" nor a config (git's text of a link is its target)."""
+    repo = repository(tmp_path, released, GATE + TIGHT)
+    (repo.root / ".restore-gate.yml").rename(repo.root / "real.yml")
+    (repo.root / ".restore-gate.yml").symlink_to("real.yml")
     base = repo.commit()
-    linked.unlink()
-    config.parent.mkdir(exist_ok=True)
-    config.write_text((repo.root / "conf" / ("gate.yml" if link == "folder" else "real.yml"))
-                      .read_text().replace(TIGHT, SLACK))
-    repo.write("model.py", functional_model().replace(*SIGMOID))
+    (repo.root / ".restore-gate.yml").unlink()
+    (repo.root / "real.yml").rename(repo.root / ".restore-gate.yml")
+    code, report = repo.check(base=base)
+    assert code == 2 and report["errors"][0]["message"].startswith(
+        f".restore-gate.yml at the base commit {base} is a symlink")
+
+
+def test_a_config_under_a_folder_the_base_links_is_not_a_missing_config(tmp_path, released):
+    """Attack: at the base commit the config lives at `ci/.restore-gate.yml` through a linked
+    folder (`ci -> gate`); the pull request replaces the link by a real folder with loose
+    settings and a relu -> sigmoid change. Git lists nothing at `ci/.restore-gate.yml` in the
+    base commit, which read as "the base has no config": the PR's settings passed (exit 0)."""
+    repo = repository(tmp_path, released, GATE + TIGHT)
+    (repo.root / "gate").mkdir()
+    for name in ("model.py", "data.py", "release", ".restore-gate.yml"):
+        (repo.root / name).rename(repo.root / "gate" / name)
+    (repo.root / "ci").symlink_to("gate")
+    base = repo.commit()
+    (repo.root / "ci").unlink()
+    shutil.copytree(repo.root / "gate", repo.root / "ci")
+    config = repo.root / "ci" / ".restore-gate.yml"
+    config.write_text(config.read_text().replace(TIGHT, SLACK))
+    (repo.root / "ci" / "model.py").write_text(functional_model().replace(*SIGMOID))
     report = run_check(CheckOptions(config, quiet=True, base=base)).to_dict()
     assert report["verdict"] == "error", report["notices"]
-    message = report["errors"][0]["message"]
-    assert "at the base commit" in message and "is a symlink" in message
-    assert message.startswith(f"{'ci' if link == 'folder' else 'ci/gate.yml'} at the base")
+    assert report["errors"][0]["message"].startswith(f"ci at the base commit {base} is a symlink")
 
 
 @pytest.mark.parametrize("ref", ["mian", "0" * 40])
