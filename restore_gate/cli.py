@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--markdown", type=Path, help="write the rendered comment here")
     check.add_argument("--quiet", action="store_true", help="no progress lines")
     check.add_argument("--base", help="git ref (the pull request's base) whose config supplies "
-                       "the thresholds")
+                       "the verdict-deciding settings; a ref that is not a commit in the "
+                       "checkout is an error (exit 2)")
     check.add_argument("--fetch-only", type=Path, help=argparse.SUPPRESS)  # the action's
     check.add_argument("--stage-timeout", type=_seconds, metavar="SECONDS",
                        help="time limit of each stage (default: limits.stage_seconds in the "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import os
 import posixpath
 import re
 from collections.abc import Callable
@@ -148,7 +149,14 @@ def working_tree(root: Path) -> Reader:
 
 
 def read_text(path: Path) -> str:
-    """A config or threshold file's text, refusing one over the size limit unread."""
+    """A config or threshold file's text, refusing one over the size limit unread, and a
+    symlink: with `--base` the base commit's file is looked up by this path, and a link would
+    make the pull request's file decide under another name."""
+    if path.is_symlink():
+        raise GateError("config", f"{path} is a symlink (to {os.readlink(path)!r}); the gate "
+                        "reads its config and threshold file by their own paths, not through "
+                        "links", "commit the file itself in place of the link, or name the real "
+                        "file (--config / the action's `config:` input, or `thresholds:`)")
     size = path.stat().st_size
     if size > MAX_CONFIG_BYTES:
         raise GateError("config", f"{path} is {size} bytes, over the limit of "

@@ -20,7 +20,7 @@ from restore_gate.checkpoint import MODEL, OPTIMIZER, OTHER, CheckpointInfo, Ckp
 from restore_gate.compare import Pairing
 from restore_gate.errors import GateError
 from restore_gate.formats import generation
-from restore_gate.formats.hdf5_guard import refuse_outside_storage
+from restore_gate.formats.hdf5_guard import dataset_at, refuse_outside_storage
 from restore_gate.formats.values import LazyValue, restore_values
 
 if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints skip it
@@ -95,7 +95,7 @@ def read(path: Path) -> CheckpointInfo:
             if kind == OPTIMIZER and "name" in group.attrs:  # Keras 2 files record no name
                 optimizer_type = label
             for index in sorted(group, key=_index_key):
-                dataset = group[index]
+                dataset = dataset_at(group, index, _label(path))
                 variables.append(
                     CkptVariable(
                         name=f"{label}/{index}",
@@ -109,6 +109,10 @@ def read(path: Path) -> CheckpointInfo:
     return CheckpointInfo(
         fmt, path, variables, written_by=written_by, optimizer_type=optimizer_type, files=[path]
     )
+
+
+def _label(path: Path) -> str:
+    return f"{WEIGHTS_ENTRY} inside {path}" if path.suffix == ".keras" else str(path)
 
 
 def _group_of(key: str) -> str:

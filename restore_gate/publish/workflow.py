@@ -12,7 +12,7 @@ import secrets
 import sys
 from pathlib import Path, PurePosixPath
 
-from restore_gate.render import fmt_spec
+from restore_gate.render import fmt_spec, visible
 
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 MAX_OUTPUT_BYTES = 64 * 1024  # per step output; GitHub allows 1 MB for all of a job's outputs
@@ -20,7 +20,7 @@ MAX_OUTPUT_LINES = 1000
 
 
 def escape_data(text: str) -> str:
-    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return visible(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:
@@ -130,7 +130,7 @@ def divergence_annotations(reports: list[dict], workspace: Path | None,
 
 
 def _short(name: object, width: int = 60) -> str:
-    text = " ".join(str(name).split())
+    text = visible(" ".join(str(name).split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -151,6 +151,7 @@ def write_outputs(path: Path, values: dict[str, str]) -> None:
     """Append `name<<DELIMITER ... DELIMITER` blocks to GITHUB_OUTPUT."""
     blocks = []
     for name, value in values.items():
+        value = visible(value)  # no bidi or zero-width character reaches a later step
         delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
         while delimiter in value:
             delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
