@@ -119,7 +119,30 @@ def parse_config(text: str, path: Path, root: Path, read: Reader | None = None,
         config.data["thresholds"] = load_threshold_file(
             relative, read or working_tree(config.root), f"{path}:{lines.get(('thresholds',), 1)}",
             Path(f"{label}{relative}"))
+        check_measured(config, {}, Path(f"{label}{relative}"), ())
+    else:
+        check_measured(config, lines, path, ("thresholds",))
     return config
+
+
+def check_measured(config: Config, lines: dict[tuple, int], path: Path, prefix: tuple) -> None:
+    """A metric threshold needs the metric measured: with `evaluation.metrics` listed, a
+    threshold on another metric could never pass (a metric that is not computed fails), so an
+    unchanged model would fail. Refuse it here, before TensorFlow is imported."""
+    listed = config.section("evaluation").get("metrics")
+    if not listed:
+        return  # no list: the gate measures the metrics the thresholds name
+    unmeasured = [name for name in (config.thresholds.get("metrics") or {}) if name not in listed]
+    if unmeasured:
+        where = [f"{path}:{lines.get((*prefix, 'metrics', name), lines.get(prefix, 1))}: "
+                 f"'{'.'.join(map(str, (*prefix, 'metrics', name)))}'" for name in unmeasured]
+        raise GateError(
+            "config",
+            "invalid configuration:\n" + "\n".join(
+                f"  - {w}: {name} is not measured (evaluation.metrics is {list(listed)})"
+                for w, name in zip(where, unmeasured, strict=True)),
+            f"add {', '.join(unmeasured)} to evaluation.metrics, or remove the threshold",
+        )
 
 
 def inside(root: Path, value: str, key: tuple, path: Path, lines: dict[tuple, int]) -> str:

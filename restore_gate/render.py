@@ -16,6 +16,18 @@ from restore_gate.report import with_numbers
 
 MARKER = "<!-- restore-gate:comment -->"
 ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
+
+
+def unmeasured(d: dict) -> bool:
+    """A drift entry shown but not compared (no release value to compare with)."""
+    return bool(d["ok"]) and d.get("level") == "info" and d.get("baseline") is None
+
+
+def drift_mark(d: dict) -> str:
+    """✅ within threshold, ⚠️ warn, ❌ fail, ➖ not measured (never a ✅ for a check not made)."""
+    if unmeasured(d):
+        return "➖"
+    return "✅" if d["ok"] else ("⚠️" if d.get("level") == "warn" else "❌")
 _SPECIAL = re.compile(r"([\\*_\[\]|~])")
 _BLOCK_START = re.compile(r"^(?:[#+=-]|`+|\d{1,9}(?=[.)]))")  # headings, lists, rules, fences
 _ZWSP = "\u200b"
@@ -92,6 +104,9 @@ def headline(report: dict) -> str:
         detail = ", ".join(parts) or "compatibility broken"
     else:
         detail = "the release checkpoint restores into this branch"
+        drift = report.get("drift") or []
+        if not any(d.get("kind") != "device" and not unmeasured(d) for d in drift):
+            detail += " (structure only: drift not measured)"
     return f"## {ICONS[verdict]} restore-gate: **{verdict}** — {detail}"
 
 
@@ -264,7 +279,7 @@ def _drift_table(report: dict, level: int = 1, links: SourceLinks = NO_LINKS) ->
              "| | check | release → branch | change | threshold |",
              "|---|---|---|---|---|"]
     for d in shown:
-        mark = "✅" if d["ok"] else ("⚠️" if d.get("level") == "warn" else "❌")
+        mark = drift_mark(d)
         note = f" ({clip_text(d['note'], 200)})" if d.get("note") else ""
         lines.append(
             f"| {mark} | {clip_text(d['kind'], 10)}: {clip_code(d['name'], 120)}{note} | "

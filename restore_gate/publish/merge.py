@@ -21,6 +21,7 @@ from restore_gate.render import (
     clip_text,
     code,
     cut,
+    drift_mark,
     escape,
     fmt_spec,
     percent,
@@ -283,7 +284,7 @@ def _parity_table(parity: list[dict]) -> list[str]:
 def _drift_cell(d: dict | None) -> str:
     if d is None:
         return "—"
-    mark = "✅" if d["ok"] else ("⚠️" if d.get("level") == "warn" else "❌")
+    mark = drift_mark(d)
     if d.get("value") is None:
         return f"{mark} not measured"
     text = f"{mark} {_num(d['value'])}"
