@@ -1,9 +1,10 @@
 """The rendered comment for representative reports, as GitHub renders it (cmark-gfm).
 
-tests/data/render holds real reports (toy, a real model's width change, drift, a `.keras` release's
-drift, error, multi-runner) and the comment expected for each; `python tests/data/render/regenerate.py`
-rewrites the expected files, reviewed as diffs. Every comment must stay small, carry no
-raw HTML of the report's, keep its tables whole, and lead with the cause.
+tests/data/render holds real reports (toy, a real model's width change, drift, a `.keras`
+release's drift, error, multi-runner) and the comment expected for each;
+`python tests/data/render/regenerate.py` rewrites the expected files, reviewed as diffs.
+Every comment must stay small, carry no raw HTML of the report's, keep its tables whole,
+and lead with the cause.
 """
 
 from __future__ import annotations
