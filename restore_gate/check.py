@@ -106,7 +106,7 @@ def run_check(options: CheckOptions) -> Report:
     report = Report()
     with tempfile.TemporaryDirectory(prefix="restore-gate-") as workdir, suppress(StageFailed):
         _pipeline(options, report, Path(workdir))
-    if not options.base:
+    if not options.base and not report.errors:  # an error: no settings decided anything
         report.notices.append(NO_BASE)
     report.decide()
     return report
