@@ -99,6 +99,7 @@ def stage(report: Report, name: str, quiet: bool = False,
         raise StageFailed from exc
     finally:
         report.timings[name] = round(time.perf_counter() - start, 3)
+    progress(f"{name}: done in {report.timings[name]:.1f} s", quiet)
 
 
 def run_check(options: CheckOptions) -> Report:
