@@ -170,3 +170,20 @@ def test_thresholds_without_a_metric_list_measure_what_they_name(tmp_path: Path)
     text = VALID.replace("  metrics: [accuracy, loss]\n", "")
     config = load_config(write(tmp_path, text))
     assert set(config.thresholds["metrics"]) == {"accuracy", "loss"}
+
+
+def test_a_dotted_builder_says_module_colon_callable(tmp_path: Path) -> None:
+    text = VALID.replace("models.classifier:build_model", "models.classifier.build_model")
+    with pytest.raises(GateError) as caught:
+        load_config(write(tmp_path, text))
+    message = str(caught.value)
+    assert "'model.builder': 'models.classifier.build_model' is not module:callable" in message
+    assert "did you mean 'models.classifier:build_model'?" in message
+    assert "does not match" not in message  # no regular expression shown to the user
+
+
+def test_a_config_under_a_near_name_is_suggested(tmp_path: Path) -> None:
+    write(tmp_path, VALID, "restore-gate.yml")
+    with pytest.raises(GateError) as caught:
+        load_config(tmp_path / ".restore-gate.yml")
+    assert f"{tmp_path / 'restore-gate.yml'} exists: did you mean --config" in str(caught.value)
