@@ -36,10 +36,9 @@ from restore_gate.publish.workflow import (
     write_outputs,
     write_summary,
 )
-from restore_gate.render import code
+from restore_gate.render import DEFAULT_OVERRIDE_LABEL, code
 from restore_gate.report import exit_code, failing_drift, judge
 
-DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 
 
@@ -168,7 +167,7 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
                                  str(ctx.workspace) if ctx.workspace else None)
 
     def make(rows: int) -> str:
-        return comment_body(reports, rows, outcome.overridden, parity, links)
+        return comment_body(reports, rows, outcome.overridden, parity, links, label=label)
 
     body, _ = fit(make, total, COMMENT_LIMIT - 512, utf16_units)
     if getattr(args, "markdown", None):
