@@ -22,6 +22,7 @@ from restore_gate.errors import GateError
 from restore_gate.formats import generation
 from restore_gate.formats.hdf5_guard import refuse_outside_storage
 from restore_gate.formats.values import LazyValue, restore_values
+from restore_gate.formats.zip_member import seekable_member
 
 if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints skip it
     import h5py
@@ -57,8 +58,8 @@ def open_weights(info_or_path: CheckpointInfo | Path) -> Iterator[h5py.File]:
     try:
         if path.suffix == ".keras":
             check_keras_zip(path)
-            with (zipfile.ZipFile(path) as archive, archive.open(WEIGHTS_ENTRY) as raw,
-                  h5py.File(raw, "r") as handle):
+            with (seekable_member(path, WEIGHTS_ENTRY) as member,
+                  h5py.File(member, "r") as handle):
                 refuse_outside_storage(handle, f"{WEIGHTS_ENTRY} inside {path}")
                 yield handle
         else:
