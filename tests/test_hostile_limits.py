@@ -494,7 +494,7 @@ def test_an_index_of_many_snappy_blocks_is_bounded_in_total(tmp_path, monkeypatc
 
 def test_an_index_with_more_entries_than_the_limit_is_refused(tmp_path, monkeypatch):
     """Attack: a table of tiny entries (Python objects of ~300 bytes each); the limit is
-    lowered from a million to 100 to keep the test fast."""
+    lowered from 200,000 to 100 to keep the test fast."""
     monkeypatch.setattr(limits, "MAX_TABLE_ENTRIES", 100)
     entries = [(0, b"", hostile.HEADER)] + [(0, b"k%04d" % i, b"") for i in range(100)]
     prefix = hostile.write_checkpoint(tmp_path / "many",
