@@ -43,26 +43,26 @@ def read_table(handle: BinaryIO, size: int, limit: int) -> list[tuple[bytes, byt
         raise TableLimit(f"{size} bytes: over the limit of {limit} bytes for a checkpoint "
                          "index")
     handles = block_handles(handle, size)
-    _bound("data blocks", len(handles), limits.MAX_TABLE_ENTRIES, "")
+    _bound(len(handles), limits.MAX_TABLE_ENTRIES, "data blocks")
     rows: list[tuple[bytes, bytes]] = []
     inflated = keys = 0
     for offset, length in handles:
         data = _read_block(handle, size, offset, length)
         inflated += len(data)
-        _bound("its blocks hold", inflated, limits.MAX_TABLE_BYTES, " bytes (decompressed)")
+        _bound(inflated, limits.MAX_TABLE_BYTES, "bytes in its blocks together, decompressed")
         for key, value in _block_entries(data):
             if rows and key <= rows[-1][0]:
                 raise TableError("keys out of order (a corrupted block)")
             keys += len(key)
-            _bound("its keys hold", keys, limits.MAX_TABLE_KEYS_BYTES, " bytes together")
+            _bound(keys, limits.MAX_TABLE_KEYS_BYTES, "bytes of keys together")
             rows.append((key, value))
-            _bound("entries", len(rows), limits.MAX_TABLE_ENTRIES, "")
+            _bound(len(rows), limits.MAX_TABLE_ENTRIES, "entries")
     return rows
 
 
-def _bound(what: str, value: int, cap: int, unit: str) -> None:
+def _bound(value: int, cap: int, what: str) -> None:
     if value > cap:
-        raise TableLimit(f"{what}: more than {cap}{unit}, the limit for a checkpoint table")
+        raise TableLimit(f"more than {cap} {what}, over the limit for a checkpoint table")
 
 
 def first_entry(handle: BinaryIO, size: int) -> tuple[bytes, bytes]:
