@@ -38,8 +38,8 @@ def build(folder: Path) -> dict[str, tuple[Path, Path]]:
     """{case: (path given to inspect, file whose size is shown)}."""
     index = lambda prefix: Path(f"{prefix}.index")  # noqa: E731
     normal = hostile.write_checkpoint(folder / "normal", hostile.table([(hostile.block(
-        [(0, b"", hostile.HEADER), (0, b"dense/kernel", b"\x08\x01"),
-         (6, b"bias", b"\x08\x01")]), 0, b"\xff")]))
+        [(0, b"", hostile.HEADER), (0, b"dense/bias", b"\x08\x01"),
+         (6, b"kernel", b"\x08\x01")]), 0, b"\xff")]))
     keys = hostile.write_checkpoint(folder / "keys", hostile.growing_keys_index())
     snappy = hostile.write_checkpoint(folder / "snappy", hostile.snappy_index(210 << 20))
     small = hostile.backwards_weights_h5(folder / "small.weights.h5", layers=3, filler=64)
@@ -50,6 +50,7 @@ def build(folder: Path) -> dict[str, tuple[Path, Path]]:
             hostile.stored_keras(folder / "small.keras", small),
         "item 5: .index, 1000 keys each the last 1 MiB one + 1 byte": keys,
         "item 6: .index, a snappy block of overlapping copies (210 MiB)": snappy,
+        "item 7 baseline: the same weights laid out backwards, as a bare .weights.h5": back,
         "item 7: .keras, deflated weights laid out backwards":
             hostile.deflated_keras(folder / "back.keras", back),
         "item 7: .keras, stored weights laid out backwards":
@@ -77,9 +78,10 @@ def run(path: Path, code: Path, limit_bytes: int, timeout: float) -> tuple[int, 
     wall = time.perf_counter() - start
     timer.cancel()
     child.returncode = os.waitstatus_to_exitcode(status)
-    last = (stderr.strip().splitlines() or [""])[-1]
+    lines = stderr.strip().splitlines()
+    last = next((line for line in lines if "error" in line), lines[-1] if lines else "")
     if "restore-gate bug" in stderr:
-        last = "a restore-gate bug: " + stderr.strip().splitlines()[-1][:80]
+        last = "a restore-gate bug: " + last[:120]
     return child.returncode, wall, usage.ru_maxrss * 1024, last
 
 

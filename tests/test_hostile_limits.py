@@ -541,3 +541,23 @@ def test_a_stored_keras_member_is_read_through_a_window_onto_the_zip(tmp_path):
     result = inspect_cli(keras_file)
     assert result.returncode == 0 and variable_lines(result.stdout) == variable_lines(
         inspect_cli(weights).stdout)
+
+
+def test_a_deflated_keras_release_is_checked_through_its_inflated_copy(release, keras_release,
+                                                                        tmp_path):
+    """Attack (item 7, in `check`): the real .keras release re-zipped deflated passes as the
+    stored one does, and Keras's load_weights is handed the inflated copy (the same weights
+    file), not the zip it would read through zipfile's re-inflating stream."""
+    from restore_gate.formats.keras_v3 import keras_loads, open_weights
+
+    with zipfile.ZipFile(keras_release) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    deflated = deflated_zip(tmp_path / "deflated.keras", members)
+    assert zipfile.ZipFile(deflated).getinfo("model.weights.h5").compress_type != 0
+    report = release["project"].check(deflated)
+    assert report.verdict == "pass", report.errors
+    with open_weights(deflated) as handle:
+        copy = Path(keras_loads(handle, deflated))
+        assert copy.name == "model.weights.h5" and copy.read_bytes() == members[copy.name]
+    with open_weights(keras_release) as handle:
+        assert keras_loads(handle, keras_release) == str(keras_release)

@@ -266,11 +266,20 @@ def restore(
 ) -> int:
     """Keras's own `load_weights` when the metadata match; else assign what fits."""
     with open_weights(info) as handle:
+        loaded = keras_loads(handle, info.path)
         return restore_values(
             model, optimizer, lambda key: lazy_dataset(handle[key]),
-            lambda: built.model.load_weights(str(info.path)),
+            lambda: built.model.load_weights(loaded),
             f"Keras's load_weights of {info.path}",
         )
+
+
+def keras_loads(handle: h5py.File, path: Path) -> str:
+    """The file Keras's load_weights reads: a deflated member's inflated copy (the same
+    weights file; Keras would read it through zipfile's stream, which re-inflates on every
+    backward seek: zip_member.py), else the release file itself."""
+    name = handle.filename
+    return name if name.endswith(".weights.h5") and Path(name).is_file() else str(path)
 
 
 def lazy_dataset(dataset: h5py.Dataset) -> LazyValue:
