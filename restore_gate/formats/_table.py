@@ -102,8 +102,10 @@ def block_handle(data: bytes, pos: int) -> tuple[tuple[int, int], int]:
 
 
 def _read_block(handle: BinaryIO, size: int, offset: int, length: int,
-                cap: int = limits.MAX_TABLE_BLOCK_BYTES) -> bytes:
-    """A block's bytes, checksummed and decompressed; `TableLimit` above `cap` bytes."""
+                cap: int | None = None) -> bytes:
+    """A block's bytes, checksummed and decompressed; `TableLimit` above `cap` bytes
+    (default: limits.MAX_TABLE_BLOCK_BYTES)."""
+    cap = limits.MAX_TABLE_BLOCK_BYTES if cap is None else cap
     if offset + length + TRAILER > size - FOOTER:
         raise TableError(f"a block at {offset} (+{length} bytes) runs past the end (truncated)")
     _block_limit(offset, length, cap)
