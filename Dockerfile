@@ -28,7 +28,7 @@ ENV PYTHONUNBUFFERED=1 \
 # hadolint ignore=DL3008
 RUN command -v git >/dev/null || { apt-get update \
     && apt-get install -y --no-install-recommends git \
-    && rm -rf /var/lib/apt/lists/*; }
+    && apt-get clean && rm -rf /var/lib/apt/lists/*; }
 
 # The project's own TensorFlow: a `requirements` input naming another one replaces it.
 RUN python -m pip install --no-cache-dir tensorflow-cpu==2.21.0

@@ -30,6 +30,20 @@ MAX_KERAS_WEIGHTS_BYTES = 16 * GiB
 RATIO_FLOOR_BYTES = 16 * MiB
 MAX_ZIP_RATIO = 200
 
+# A TensorFlow table (a V2 checkpoint's `.index`, a V1 checkpoint), read without TensorFlow
+# (formats/_table.py). TensorFlow writes blocks of about 256 KiB (table_options.h,
+# `block_size = 262144`; a block closes once it reaches that size, so it holds at most
+# about three times that) whose keys are tensor names of tens to hundreds of bytes, one entry
+# per tensor; each limit is far above what a real checkpoint needs.
+MAX_INDEX_BYTES = 256 * MiB  # the `.index` file itself
+MAX_TABLE_BLOCK_BYTES = 16 * MiB  # one block, stored or once decompressed (64x TF's size)
+MAX_TABLE_BYTES = 256 * MiB  # all blocks together, decompressed
+MAX_TABLE_KEY_BYTES = 64 * 1024  # one key: a tensor name (TF's are under ~1 KiB)
+MAX_TABLE_KEYS_BYTES = 64 * MiB  # all keys together
+# Entries (tensors and partitioned variables' slices), and data blocks: each entry costs
+# inspect ~30 us and ~1.7 KB (--json) on 2 cores; large real models hold thousands.
+MAX_TABLE_ENTRIES = 200_000
+
 
 def check_zip_member(info: zipfile.ZipInfo, cap: int, label: str, stage: str,
                      hint: str) -> None:

@@ -158,6 +158,8 @@ def test_fork_split_ignores_an_event_naming_another_pull_request(stub, fork_arti
     result = publish_job(stub, fork_artifact, tmp_path)
     assert stub.comments_on(8) == [] and stub.comments_on(PR) == []
     assert "not publishing to it" in result.log
+    assert "no comment posted on #8: its head moved on" in result.log
+    assert "not a pull request" not in result.log  # it is one: the refusal says why
     assert result.returncode == 1  # the verdict stands: publishing problems never change it
     assert result.outputs["verdict"] == "fail"
 

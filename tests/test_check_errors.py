@@ -205,3 +205,16 @@ def test_corrupted_bytes_in_data_file_are_an_error_naming_the_file(releases, bra
     assert error["stage"] in ("inspect", "restore")
     assert str(prefix) in error["message"]
     assert "corrupted" in error["hint"] and "report this" not in error["hint"]
+
+
+def test_an_error_comment_has_no_base_commit_note(releases, branch, tmp_path):
+    """The "no base commit: this pull request's settings decided" note is about a verdict the
+    settings decided; an error decided nothing, so it does not distract from the cause."""
+    prefix = copy_tf(releases["tf"], tmp_path / "ckpt")
+    truncate(Path(f"{prefix}.index"))
+    report = branch.check(prefix)
+    assert report.verdict == "error"
+    assert not [n for n in report.notices if n.startswith("No base commit was given")]
+    passed = branch.check(releases["tf"])
+    assert passed.verdict == "pass"
+    assert [n for n in passed.notices if n.startswith("No base commit was given")]

@@ -144,3 +144,46 @@ def test_bad_nested_threshold_is_explained_not_just_one_of(tmp_path):
     error = error_for(tmp_path, VALID.replace('max_increase: "5%"', 'max_increase: "five"'))
     assert "thresholds.metrics.loss.max_increase" in error.message
     assert ":17:" in error.message
+
+
+def test_threshold_on_a_metric_that_is_not_measured_is_a_config_error(tmp_path: Path) -> None:
+    """`auc: {max_drop}` with `evaluation.metrics: [accuracy, loss]` could never pass (an
+    unmeasured metric fails), so an unchanged model would fail: refused at load, with the line."""
+    text = VALID.replace('    loss: {max_increase: "5%"}\n',
+                         '    loss: {max_increase: "5%"}\n    auc: {max_drop: "1%"}\n')
+    with pytest.raises(GateError) as caught:
+        load_config(write(tmp_path, text))
+    assert caught.value.stage == "config"
+    assert (".restore-gate.yml:18: 'thresholds.metrics.auc': auc is not measured"
+            in str(caught.value))
+    assert "add auc to evaluation.metrics" in caught.value.hint
+
+
+def test_threshold_file_on_an_unmeasured_metric_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "thresholds.yml").write_text("metrics:\n  auc: {max_drop: 0.01}\n")
+    text = VALID.split("thresholds:\n")[0] + "thresholds: thresholds.yml\n"
+    with pytest.raises(GateError, match=r"thresholds.yml:1: 'metrics.auc': auc is not measured"):
+        load_config(write(tmp_path, text))
+
+
+def test_thresholds_without_a_metric_list_measure_what_they_name(tmp_path: Path) -> None:
+    text = VALID.replace("  metrics: [accuracy, loss]\n", "")
+    config = load_config(write(tmp_path, text))
+    assert set(config.thresholds["metrics"]) == {"accuracy", "loss"}
+
+
+def test_a_dotted_builder_says_module_colon_callable(tmp_path: Path) -> None:
+    text = VALID.replace("models.classifier:build_model", "models.classifier.build_model")
+    with pytest.raises(GateError) as caught:
+        load_config(write(tmp_path, text))
+    message = str(caught.value)
+    assert "'model.builder': 'models.classifier.build_model' is not module:callable" in message
+    assert "did you mean 'models.classifier:build_model'?" in message
+    assert "does not match" not in message  # no regular expression shown to the user
+
+
+def test_a_config_under_a_near_name_is_suggested(tmp_path: Path) -> None:
+    write(tmp_path, VALID, "restore-gate.yml")
+    with pytest.raises(GateError) as caught:
+        load_config(tmp_path / ".restore-gate.yml")
+    assert f"{tmp_path / 'restore-gate.yml'} exists: did you mean --config" in str(caught.value)

@@ -159,3 +159,35 @@ def test_scale_factor_tolerates_rounding_but_not_mixed_directions():
     assert scale_factor([(576, 432), (40, 48)]) is None
     assert scale_factor([(576, 432), (40, 31)]) is None  # not a multiple of 8, not exact
     assert scale_factor([(8, 16)]) is None
+
+
+def test_bare_checkpoint_pass_says_structure_only(releases, project):
+    """A bare `.weights.h5` has no recorded outputs: the pass says drift was not measured, and
+    no ✅ stands beside a row that compared nothing."""
+    from restore_gate.present.comment import headline, render
+
+    report = check(project, functional_model(), releases["h5"])
+    assert report["verdict"] == "pass" and report["drift"]
+    assert all(d["baseline"] is None for d in report["drift"])
+    assert headline(report).endswith("(structure only: drift not measured)")
+    rows = [line for line in render(report).splitlines() if "not measured" in line
+            and line.startswith("| ")]
+    assert rows and all(row.startswith("| ➖ |") for row in rows)
+
+
+def test_same_keras_generation_gives_no_version_note():
+    """A `.keras` saved by this run's Keras records generation "3": not a skew, no note (the
+    bug: "Note: the checkpoint was written by 3."). A real other generation names its writer."""
+    def report(written_by: dict) -> dict:
+        return {"verdict": "pass", "summary": {"blocking": 0}, "mismatches": [], "drift": [],
+                "notices": [], "errors": [], "runner": {"keras": "3.15.1"},
+                "checkpoint": {"written_by": written_by}}
+
+    same = report({"keras": "3.15.1", "keras_generation": "3"})
+    assert "version" not in kinds(same)
+    older = report({"keras": "2.15.0", "keras_generation": "2"})
+    assert headline_sentences(older).replace("\\", "") == (
+        "Note: the checkpoint was written by Keras 2.15.0, this run uses Keras 3.15.1.")
+    unversioned = report({"keras_generation": "2"})
+    assert headline_sentences(unversioned).replace("\\", "") == (
+        "Note: the checkpoint was written by Keras 2, this run uses Keras 3.15.1.")

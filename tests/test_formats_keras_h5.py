@@ -127,3 +127,61 @@ def test_keras3_legacy_writer_round_trips_with_its_optimizer(project, tmp_path):
     assert report.verdict == "pass", (report.mismatches, report.errors)
     assert restored(report) == 8
     assert report.checkpoint["written_by"]["keras"] == keras.__version__
+
+
+# --- issue 15, item 10: a weight entry that is not a dataset ------------------------------
+
+def _saved(tmp_path, kind: str):
+    """A real tiny Keras model saved as `kind`; the HDF5 file to edit, and the release."""
+    import zipfile
+
+    import keras
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out")(inputs))
+    release = tmp_path / {"weights": "r.weights.h5", "keras": "r.keras", "legacy": "r.h5"}[kind]
+    model.save_weights(release) if kind == "weights" else model.save(release)
+    if kind != "keras":
+        return release, release
+    with zipfile.ZipFile(release) as archive:
+        archive.extractall(tmp_path / "members")
+    return tmp_path / "members" / "model.weights.h5", release
+
+
+def _rezip(folder, release) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(release, "w") as archive:
+        for member in sorted(folder.iterdir()):
+            archive.write(member, member.name)
+
+
+@pytest.mark.parametrize("kind", ["weights", "keras", "legacy"])
+@pytest.mark.parametrize("entry", ["a group", "a named datatype"])
+def test_a_weight_entry_that_is_a_group_or_named_datatype_is_a_named_error(
+        tmp_path, capsys, kind, entry):
+    """Attack: a release whose first weight (`vars/0`, or a legacy `weight_names` entry) is an
+    HDF5 group or named datatype in place of a dataset: it ended in "unexpected AttributeError
+    ... a restore-gate bug"; now the object, what it is and the file are named (exit 2)."""
+    import h5py
+    import numpy as np
+
+    from restore_gate.cli import main
+
+    h5, release = _saved(tmp_path, kind)
+    with h5py.File(h5, "r+") as handle:
+        names: list[str] = []
+        handle.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        name = sorted(n for n in names if "out" in n or "vars" in n)[0]
+        del handle[name]
+        if entry == "a group":
+            handle.create_group(name)
+        else:
+            handle[name] = np.dtype("float32")
+    if kind == "keras":
+        _rezip(h5.parent, release)
+    assert main(["inspect", str(release)]) == 2
+    err = capsys.readouterr().err
+    assert "bug" not in err and "Traceback" not in err
+    assert f"HDF5 object /{name} in" in err and f"is {entry}, where Keras writes a dataset" in err
+    assert str(release) in err

@@ -2,7 +2,8 @@
 
 One test per attack; each builds the real hostile file (zip, tar, YAML) or runs the real CLI,
 and asserts the error, never a time or a memory figure (those are in the closing note of
-issue 9, measured with `resource.getrusage` in a subprocess).
+issue 9, measured with `resource.getrusage` in a subprocess, and for the hostile tables and
+.keras layouts of issue 15 in benchmarks/hostile_files.py).
 """
 
 from __future__ import annotations
@@ -15,13 +16,24 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import hostile_files as hostile
 import numpy as np
 import pytest
 from conftest import functional_model, save_release
 
+from restore_gate import limits
 from restore_gate.core.manifest import MANIFEST
 from restore_gate.errors import GateError
-from restore_gate.limits import MAX_GOLDEN_BYTES, MAX_KERAS_JSON_BYTES, RATIO_FLOOR_BYTES
+from restore_gate.formats.keras.zip_member import seekable_member
+from restore_gate.formats.tensorflow.index import list_checkpoint
+from restore_gate.limits import (
+    MAX_GOLDEN_BYTES,
+    MAX_KERAS_JSON_BYTES,
+    MAX_TABLE_BLOCK_BYTES,
+    MAX_TABLE_KEY_BYTES,
+    MAX_TABLE_KEYS_BYTES,
+    RATIO_FLOOR_BYTES,
+)
 from restore_gate.release.bundle import MAX_MEMBERS, extract_bundle, write_bundle
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -409,3 +421,144 @@ def test_a_stage_within_its_limit_passes(release):
     """Control: the same release and builder, with a limit it fits in, passes."""
     result = check(release["project"], release["weights"], "--stage-timeout=120")
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+# --- hostile tables and .keras layouts (issue 15, items 5-7) -------------------------------
+# The files are written byte by byte (tests/hostile_files.py); their time and memory before
+# and after the limits: benchmarks/hostile_files.py.
+
+
+def inspect_cli(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "restore_gate", "inspect", str(path)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def refused(result: subprocess.CompletedProcess, message: str) -> None:
+    """Exit 2 with the named error and the limits' hint, never "a restore-gate bug"."""
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr, result.stderr[-2000:]
+    assert "TensorFlow writes no table this large" in result.stderr
+    assert "restore-gate bug" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_index_whose_keys_each_repeat_the_whole_last_one_is_refused(tmp_path):
+    """Attack (item 5): a 1 MB .index whose 1000 keys each share the whole previous 1 MiB key
+    and add a byte (reached 7.2 GB in 55 s, then "a restore-gate bug")."""
+    prefix = hostile.write_checkpoint(tmp_path / "keys", hostile.growing_keys_index())
+    assert Path(f"{prefix}.index").stat().st_size < 2 << 20
+    refused(inspect_cli(prefix),
+            f"ckpt.index: a key of {1 << 20} bytes, over the limit of {MAX_TABLE_KEY_BYTES}")
+
+
+def test_an_index_whose_keys_stay_under_the_key_limit_is_bounded_in_total(tmp_path):
+    """Attack (item 5, under the per-key limit): keys of 60 KiB, each the last one plus a
+    byte, 72 MiB of keys from a 70 KB file: refused at the total."""
+    prefix = hostile.write_checkpoint(tmp_path / "keys",
+                                      hostile.growing_keys_index(1200, 60 << 10))
+    with pytest.raises(GateError, match=f"more than {MAX_TABLE_KEYS_BYTES} bytes of keys together"):
+        list_checkpoint(prefix)
+
+
+def test_an_index_with_a_snappy_block_of_overlapping_copies_is_refused(tmp_path):
+    """Attack (item 6): an .index whose snappy block of overlapping copies (21x, inside the
+    old 22x bound) inflates past what TensorFlow writes (took 16 s and 490 MB at 9.8 MB;
+    here 17 MiB from 800 KB, over the block limit)."""
+    size = MAX_TABLE_BLOCK_BYTES + (1 << 20)
+    prefix = hostile.write_checkpoint(tmp_path / "snappy", hostile.snappy_index(size))
+    assert Path(f"{prefix}.index").stat().st_size < 1 << 20
+    refused(inspect_cli(prefix), f"the block at byte 0 holds {size} bytes, over the limit of "
+            f"{MAX_TABLE_BLOCK_BYTES}")
+
+
+def big_value_blocks(count: int, value: int) -> bytes:
+    """An .index of `count` snappy blocks, each one entry with a `value`-byte value."""
+    import cramjam
+
+    blocks = [(hostile.block([(0, b"", hostile.HEADER)]), 0, b"\x00")]
+    for index in range(count):
+        key = b"k%04d" % index
+        data = hostile.block([(0, key, bytes(value))])
+        blocks.append((bytes(cramjam.snappy.compress_raw(data)), 1, key))
+    return hostile.table(blocks)
+
+
+def test_an_index_of_many_snappy_blocks_is_bounded_in_total(tmp_path, monkeypatch):
+    """Attack (item 6, each block under its limit): many snappy blocks that each inflate
+    under the block limit; refused at the table's total (lowered 64x, blocks of TF's 256 KiB
+    size, to keep the test fast)."""
+    monkeypatch.setattr(limits, "MAX_TABLE_BYTES", limits.MAX_TABLE_BYTES // 64)
+    prefix = hostile.write_checkpoint(tmp_path / "many", big_value_blocks(17, 256 << 10))
+    with pytest.raises(GateError, match=f"more than {limits.MAX_TABLE_BYTES} bytes in its "
+                       "blocks together"):
+        list_checkpoint(prefix)
+
+
+def test_an_index_with_more_entries_than_the_limit_is_refused(tmp_path, monkeypatch):
+    """Attack: a table of tiny entries (Python objects of ~300 bytes each); the limit is
+    lowered from 200,000 to 100 to keep the test fast."""
+    monkeypatch.setattr(limits, "MAX_TABLE_ENTRIES", 100)
+    entries = [(0, b"", hostile.HEADER)] + [(0, b"k%04d" % i, b"") for i in range(100)]
+    prefix = hostile.write_checkpoint(tmp_path / "many",
+                                      hostile.table([(hostile.block(entries), 0, b"\xff")]))
+    with pytest.raises(GateError, match="more than 100 entries, over the limit"):
+        list_checkpoint(prefix)
+
+
+def test_a_deflated_keras_laid_out_backwards_is_inflated_once(tmp_path):
+    """Attack (item 7): a .keras whose model.weights.h5 is deflated and laid out backwards
+    (h5py read through zipfile's stream, which re-inflates from the start on every backward
+    seek: 47 s for 0.9 MB). It is inflated once into a temporary file: the listing is the
+    one of the bare weights file, and the temporary copy is gone."""
+    weights = hostile.backwards_weights_h5(tmp_path / "back.weights.h5", layers=40)
+    keras_file = hostile.deflated_keras(tmp_path / "back.keras", weights)
+    assert zipfile.ZipFile(keras_file).getinfo("model.weights.h5").compress_type != 0
+    result, bare = inspect_cli(keras_file), inspect_cli(weights)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("layer classes:")[0].count("40 values")
+    assert variable_lines(result.stdout) == variable_lines(bare.stdout)
+    assert len(variable_lines(bare.stdout)) == 40
+    with seekable_member(keras_file, "model.weights.h5") as member:
+        assert isinstance(member, Path) and member.read_bytes() == weights.read_bytes()
+    assert not member.exists()
+
+
+def variable_lines(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if "/vars/" in line]
+
+
+def test_a_stored_keras_member_is_read_through_a_window_onto_the_zip(tmp_path):
+    """Attack (item 7, stored as Keras writes it): zipfile's stream on Python 3.11 re-reads
+    a stored member from its start on every backward seek; the window seeks in place and
+    reads the member's exact bytes, wherever h5py seeks."""
+    weights = hostile.backwards_weights_h5(tmp_path / "back.weights.h5", layers=40)
+    keras_file = hostile.stored_keras(tmp_path / "back.keras", weights)
+    expected = weights.read_bytes()
+    with seekable_member(keras_file, "model.weights.h5") as member:
+        assert isinstance(member, io.RawIOBase)
+        for start in (len(expected) - 100, 5000, 0, len(expected) - 3):
+            member.seek(start)
+            assert member.read(200) == expected[start:start + 200]
+        assert member.seek(0, io.SEEK_END) == len(expected)
+    result = inspect_cli(keras_file)
+    assert result.returncode == 0 and variable_lines(result.stdout) == variable_lines(
+        inspect_cli(weights).stdout)
+
+
+def test_a_deflated_keras_release_is_checked_through_its_inflated_copy(release, keras_release,
+                                                                        tmp_path):
+    """Attack (item 7, in `check`): the real .keras release re-zipped deflated passes as the
+    stored one does, and Keras's load_weights is handed the inflated copy (the same weights
+    file), not the zip it would read through zipfile's re-inflating stream."""
+    from restore_gate.formats.keras.v3 import keras_loads, open_weights
+
+    with zipfile.ZipFile(keras_release) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    deflated = deflated_zip(tmp_path / "deflated.keras", members)
+    assert zipfile.ZipFile(deflated).getinfo("model.weights.h5").compress_type != 0
+    report = release["project"].check(deflated)
+    assert report.verdict == "pass", report.errors
+    with open_weights(deflated) as handle:
+        copy = Path(keras_loads(handle, deflated))
+        assert copy.name == "model.weights.h5" and copy.read_bytes() == members[copy.name]
+    with open_weights(keras_release) as handle:
+        assert keras_loads(handle, keras_release) == str(keras_release)

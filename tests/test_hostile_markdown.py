@@ -138,3 +138,56 @@ def test_override_label_name_from_the_config(github, tmp_path, monkeypatch):
     assert "evil.example" in html and "does not block the merge" in html
     outside_code = re.sub(r"<code>.*?</code>", "", html)  # GitHub links nothing in code spans
     assert "<a " not in html and not re.search(r"@\w", outside_code)
+
+
+# --- issue 15, item 11: invisible characters in names ------------------------------------
+
+_INVISIBLE = ["\u202e", "\u2066", "\u2069", "\ufeff", "\u200b", "\u200d", "\u061c", "\x1b"]
+
+
+def _named_report(name: str, layer: str) -> dict:
+    """A failing report whose mismatch, drift entry and divergence carry branch names."""
+    report = Report(
+        mismatches=[Mismatch("shape", name, layer, hint=f"the variable `{name}` changed shape",
+                             checkpoint=TensorSpec([4, 8], "float32"),
+                             model=TensorSpec([4, 16], "float32"), source="model.py:7")],
+        drift=[{"kind": "output", "name": name, "ok": False, "value": 1.0,
+                "threshold": "atol 1e-05"}],
+        extra={"divergence": {"layer": layer, "error": 1.0, "source": "model.py:7"}},
+    )
+    report.decide()
+    return report.to_dict()
+
+
+def _invisible(text: str) -> Counter:
+    import unicodedata
+
+    return Counter(c for c in text if unicodedata.category(c) in ("Cf", "Cc")
+                   and c not in "\n\r\t")
+
+
+def test_bidi_and_zero_width_characters_in_names_are_shown_not_applied(tmp_path):
+    """Attack: a layer named `out\u202e\u2066lenrek` (right-to-left override, isolate, BOM,
+    zero-width joiner ...) reached the comment inside code spans, and every other place a name
+    lands, as the characters themselves: the reviewer read the name reordered or hidden. Each
+    is now shown as `<U+202E>`; what is left of category Cf is only the comment's own
+    zero-width spaces, exactly as many as for a plain name."""
+    from restore_gate.github.actions import write_outputs
+    from restore_gate.present.merge import summary_body
+    from restore_gate.publish.annotations import annotations, mismatches_output
+
+    hostile_name = "hidden" + "".join(_INVISIBLE) + "/kernel"
+    hostile = _named_report(hostile_name, "hid\u202eden")
+    plain = _named_report("hidden/kernel", "hidden")
+    for make in (lambda r: _html(render(r)), lambda r: _html(comment_body([r, r])),
+                 lambda r: _html(summary_body([r]))):
+        shown = make(hostile)
+        assert _invisible(shown) == _invisible(make(plain)), _invisible(shown)
+        assert "<U+202E>" in shown.replace("&lt;", "<").replace("&gt;", ">")
+        assert "U+FEFF" in shown and "U+200B" in shown and "U+001B" in shown
+    lines = annotations([hostile], None)
+    outputs = tmp_path / "github_output"
+    write_outputs(outputs, {"mismatches": mismatches_output([hostile])})
+    for text in (*lines, outputs.read_text(encoding="utf-8")):
+        assert not _invisible(text), text
+        assert "<U+202E>" in text

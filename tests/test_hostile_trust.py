@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -259,6 +260,149 @@ def test_the_model_and_evaluation_stay_the_branchs(tmp_path, released):
     repo.config("checkpoint: {path: release/model.weights.h5}\n", builder="net:build")
     code, report = repo.check(base=base)
     assert code == 1 and report["model"]["builder"] == "net:build"
+
+
+# --- issue 15, items 2 and 3: a symlinked config, an unresolvable --base -----------------
+
+SIGMOID = ('activation="relu"', 'activation="sigmoid"')
+GATE = "checkpoint: {path: release/model.tar.gz}\n" + EVALUATION
+TIGHT = "thresholds: {outputs: {atol: 1.0e-5, rtol: 1.0e-4}}\n"
+# Loose enough that relu -> sigmoid passes: outputs, top-1 changes and the loss.
+SLACK = ("thresholds: {outputs: {atol: 100.0, rtol: 100.0, max_top1_changed: 1.0}, "
+         "metrics: {loss: {max_increase: 1000.0}}}\n")
+
+
+def test_a_config_replaced_by_a_symlink_to_loosened_settings_is_refused(tmp_path, released):
+    """Attack: the pull request swaps relu for sigmoid and replaces `.restore-gate.yml` by a
+    symlink to a new file with loose thresholds: the base lookup followed the link, found no
+    `loose.yml` at the base commit, called it "the base has no config", and the PR's own
+    thresholds passed the change (exit 0)."""
+    repo = repository(tmp_path, released, GATE + TIGHT)
+    base = repo.commit()
+    repo.write("model.py", functional_model().replace(*SIGMOID))
+    repo.write("loose.yml", repo.config(GATE + SLACK).read_text())
+    (repo.root / ".restore-gate.yml").unlink()
+    (repo.root / ".restore-gate.yml").symlink_to("loose.yml")
+    code, report = repo.check(base=base, cli=True)
+    assert (code, report["verdict"]) == (2, "error"), report["notices"]
+    error = report["errors"][0]
+    assert error["stage"] == "config" and ".restore-gate.yml" in error["message"]
+    assert "symlink" in error["message"] and "--config" in error["hint"]
+
+
+def test_a_symlinked_threshold_file_is_refused(tmp_path, released):
+    """Attack: relu -> sigmoid, and `thresholds.yml` replaced by a symlink to a loose file:
+    without --base the link decided (exit 0); with it the base's file did. Both refuse it."""
+    repo = repository(tmp_path, released, GATE + "thresholds: thresholds.yml\n",
+                      **{"thresholds.yml": STRICT, "loose.yml": SLACK[12:]})
+    base = repo.commit()
+    repo.write("model.py", functional_model().replace(*SIGMOID))
+    (repo.root / "thresholds.yml").unlink()
+    (repo.root / "thresholds.yml").symlink_to("loose.yml")
+    for given in (None, base):
+        code, report = repo.check(base=given)
+        assert code == 2 and "thresholds.yml" in report["errors"][0]["message"]
+        assert "symlink" in report["errors"][0]["message"]
+
+
+def test_a_base_commit_whose_config_is_a_symlink_is_an_error(tmp_path, released):
+    """Fail closed: git lists a symlink at the base commit's config path; that is neither
+    "the base has no config" nor a config (git's text of a link is its target)."""
+    repo = repository(tmp_path, released, GATE + TIGHT)
+    (repo.root / ".restore-gate.yml").rename(repo.root / "real.yml")
+    (repo.root / ".restore-gate.yml").symlink_to("real.yml")
+    base = repo.commit()
+    (repo.root / ".restore-gate.yml").unlink()
+    (repo.root / "real.yml").rename(repo.root / ".restore-gate.yml")
+    code, report = repo.check(base=base)
+    assert code == 2 and report["errors"][0]["message"].startswith(
+        f".restore-gate.yml at the base commit {base} is a symlink")
+
+
+def test_a_config_under_a_folder_the_base_links_is_not_a_missing_config(tmp_path, released):
+    """Attack: at the base commit the config lives at `ci/.restore-gate.yml` through a linked
+    folder (`ci -> gate`); the pull request replaces the link by a real folder with loose
+    settings and a relu -> sigmoid change. Git lists nothing at `ci/.restore-gate.yml` in the
+    base commit, which read as "the base has no config": the PR's settings passed (exit 0)."""
+    repo = repository(tmp_path, released, GATE + TIGHT)
+    (repo.root / "gate").mkdir()
+    for name in ("model.py", "data.py", "release", ".restore-gate.yml"):
+        (repo.root / name).rename(repo.root / "gate" / name)
+    (repo.root / "ci").symlink_to("gate")
+    base = repo.commit()
+    (repo.root / "ci").unlink()
+    shutil.copytree(repo.root / "gate", repo.root / "ci")
+    config = repo.root / "ci" / ".restore-gate.yml"
+    config.write_text(config.read_text().replace(TIGHT, SLACK))
+    (repo.root / "ci" / "model.py").write_text(functional_model().replace(*SIGMOID))
+    report = run_check(CheckOptions(config, quiet=True, base=base)).to_dict()
+    assert report["verdict"] == "error", report["notices"]
+    assert report["errors"][0]["message"].startswith(f"ci at the base commit {base} is a symlink")
+
+
+@pytest.mark.parametrize("ref", ["mian", "0" * 40])
+def test_a_base_ref_git_cannot_resolve_is_an_error_not_the_prs_settings(tmp_path, released, ref):
+    """Attack (by accident): `--base mian` (a typo) or a base sha a `fetch-depth: 1` checkout
+    did not fetch: it read as "the base has no config", and the PR's loose thresholds passed
+    its relu -> sigmoid change (exit 0)."""
+    repo = repository(tmp_path, released, GATE + TIGHT)
+    repo.commit()
+    repo.write("model.py", functional_model().replace(*SIGMOID))
+    repo.config(GATE + SLACK)
+    code, report = repo.check(base=ref, cli=True)
+    assert (code, report["verdict"]) == (2, "error"), report["notices"]
+    error = report["errors"][0]
+    assert error["stage"] == "config" and repr(ref) in error["message"]
+    assert "fetch-depth: 2" in error["hint"] and "git fetch origin" in error["hint"]
+
+
+def test_the_base_commit_decides_with_a_real_base_ref(tmp_path, released):
+    """Control for the two above: the same change against the resolvable base fails (exit 1)."""
+    repo = repository(tmp_path, released, GATE + TIGHT)
+    repo.commit()
+    git(repo.root, "branch", "main")
+    repo.write("model.py", functional_model().replace(*SIGMOID))
+    repo.config(GATE + SLACK)
+    code, report = repo.check(base="main")
+    assert code == 1 and report["extra"]["base"]["applied"] == "base"
+
+
+def test_the_action_refuses_a_config_replaced_by_a_symlink(released):
+    """Attack, through the action (as root, the workspace owned by the runner's uid 1001, the
+    branch as `nobody`): the pull request doubles the hidden layer and replaces
+    `.restore-gate.yml` by a symlink to a config naming a checkpoint of its own model: the
+    step passed (exit 0)."""
+    from action_support import action_env, checkout
+    from test_hostile_host import _run_dropped, needs_root
+
+    if needs_root.args[0]:
+        pytest.skip(needs_root.kwargs["reason"])
+    workspace, temp = (Path(tempfile.mkdtemp(prefix="restore-gate-trust-")) for _ in "ab")
+    try:
+        repo = Repo(workspace)
+        repo.write("model.py", functional_model())
+        repo.config("checkpoint: {path: release/model.weights.h5}\n")
+        shutil.copytree(released, workspace / "release")
+        base = checkout(workspace)
+        repo.write("model.py", functional_model(units=16))
+        save_release(repo.build(), workspace / "mine", "h5")
+        repo.write("loose.yml", repo.config("checkpoint: {path: mine/model.weights.h5}\n")
+                   .read_text())
+        (workspace / ".restore-gate.yml").unlink()
+        (workspace / ".restore-gate.yml").symlink_to("loose.yml")
+        for folder in (workspace, temp):
+            subprocess.run(["chown", "-R", "-h", "1001:1001", str(folder)], check=True)
+            folder.chmod(0o755)
+        env = action_env(workspace, temp, {"mode": "check"}, "token",
+                         {"pull_request": {"number": 7, "base": {"sha": base}}})
+        result = _run_dropped(workspace, env)
+        assert (result.returncode, result.outputs.get("verdict")) == (2, "error"), result.log
+        report = json.loads((workspace / "restore-gate-report.json").read_text())
+        assert ".restore-gate.yml" in report["errors"][0]["message"]
+        assert "symlink" in report["errors"][0]["message"]
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 # --- item 8: containment -------------------------------------------------------------------

@@ -52,3 +52,47 @@ def test_release_workflow_refuses_a_tag_that_is_not_the_version():
     assert workflow["jobs"]["pypi"]["permissions"] == {"id-token": "write"}
     image = "\n".join(s.get("run", "") for s in workflow["jobs"]["image"]["steps"])
     assert image.index('--entrypoint restore-gate "$image:$TAG" demo') < image.index("docker push")
+
+
+def _pin_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pin_action_image",
+                                                  REPO / "tools" / "pin_action_image.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_release_runs_the_prebuilt_image_of_its_own_version():
+    """The release workflow pins action.yml to the image it pushed, tagged with this package's
+    version; a mismatched version, or an action.yml already pinned, is refused."""
+    import pytest
+
+    tool = _pin_tool()
+    assert tool.version() == VERSION
+    action = (REPO / "action.yml").read_text()
+    assert yaml.safe_load(action)["runs"] == {"using": "docker", "image": "Dockerfile"}  # main
+    image = f"ghcr.io/octo/restore-gate:v{VERSION}@sha256:{'0' * 64}"
+    pinned = yaml.safe_load(tool.pin(action, image, VERSION))
+    assert pinned["runs"] == {"using": "docker", "image": f"docker://{image}"}
+    assert {k: v for k, v in pinned.items() if k != "runs"} == {
+        k: v for k, v in yaml.safe_load(action).items() if k != "runs"}
+    with pytest.raises(ValueError, match=r"the image is tagged v9\.9\.9"):
+        tool.pin(action, "ghcr.io/octo/restore-gate:v9.9.9", VERSION)
+    with pytest.raises(ValueError, match="already pinned"):
+        tool.pin(tool.pin(action, image, VERSION), image, VERSION)
+
+
+def test_release_workflow_pins_the_action_after_the_image_is_pushed():
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
+    jobs = workflow["jobs"]
+    assert jobs["pin-action"]["needs"] == "image"
+    assert jobs["image"]["outputs"]["image"] == "${{ steps.push.outputs.image }}"
+    push = next(s for s in jobs["image"]["steps"] if s.get("id") == "push")
+    assert push["run"].index("docker push") < push["run"].index('>> "$GITHUB_OUTPUT"')
+    [step] = [s for s in jobs["pin-action"]["steps"] if "pin_action_image" in s.get("run", "")]
+    assert step["env"]["IMAGE"] == "${{ needs.image.outputs.image }}"
+    run = step["run"]
+    assert run.index("pin_action_image.py") < run.index("git commit") < run.index("git push")
+    assert 'git tag -f "$TAG"' in run

@@ -118,3 +118,27 @@ def test_escape_keeps_plain_names_readable():
 def test_hostile_names_are_still_shown(comment):
     assert "alert(1)" in comment  # shown as text, not dropped
     assert "octocat" in comment
+
+
+def test_a_fail_says_what_to_do_with_the_configured_label():
+    """A failing comment ends with the reviewer's two ways on: not intended (where to look),
+    intended (the override label, named as configured, then the exact snapshot command), and
+    the command that reproduces the check; a pass has no such section."""
+    import json
+    from pathlib import Path
+
+    from restore_gate.present.merge import comment_body
+
+    here = Path(__file__).parent / "data" / "render"
+    drift = validate_report(json.loads((here / "drift.json").read_text()), "drift")
+    body = comment_body([drift], label="ml: accept break")
+    steps = body.split("### What to do", 1)[1]
+    assert "`ml: accept break`" in steps
+    assert "`restore-gate snapshot --checkpoint NEW_CHECKPOINT --out release/model.tar.gz`" in steps
+    assert "first diverge after `hidden`" in steps
+    assert "**Reproduce locally:** `restore-gate check`" in steps
+    based = {**drift, "extra": {**drift["extra"], "base": {"ref": "abc123", "applied": "base",
+                                                            "changes": []}}}
+    assert "`restore-gate check --base abc123`" in comment_body([based])
+    passed = {**drift, "verdict": "pass", "drift": [], "summary": {"blocking": 0}}
+    assert "What to do" not in comment_body([passed])

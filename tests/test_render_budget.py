@@ -100,8 +100,7 @@ def test_check_mode_job_summary_lists_every_layer(tmp_path, monkeypatch):
          "allowed": False, "hint": "restore the width", "checkpoint": spec,
          "model": {**spec, "shape": [4, 16]}, "source": f"model.py:{i + 1}"} for i in range(300)]
     monkeypatch.chdir(tmp_path)
-    (tmp_path / entrypoint.REPORT).write_text(json.dumps(report), encoding="utf-8")
-    (tmp_path / entrypoint.MARKDOWN).write_text(render(report), encoding="utf-8")
-    entrypoint.write_summary(entrypoint.Actions(summary=tmp_path / "summary.md"))
+    entrypoint.write_summary(entrypoint.Actions(summary=tmp_path / "summary.md"),
+                             json.loads(json.dumps(report)))
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert summary.count("| ❌ `block_") == 300 > render(report).count("| ❌ `block_")

@@ -1,9 +1,10 @@
 """The rendered comment for representative reports, as GitHub renders it (cmark-gfm).
 
-tests/data/render holds real reports (toy, a real model's width change, drift, error,
-multi-runner) and the comment expected for each; `python tests/data/render/regenerate.py`
-rewrites the expected files, reviewed as diffs. Every comment must stay small, carry no
-raw HTML of the report's, keep its tables whole, and lead with the cause.
+tests/data/render holds real reports (toy, a real model's width change, drift, a `.keras`
+release's drift, error, multi-runner) and the comment expected for each;
+`python tests/data/render/regenerate.py` rewrites the expected files, reviewed as diffs.
+Every comment must stay small, carry no raw HTML of the report's, keep its tables whole,
+and lead with the cause.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ CAUSES = {
               "(+189 % vs max +5 %)",
               # the demo's silent change edits the activation of `hidden`, classifier.py:8
               "Outputs first diverge after `hidden` ([`classifier.py:8`]"],
+    # a .keras saved by this Keras: the cause comes first, with no version note before it
+    "keras-drift": ["**What happened:** Weights restore cleanly, but behaviour drifts: `loss`"],
     "error": ["The gate could not decide: the fetch stage failed: cannot unpack truncated"],
     "multi-runner": ["behaviour drifts: `loss`"],
 }

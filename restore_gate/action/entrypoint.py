@@ -10,8 +10,11 @@ and is never printed.
 This process holds the token and runs none of the branch's code: it downloads the release
 (`check --fetch-only`) and publishes. The branch's code — `restore-gate check`, which imports the
 builder, and `pip install -r requirements` — runs in child processes as the unprivileged
-`RESTORE_GATE_USER` with no secret in their environment (restore_gate/action/sandbox.py); a check
-that ends without its report is an error.
+`RESTORE_GATE_USER` with an allowlisted environment (restore_gate/action/sandbox.py), while the
+runner's command files are closed to them. The verdict is never the child's exit status alone:
+this process loads the report the child wrote (bounded, strict JSON, schema-valid), judges it
+(`report.judge`), and a missing or invalid report, one that disagrees with the exit status, or a
+command file changed while branch code ran is an error.
 
 Exit codes: the verdict's (0 pass, 1 fail, 2 error) filtered by `fail-on`; a misconfigured step
 (an unknown input value, a requirements file that does not install) always exits 2.
@@ -32,17 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from restore_gate import cli
+from restore_gate.action.copied_report import summary_text, verify
 from restore_gate.action.sandbox import (
     PERSISTED_CREDENTIALS,
+    CommandFiles,
     Sandbox,
     SandboxError,
     persisted_credentials,
 )
-from restore_gate.core.report import EXIT_CODES, validate_report
-from restore_gate.errors import GateError
+from restore_gate.core.report import EXIT_CODES
 from restore_gate.github.actions import Actions
-from restore_gate.github.context import source_links
-from restore_gate.present.merge import summary_body
 from restore_gate.publish.annotations import mismatches_output
 
 DEFAULTS = {  # the same defaults as action.yml (a `docker://` step gets no action.yml)
@@ -214,14 +216,20 @@ def matching_reports(patterns: list[str]) -> list[str]:
     return found
 
 
-def report_outputs(path: str) -> dict[str, str]:
-    """`report` and `mismatches` (one line per blocking mismatch, as `publish` writes them)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        value = mismatches_output([data])
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        return {"report": path if Path(path).is_file() else "", "mismatches": ""}
-    return {"report": path, "mismatches": value}
+def report_outputs(path: str, report: dict | None) -> dict[str, str]:
+    """`report` and `mismatches` (one line per blocking mismatch, as `publish` writes them),
+    the latter from the verified report only."""
+    value = mismatches_output([report]) if report is not None else ""
+    return {"report": path if Path(path).is_file() else "", "mismatches": value}
+
+
+def verified_report(code: int | None, actions: Actions) -> tuple[int, dict | None]:
+    """(exit code, report) from the report copied into the workspace (copied_report.verify),
+    never from the check's exit status alone; the reason annotated when it is an error."""
+    code, report, problem = verify(Path(REPORT), code)
+    if problem:
+        actions.annotate("error", problem)
+    return code, report
 
 
 def event_for(reports: list[str], env: Mapping[str, str]) -> str | None:
@@ -269,7 +277,7 @@ def output_size(env: Mapping[str, str]) -> int:
 
 
 def check_step(inputs: Inputs, env: Mapping[str, str], sandbox: Any, actions: Actions,
-               cli: Callable[[list[str]], int]) -> int:
+               cli: Callable[[list[str]], int]) -> tuple[int, dict | None]:
     """`check`, split: this process (the token's) downloads the release and runs no branch
     code; the branch's code runs in `restore-gate check` as the sandbox's unprivileged user,
     without the token; its report and comment are copied back into the workspace."""
@@ -278,12 +286,7 @@ def check_step(inputs: Inputs, env: Mapping[str, str], sandbox: Any, actions: Ac
     base = base_commit(env.get("GITHUB_EVENT_PATH"))
     with actions.stop_commands():  # the branch's names: no workflow commands
         code = _checked(inputs, base, sandbox, cli)
-    if code is None:
-        actions.annotate("error", "`restore-gate check` ended without writing its report: the "
-                         "branch's code stopped it (sys.exit, os._exit, a signal or a crash); "
-                         "this is an error, never a pass")
-        return 2
-    return code
+    return verified_report(code, actions)
 
 
 def _checked(inputs: Inputs, base: str | None, sandbox: Any,
@@ -309,18 +312,29 @@ def _checked(inputs: Inputs, base: str | None, sandbox: Any,
 
 
 def run(inputs: Inputs, env: Mapping[str, str], sandbox: Any, actions: Actions,
-        cli: Callable[[list[str]], int] = run_cli) -> tuple[int, dict[str, str] | None]:
+        cli: Callable[[list[str]], int] = run_cli,
+        guard: Any = None) -> tuple[int, dict[str, str] | None]:
     """Check and/or publish; return the verdict's exit code and the step outputs to write
-    (None when `publish` wrote them itself)."""
+    (None when `publish` wrote them itself). `guard`: the runner's command files, closed while
+    branch code ran (sandbox.CommandFiles); a change to one is an error."""
     outputs: dict[str, str] = {"report": "", "mismatches": "", "comment-url": ""}
     code = 0
     reports: list[str] = []
     if inputs.mode in ("check", "check-and-publish"):
-        code = check_step(inputs, env, sandbox, actions, cli)
-        outputs.update(report_outputs(REPORT))
+        code, report = check_step(inputs, env, sandbox, actions, cli)
+        changed = guard.changed() if guard is not None else []
+        if changed:
+            actions.annotate("error", f"the branch's code changed {', '.join(changed)} (the "
+                             "runner's command files) while it ran; the change was undone and "
+                             "the verdict is error: a step must not let a pull request set "
+                             "outputs or environment")
+            code, report = ERROR, None
+        outputs.update(report_outputs(REPORT, report))
         if inputs.mode == "check":
-            write_summary(actions)
+            write_summary(actions, report)
             save_event(env)
+        if report is None:  # nothing unverified reaches `publish`
+            return code, {**outputs, "verdict": VERDICTS[code]}
         if Path(REPORT).is_file():
             reports.append(REPORT)
     if inputs.mode in ("publish", "check-and-publish"):
@@ -352,24 +366,10 @@ def publish_arguments(inputs: Inputs, reports: list[str], event: str | None) -> 
     return [*argv, "--", *reports]
 
 
-def write_summary(actions: Actions) -> None:
-    """In `check` mode (nothing published), the report goes to the job summary: every layer,
-    not only those the comment has room for (the rendered comment if the report is gone)."""
-    if actions.summary is None:
-        return
-    text = summary_text()
-    if text is None and Path(MARKDOWN).is_file():
-        text = Path(MARKDOWN).read_text(encoding="utf-8")
-    if text is not None:
-        actions.add_summary(text.rstrip("\n") + "\n")
-
-
-def summary_text() -> str | None:
-    try:
-        report = validate_report(json.loads(Path(REPORT).read_text(encoding="utf-8")), REPORT)
-    except (OSError, ValueError, GateError):
-        return None
-    return summary_body([report], links=source_links())
+def write_summary(actions: Actions, report: dict | None) -> None:
+    """In `check` mode (nothing published), the verified report goes to the job summary, every
+    layer (not only those the comment has room for); else a fixed line (copied_report)."""
+    actions.add_summary(summary_text(report))
 
 
 def main() -> int:
@@ -379,7 +379,7 @@ def main() -> int:
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     actions = Actions.from_env(env, enabled=True)  # the container action runs in a workflow
     workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd())
-    sandbox = None
+    sandbox = guard = None
     try:
         inputs = read_inputs(env)
         os.chdir(workspace)
@@ -387,6 +387,7 @@ def main() -> int:
         if inputs.token:
             os.environ["GITHUB_TOKEN"] = inputs.token  # for fetch and publish; never on argv
         if inputs.mode != "publish":  # `publish` alone runs no branch code at all
+            guard = CommandFiles.close(env)  # until this process exits (and its children)
             sandbox = Sandbox.create(env)
             sandbox.prepare()
             if sandbox.warning:
@@ -395,22 +396,35 @@ def main() -> int:
                 actions.annotate("warning", PERSISTED_CREDENTIALS)
         if inputs.requirements and sandbox is not None:
             install_requirements(inputs.requirements, sandbox, actions)
-        code, outputs = run(inputs, env, sandbox, actions)
+        code, outputs = run(inputs, env, sandbox, actions, guard=guard)
     except (InputError, SandboxError, OSError) as error:
-        actions.annotate("error", f"{error}")
-        actions.set_outputs({"verdict": "error", "report": "", "comment-url": "",
-                             "mismatches": ""})
-        return ERROR
+        return failed(f"{error}", actions, guard)
+    except Exception as error:  # fail closed, outputs written: never a traceback and no verdict
+        return failed(f"unexpected {type(error).__name__} in the action: {error}"[:1000],
+                      actions, guard)
     finally:
         if sandbox is not None:
             sandbox.cleanup()
         hand_over(workspace)
     if outputs is not None:
         actions.set_outputs(outputs)
+    if guard is not None:
+        guard.reopen()
     status = apply_fail_on(code, inputs.fail_on)
     log(f"verdict {VERDICTS[code]} (exit {code}); fail-on: {inputs.fail_on} → "
         f"the step exits {status}")
     return status
+
+
+def failed(message: str, actions: Actions, guard: Any) -> int:
+    """The step's end when it could not decide: an error annotation and `verdict=error`."""
+    actions.annotate("error", message)
+    if guard is not None:
+        guard.changed()  # whatever branch code wrote there is undone
+    actions.set_outputs({"verdict": "error", "report": "", "comment-url": "", "mismatches": ""})
+    if guard is not None:
+        guard.reopen()
+    return ERROR
 
 
 if __name__ == "__main__":

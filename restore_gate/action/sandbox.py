@@ -5,9 +5,10 @@ reads the inputs, downloads the release (`check --fetch-only`), and publishes. T
 code (`restore-gate check`, which imports the builder and the data callable) and
 `pip install -r requirements` (whose packages run setup.py) run in child processes as an
 unprivileged user (`RESTORE_GATE_USER`; the image sets, and the default is, `nobody`) with
-no token in their environment, in a virtual environment of their own that sees the image's
-packages after its own. A different uid cannot read the root process's
-`/proc/<pid>/environ` or memory, signal it, or write its files; the child writes into a
+an allowlisted environment (`child_environment`: no token, no secret, no command file), while
+the runner's command files are closed to them (`CommandFiles`), in a virtual environment of
+their own that sees the image's packages after its own. A different uid cannot read the root
+process's `/proc/<pid>/environ` or memory, signal it, or write its files; the child writes into a
 private folder and the action copies the report from there (a regular file, bounded).
 
 Where the action is not root, it cannot change user: it warns, and the README's fork-safe
@@ -16,6 +17,8 @@ split (no token in the job that runs branch code) is the protection.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import pwd
 import re
@@ -27,13 +30,46 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 USER_ENV = "RESTORE_GATE_USER"
 DEFAULT_USER = "nobody"
 MAX_COPY = 256 * 1024 * 1024  # a report or comment larger than this is not one
-_SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|^INPUT_|^ACTIONS_", re.IGNORECASE)
+# What crosses into branch code: an allowlist (README, "Security model", lists it). Everything
+# else — tokens, cloud keys, GITHUB_OUTPUT/ENV/PATH/STATE/STEP_SUMMARY, ACTIONS_*, INPUT_* — stays.
+ALLOWED = frozenset({
+    "PATH", "LANG", "LANGUAGE", "TZ", "TERM", "CI", "LD_LIBRARY_PATH", "XLA_FLAGS",
+    "KERAS_BACKEND", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED",
+    "PYTHONIOENCODING", "PYTHONUTF8", "PYTHONHASHSEED", "PYTHONWARNINGS", "PYTHONNOUSERSITE",
+    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_FIND_LINKS", "PIP_NO_INDEX",
+    "PIP_NO_BUILD_ISOLATION", "PIP_CONSTRAINT", "PIP_DEFAULT_TIMEOUT", "PIP_RETRIES", "PIP_CERT",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+    "GITHUB_ACTIONS", "GITHUB_WORKSPACE", "GITHUB_REPOSITORY", "GITHUB_SERVER_URL", "GITHUB_SHA",
+    "GITHUB_REF", "GITHUB_HEAD_REF", "GITHUB_BASE_REF", "GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH",
+    "GITHUB_RUN_ID", "RUNNER_NAME", "RUNNER_OS", "RUNNER_ARCH",
+})
+ALLOWED_PREFIXES = ("LC_", "TF_", "CUDA_", "NVIDIA_", "OMP_", "RESTORE_GATE_")
+# A second net over the allowlist: a name that looks like a secret never crosses.
+_SECRET = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|PRIVATE|AUTH|_KEY|APIKEY", re.IGNORECASE)
+COMMAND_FILES = ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STATE",
+                 "GITHUB_STEP_SUMMARY")
+MAX_RESTORE = 16 * 1024 * 1024  # a command file up to this size is put back as it was
+
+
+def child_environment(parent: Mapping[str, str], home: Path, workspace: Path,
+                      extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment branch code gets: the allowlisted names of `parent` (no secret-looking
+    name among them), its own HOME/TMPDIR/cache, and git told to trust `workspace` (the
+    parent's own GIT_CONFIG_* may carry credentials: they do not cross)."""
+    env = {k: v for k, v in parent.items()
+           if (k in ALLOWED or k.startswith(ALLOWED_PREFIXES)) and not _SECRET.search(k)}
+    env.update({"HOME": str(home), "TMPDIR": str(home / "tmp"),
+                "RESTORE_GATE_CACHE": str(home / "cache"), "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": str(workspace),
+                **(extra or {})})
+    return env
 
 
 class SandboxError(Exception):
@@ -102,14 +138,8 @@ class Sandbox:
         return {"user": self.uid, "group": self.gid, "extra_groups": []} if self.dropped else {}
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """The parent's environment minus every secret, with the child's own HOME."""
-        env = {k: v for k, v in os.environ.items() if not _SECRET.search(k)}
-        for name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "KERAS_HOME", "PIP_CACHE_DIR",
-                     "VIRTUAL_ENV", "PYTHONHOME"):
-            env.pop(name, None)
-        env.update({"HOME": str(self.home), "TMPDIR": str(self.home / "tmp"),
-                    "RESTORE_GATE_CACHE": str(self.home / "cache"), **(extra or {})})
-        return env
+        """`child_environment` of this process's environment, in the current folder."""
+        return child_environment(os.environ, self.home, Path.cwd(), extra)
 
     def python(self, args: list[str], extra: Mapping[str, str] | None = None) -> int:
         """The venv's Python as the unprivileged user (no supplementary groups), secrets
@@ -142,6 +172,71 @@ class Sandbox:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class CommandFiles:
+    """The runner's command files (`GITHUB_OUTPUT`, `GITHUB_ENV`, ...) while branch code runs:
+    closed to other users (0600: under act, or a self-hosted runner with a loose umask, they are
+    0666), each remembered by inode, size, mtime and SHA-256, so that a change made behind the
+    action's back is found, undone and reported."""
+
+    files: dict[str, tuple[Path, tuple, bytes | None, int]] = field(default_factory=dict)
+
+    @classmethod
+    def close(cls, env: Mapping[str, str]) -> CommandFiles:
+        guard = cls()
+        for name in COMMAND_FILES:
+            path = Path(env[name]) if env.get(name) else None
+            if path is None or path.is_symlink() or not path.is_file():
+                continue
+            info = path.stat()
+            guard.files[name] = (path, _fingerprint(path), _small(path), info.st_mode & 0o7777)
+            with contextlib.suppress(OSError):
+                path.chmod(0o600)
+        return guard
+
+    def changed(self) -> list[str]:
+        """The names of the files that changed since `close`, each put back as it was."""
+        found = []
+        for name, (path, before, content, mode) in list(self.files.items()):
+            if _fingerprint(path) != before:
+                found.append(name)
+                _put_back(path, content)
+                self.files[name] = (path, _fingerprint(path), content, mode)
+        return found
+
+    def reopen(self) -> None:
+        """Their modes as they were (the action's own writes are done)."""
+        for path, _, _, mode in self.files.values():
+            with contextlib.suppress(OSError):
+                if not path.is_symlink():
+                    path.chmod(mode)
+
+
+def _fingerprint(path: Path) -> tuple:
+    try:
+        info = os.lstat(path)
+        digest = hashlib.sha256()
+        with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        return ("unreadable", type(exc).__name__)
+    return info.st_ino, info.st_size, info.st_mtime_ns, stat.S_IFMT(info.st_mode), digest.digest()
+
+
+def _small(path: Path) -> bytes | None:
+    return path.read_bytes() if path.stat().st_size <= MAX_RESTORE else None
+
+
+def _put_back(path: Path, content: bytes | None) -> None:
+    """The file as it was (None: too large to have been kept: emptied instead)."""
+    with contextlib.suppress(OSError):
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            path.unlink()
+        path.write_bytes(content or b"")
+        path.chmod(0o600)
 
 
 PERSISTED_CREDENTIALS = (

@@ -98,4 +98,19 @@ def run_demo(workdir: Path | None = None) -> int:
     ok = unchanged.verdict == "pass" and silent.verdict == "fail" and report.verdict == "fail"
     say("the gate passed the unchanged branch and blocked both changes" if ok
         else "unexpected verdicts: see above")
+    for line in next_lines(project, keep):
+        say(line)
     return 0 if ok else 2
+
+
+def next_lines(project: Path, kept: bool) -> list[str]:
+    """Where to go from the demo: its files, and the example to copy into a project."""
+    example = Path(str(resources.files("restore_gate.example")))
+    if kept:
+        first = (f"the example project, its release and config are in {project}: try "
+                 f"`cd {project} && restore-gate check` after editing classifier.py")
+    else:
+        first = ("the demo's files were removed; run `restore-gate demo --workdir DIR` to keep "
+                 "the example project, its release and config")
+    return [first, f"the example's source (builder, data, .restore-gate.yml): {example}; "
+                   "README, \"Use it in your repository\", walks your own project through it"]

@@ -8,6 +8,9 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +67,33 @@ def manifest_for(info: CheckpointInfo, inner: str, runner: dict[str, Any], cwd: 
     }
 
 
-def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict[str, Any]:
+Say = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    return None
+
+
+@contextmanager
+def step(say: Say, what: str) -> Iterator[None]:
+    """A progress line before a long step and one with its duration after it."""
+    say(f"{what} ...")
+    start = time.perf_counter()
+    yield
+    say(f"{what}: done in {time.perf_counter() - start:.1f} s")
+
+
+def record_behaviour(config: Config, info: CheckpointInfo, folder: Path,
+                     say: Say = _quiet) -> dict[str, Any]:
     """Restore the release into its own model; record golden outputs, metrics, layout."""
-    built, pairing = restored_model(config, info)
+    with step(say, f"building {config.builder} and restoring the checkpoint into it"):
+        built, pairing = restored_model(config, info)
     data = evaluate.load_eval_data(config)
     samples = config.section("evaluation").get("golden_samples", evaluate.DEFAULT_GOLDEN_SAMPLES)
     golden = evaluate.golden_inputs(built.model, data, samples,
                                     config.section("model").get("input_shape"))
-    result = evaluate.run(built.model, config, golden, data)
+    with step(say, "golden outputs and metrics"):
+        result = evaluate.run(built.model, config, golden, data)
     save_golden(folder / GOLDEN_FILE, golden, result.output_names, result.golden_outputs)
     keras_format = info.format in ("keras-weights", "keras")
     # file key -> the object path (identity.py) of the variable it was saved from
@@ -84,9 +106,14 @@ def record_behaviour(config: Config, info: CheckpointInfo, folder: Path) -> dict
         "metric_errors": result.metric_errors,
         "variable_order": [v.name for v in built.variables],
         "layout": layout,
-        "fingerprints": _fingerprints(built.model, golden),
+        "fingerprints": _traced(say, built.model, golden),
         "layout_space": LAYOUT_SPACE,
     }
+
+
+def _traced(say: Say, model: Any, golden: Any) -> list[dict] | None:
+    with step(say, "per-layer fingerprints"):
+        return _fingerprints(model, golden)
 
 
 def _fingerprints(model: Any, golden: Any) -> list[dict] | None:
@@ -100,9 +127,11 @@ def _fingerprints(model: Any, golden: Any) -> list[dict] | None:
 
 
 def snapshot(
-    checkpoint: Path, out: Path, runner: dict[str, Any], cwd: Path, config: Config | None = None
+    checkpoint: Path, out: Path, runner: dict[str, Any], cwd: Path, config: Config | None = None,
+    say: Say = _quiet,
 ) -> dict:
-    """Write the bundle; return its manifest. With a config, behaviour is recorded too."""
+    """Write the bundle; return its manifest. With a config, behaviour is recorded too;
+    `say` gets a progress line before and after each long step."""
     info = formats.read(checkpoint)
     if info.path.is_dir():  # a SavedModel or a managed folder: take it whole
         base, inner = info.path, "checkpoint"
@@ -114,7 +143,43 @@ def snapshot(
     with tempfile.TemporaryDirectory(prefix="restore-gate-") as folder:
         extra_files: list[Path] = []
         if config is not None:
-            manifest.update(record_behaviour(config, info, Path(folder)))
+            manifest.update(record_behaviour(config, info, Path(folder), say))
             extra_files = [Path(folder) / manifest["golden"]["file"]]
-        write_bundle(out, files, base, manifest, extra_files)
+        with step(say, f"writing {out}"):
+            write_bundle(out, files, base, manifest, extra_files)
     return manifest
+
+
+def summary(manifest: dict, out: Path) -> list[str]:
+    """What the bundle records, for the closing lines of `snapshot`."""
+    values = manifest.get("variables") or []
+    groups = [v.get("group") for v in values]
+    model, optimizer = groups.count("model"), groups.count("optimizer")
+    size = out.stat().st_size if out.exists() else 0
+    lines = [f"wrote {out} ({_size(size)}): {manifest['format']}, {len(values)} values "
+             f"({model} model, {optimizer} optimizer)"]
+    golden = manifest.get("golden")
+    if golden:
+        lines.append(f"  golden outputs: {golden['samples']} inputs × "
+                     f"{len(golden['outputs'])} output(s) ({', '.join(golden['outputs'])})")
+    else:
+        lines.append("  golden outputs: none (no config: drift will not be measured)")
+    metrics = manifest.get("metrics")
+    if metrics:
+        lines.append("  metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    for name, problem in (manifest.get("metric_errors") or {}).items():
+        lines.append(f"  metric {name} not recorded: {problem}")
+    if golden:
+        traced = manifest.get("fingerprints")
+        lines.append(f"  fingerprints: {len(traced)} layer calls" if traced else
+                     "  fingerprints: none (the model could not be traced; drift is still "
+                     "measured, without the first diverging layer)")
+    return lines
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"

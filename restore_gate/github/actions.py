@@ -18,12 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from restore_gate.present.markdown import visible
+
 MAX_OUTPUT_BYTES = 64 * 1024  # per step output; GitHub allows 1 MB for all of a job's outputs
 MAX_OUTPUT_LINES = 1000
 
 
 def escape_data(text: str) -> str:
-    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return visible(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:
@@ -74,6 +76,7 @@ def write_outputs(path: Path, values: dict[str, str]) -> None:
     """Append `name<<DELIMITER ... DELIMITER` blocks to GITHUB_OUTPUT."""
     blocks = []
     for name, value in values.items():
+        value = visible(value)  # no bidi or zero-width character reaches a later step
         delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
         while delimiter in value:
             delimiter = f"ghadelimiter_{secrets.token_hex(16)}"

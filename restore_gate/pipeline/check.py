@@ -96,6 +96,7 @@ def stage(report: Report, name: str, quiet: bool = False,
         raise StageFailed from exc
     finally:
         report.timings[name] = round(time.perf_counter() - start, 3)
+    progress(f"{name}: done in {report.timings[name]:.1f} s", quiet)
 
 
 def run_check(options: CheckOptions) -> Report:
@@ -103,7 +104,7 @@ def run_check(options: CheckOptions) -> Report:
     report = Report()
     with tempfile.TemporaryDirectory(prefix="restore-gate-") as workdir, suppress(StageFailed):
         _pipeline(options, report, Path(workdir))
-    if not options.base:
+    if not options.base and not report.errors:  # an error: no settings decided anything
         report.notices.append(NO_BASE)
     report.decide()
     return report

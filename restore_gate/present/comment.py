@@ -7,6 +7,7 @@ No TensorFlow here.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from restore_gate.core.report import with_numbers
@@ -15,6 +16,7 @@ from restore_gate.present.layer_table import mismatch_section
 from restore_gate.present.links import NO_LINKS, SourceLinks
 from restore_gate.present.markdown import (
     COMMENT_BUDGET,
+    DEFAULT_OVERRIDE_LABEL,
     DRIFT_SHOWN,
     ERRORS_SHOWN,
     ICONS,
@@ -22,11 +24,15 @@ from restore_gate.present.markdown import (
     NOTICES_SHOWN,
     clip_code,
     clip_text,
+    code,
     cut,
+    drift_mark,
     escape,
     percent,
     size,
+    source_cell,
     threshold_text,
+    unmeasured,
 )
 
 
@@ -52,25 +58,15 @@ def headline(report: dict) -> str:
         detail = ", ".join(parts) or "compatibility broken"
     else:
         detail = "the release checkpoint restores into this branch"
+        drift = report.get("drift") or []
+        if not any(d.get("kind") != "device" and not unmeasured(d) for d in drift):
+            detail += " (structure only: drift not measured)"
     return f"## {ICONS[verdict]} restore-gate: **{verdict}** — {detail}"
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # the comment --------------------------------------------------------------------------------
 def render(report: dict, details_limit: int | None = None, *, links: SourceLinks = NO_LINKS,
-           budget: int | None = COMMENT_BUDGET) -> str:
+           budget: int | None = COMMENT_BUDGET, label: str = DEFAULT_OVERRIDE_LABEL) -> str:
     """The whole comment for one runner's report; under `budget` characters unless None
     (the job summary: every layer)."""
     report = with_numbers(report)
@@ -78,7 +74,7 @@ def render(report: dict, details_limit: int | None = None, *, links: SourceLinks
     for level in (1, 2, 4, 8) if budget is not None else (0,):  # 0: nothing left out
         before = [*_intro(report), *_notices(report, level), *_errors(report, level)]
         after = [*_optimizer(report), *_drift_table(report, level, links),
-                 *_environment(report)]
+                 *next_steps([report], label, links), *_environment(report)]
         fixed = size("\n".join(head + before + after))
         if budget is None or fixed <= budget * 0.6:
             break
@@ -88,6 +84,65 @@ def render(report: dict, details_limit: int | None = None, *, links: SourceLinks
     return body if budget is None or size(body) <= budget else cut(body, budget)
 
 
+def next_steps(reports: list[dict], label: str, links: SourceLinks = NO_LINKS) -> list[str]:
+    """What a reviewer does next: on a fail, intended or not; on an error, fix and re-run;
+    with the command that reproduces the check locally."""
+    verdicts = {r["verdict"] for r in reports}
+    if verdicts <= {"pass"}:
+        return []
+    lines = ["### What to do", ""]
+    if "fail" in verdicts:
+        lines.append(f"- **Not intended?** {_fix_hint(reports, links)}")
+        out = _release_path(reports)
+        lines.append(
+            f"- **Intended?** A maintainer adds the label {code(label)} to this pull request, "
+            "so the break does not block the merge; after merging, release the new model so "
+            "later pull requests are checked against it: "
+            f"`restore-gate snapshot --checkpoint NEW_CHECKPOINT --out {_plain(out)}`.")
+    if "error" in verdicts:
+        lines.append("- **Could not decide:** fix the error under **Errors** (each says how), "
+                     "then re-run the job; an error never passes.")
+    lines.append(f"- **Reproduce locally:** `{_reproduce(reports)}`")
+    return [*lines, ""]
+
+
+def _fix_hint(reports: list[dict], links: SourceLinks) -> str:
+    blocking = any((r.get("summary") or {}).get("blocking") for r in reports)
+    found = next((d for r in reports if (d := (r.get("extra") or {}).get("divergence"))), None)
+    drifted = any(not d["ok"] and d.get("level") != "warn" for r in reports
+                  for d in r.get("drift") or [])
+    parts = []
+    if blocking:
+        parts.append("undo the change named under **What happened**; **How to fix** lists "
+                     "each value")
+    if drifted and found:
+        where = f" ({source_cell(found['source'], links)})" if found.get("source") else ""
+        parts.append(f"the outputs first diverge after {clip_code(found.get('layer', '?'), 80)}"
+                     f"{where}: look at what this pull request changed "
+                     "there (activation, custom layer code, preprocessing, vocabulary)")
+    elif drifted:
+        parts.append("behaviour changed while the weights restore: look for a changed "
+                     "activation, custom layer code, preprocessing or vocabulary")
+    if not parts:
+        parts.append("undo the change named under **What happened**")
+    return "; ".join(parts)[:1].upper() + "; ".join(parts)[1:] + "."
+
+
+def _release_path(reports: list[dict]) -> str:
+    source = next((str((r.get("checkpoint") or {}).get("source") or "") for r in reports), "")
+    if source.endswith(".tar.gz") and "://" not in source:
+        return source
+    return "release/model.tar.gz"
+
+
+def _plain(text: str) -> str:
+    """A path or ref safe inside a one-backtick code span (anything else is replaced)."""
+    return re.sub(r"[^A-Za-z0-9._/@:+=-]", "_", text)[:200]
+
+
+def _reproduce(reports: list[dict]) -> str:
+    base = next((((r.get("extra") or {}).get("base") or {}).get("ref") for r in reports), None)
+    return "restore-gate check" + (f" --base {_plain(str(base))}" if base else "")
 
 
 def _diagnosis(report: dict, links: SourceLinks) -> list[str]:
@@ -172,7 +227,7 @@ def _drift_table(report: dict, level: int = 1, links: SourceLinks = NO_LINKS) ->
              "| | check | release → branch | change | threshold |",
              "|---|---|---|---|---|"]
     for d in shown:
-        mark = "✅" if d["ok"] else ("⚠️" if d.get("level") == "warn" else "❌")
+        mark = drift_mark(d)
         note = f" ({clip_text(d['note'], 200)})" if d.get("note") else ""
         lines.append(
             f"| {mark} | {clip_text(d['kind'], 10)}: {clip_code(d['name'], 120)}{note} | "
@@ -202,10 +257,6 @@ def _change(d: dict) -> str:
         return "—"
     rel = percent(d.get("baseline"), d.get("value")) if d["kind"] == "metric" else ""
     return f"{d['delta']:+.4g}" + (f", {rel}" if rel else "")
-
-
-
-
 
 
 def _num(value: Any) -> str:

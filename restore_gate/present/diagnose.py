@@ -266,14 +266,18 @@ def _version_skew(report: dict, blocking: list[dict]) -> list[Finding]:
     written = (report.get("checkpoint") or {}).get("written_by") or {}
     runner = report.get("runner") or {}
     release, here = written.get("keras"), runner.get("keras")
-    generation = next((v for k, v in written.items() if "generation" in k and v), None)
+    generation = written.get("keras_generation")
+    if generation and _major(here) == str(generation):
+        generation = None  # the release's Keras generation is this run's: no skew
     skew_notes = [n for n in report.get("notices") or [] if re.search(
         r"(?i)version skew|keras 2|tf\.keras", n)]
     if release and here and _major(release) != _major(here):
         cause = (f"the checkpoint was written by Keras {clip_text(release, 30)}, this run uses "
                  f"Keras {clip_text(here, 30)}")
     elif generation:
-        cause = f"the checkpoint was written by {clip_text(generation, 60)}"
+        writer = release if release and _major(release) == str(generation) else generation
+        cause = f"the checkpoint was written by Keras {clip_text(writer, 30)}" + (
+            f", this run uses Keras {clip_text(here, 30)}" if here else "")
     elif skew_notes:
         cause = clip_text(skew_notes[0].rstrip("."), 300)
         cause = cause[:1].lower() + cause[1:]

@@ -5,12 +5,29 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from typing import Any
 
 from restore_gate.present.links import NO_LINKS, SourceLinks
 
 MARKER = "<!-- restore-gate:comment -->"
 ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
+# the label that lets a failing pull request merge (`publish.override_label` in the config)
+DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
+
+
+def unmeasured(d: dict) -> bool:
+    """A drift entry shown but not compared (no release value to compare with)."""
+    return bool(d["ok"]) and d.get("level") == "info" and d.get("baseline") is None
+
+
+def drift_mark(d: dict) -> str:
+    """✅ within threshold, ⚠️ warn, ❌ fail, ➖ not measured (never a ✅ for a check not made)."""
+    if unmeasured(d):
+        return "➖"
+    return "✅" if d["ok"] else ("⚠️" if d.get("level") == "warn" else "❌")
+
+
 _SPECIAL = re.compile(r"([\\*_\[\]|~])")
 _BLOCK_START = re.compile(r"^(?:[#+=-]|`+|\d{1,9}(?=[.)]))")  # headings, lists, rules, fences
 _ZWSP = "\u200b"
@@ -26,11 +43,23 @@ _LIVE = [
 ]
 
 
+def visible(value: Any) -> str:
+    """The text with every invisible format or control character (Unicode categories Cf and
+    Cc: bidi overrides and isolates such as U+202E and U+2066, zero-width characters, U+FEFF)
+    shown as `<U+202E>`, so a name cannot reorder or hide what a reviewer reads. Line breaks
+    and tabs stay (callers collapse or encode them)."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(f"<U+{ord(c):04X}>" if c not in "\n\r\t"
+                   and unicodedata.category(c) in ("Cf", "Cc") else c for c in text)
+
+
 def escape(value: Any) -> str:
     """Make a report string inert in GitHub Markdown wherever it lands (a line's start
     included): no HTML or entities, links, autolinks, images, mentions, references,
-    headings, lists, rules, quotes or code fences."""
-    text = " ".join(str(value).split())
+    headings, lists, rules, quotes or code fences; no invisible characters (`visible`)."""
+    text = visible(" ".join(str(value).split()))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _SPECIAL.sub(r"\\\1", text)
     if text.count("`") % 2:
@@ -51,8 +80,9 @@ def _escape_block_start(match: re.Match) -> str:
 
 
 def code(value: Any) -> str:
-    """Inline code for a name; backticks inside are replaced so the span cannot break."""
-    text = " ".join(str(value).split()).replace("`", "'")
+    """Inline code for a name; backticks inside are replaced so the span cannot break, and
+    invisible characters are shown (`visible`)."""
+    text = visible(" ".join(str(value).split())).replace("`", "'")
     text = text.replace("|", "\\|")
     return f"`{text}`" if text else ""
 
@@ -88,7 +118,7 @@ def clip_text(value: Any, width: int) -> str:
 
 
 def clip_code(value: Any, width: int) -> str:
-    text = " ".join(str(value).split())
+    text = visible(" ".join(str(value).split()))  # shown characters count toward `width`
     return code(text if len(text) <= width else text[: width - 1] + "…")
 
 

@@ -11,19 +11,21 @@ from collections.abc import Callable
 from typing import Any
 
 from restore_gate.core.report import exit_code, with_numbers
-from restore_gate.present.comment import render
+from restore_gate.present.comment import next_steps, render
 from restore_gate.present.diagnose import headline_sentences
 from restore_gate.present.grouping import LayerGroup, group_by_layer
 from restore_gate.present.layer_table import mismatch_section
 from restore_gate.present.links import NO_LINKS, SourceLinks
 from restore_gate.present.markdown import (
     COMMENT_BUDGET,
+    DEFAULT_OVERRIDE_LABEL,
     ICONS,
     MARKER,
     clip_code,
     clip_text,
     code,
     cut,
+    drift_mark,
     escape,
     fmt_spec,
     percent,
@@ -56,15 +58,16 @@ def runner_names(reports: list[dict]) -> list[str]:
 
 def comment_body(reports: list[dict], rows: int = 200, override: str = "",
                  parity: list[dict] | None = None, links: SourceLinks = NO_LINKS,
-                 budget: int | None = COMMENT_BUDGET) -> str:
+                 budget: int | None = COMMENT_BUDGET,
+                 label: str = DEFAULT_OVERRIDE_LABEL) -> str:
     """The Markdown for one report or a merged table for several, with the override notice;
     under `budget` characters (None: the job summary, every layer)."""
     reports = [with_numbers(r) for r in reports]
     room = None if budget is None else budget - (size(override) + 40 if override else 0)
     if len(reports) == 1:
-        body = render(reports[0], details_limit=rows, links=links, budget=room)
+        body = render(reports[0], details_limit=rows, links=links, budget=room, label=label)
     else:
-        body = merged(reports, rows, parity or [], links, room)
+        body = merged(reports, rows, parity or [], links, room, label)
     if override:
         head, _, rest = body.partition("\n\n")
         body = f"{head}\n\n> [!IMPORTANT]\n> {override}\n\n{rest}"
@@ -127,7 +130,8 @@ def parity_verdict(parity: list[dict]) -> str:
 
 
 def merged(reports: list[dict], rows: int, parity: list[dict] = (),
-           links: SourceLinks = NO_LINKS, budget: int | None = COMMENT_BUDGET) -> str:
+           links: SourceLinks = NO_LINKS, budget: int | None = COMMENT_BUDGET,
+           label: str = DEFAULT_OVERRIDE_LABEL) -> str:
     names = runner_names(reports)
     verdict = worst([r["verdict"] for r in reports] + [parity_verdict(list(parity))])
     each = ", ".join(f"{escape(n)}: {r['verdict']}" for n, r in zip(names, reports, strict=True))
@@ -139,6 +143,8 @@ def merged(reports: list[dict], rows: int, parity: list[dict] = (),
     head += _notices(reports, names, most)
     head += _errors(reports, names, most)
     after = _drift_table(reports, names, most and 4 * most) + _parity_table(list(parity))
+    if verdict != "pass":  # a parity failure alone is a fail too
+        after += next_steps([*reports, {"verdict": verdict}], label, links)
     room = None if budget is None else budget - size("\n".join(head + after)) - 300
     table = _mismatch_table(reports, names, rows, links, room)
     body = "\n".join(head + table + after).rstrip() + "\n"
@@ -282,7 +288,7 @@ def _parity_table(parity: list[dict]) -> list[str]:
 def _drift_cell(d: dict | None) -> str:
     if d is None:
         return "—"
-    mark = "✅" if d["ok"] else ("⚠️" if d.get("level") == "warn" else "❌")
+    mark = drift_mark(d)
     if d.get("value") is None:
         return f"{mark} not measured"
     text = f"{mark} {_num(d['value'])}"

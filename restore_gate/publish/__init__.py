@@ -22,7 +22,7 @@ from restore_gate.github.actions import Actions
 from restore_gate.github.context import Context
 from restore_gate.judge.drift import device_parity as parity
 from restore_gate.present.links import SourceLinks
-from restore_gate.present.markdown import code
+from restore_gate.present.markdown import DEFAULT_OVERRIDE_LABEL, code
 from restore_gate.present.merge import (
     COMMENT_LIMIT,
     comment_body,
@@ -37,7 +37,6 @@ from restore_gate.publish.annotations import annotations, mismatches_output
 from restore_gate.publish.remote import Remote
 from restore_gate.settings.config import load_config
 
-DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 
 
@@ -160,7 +159,7 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
                                  str(ctx.workspace) if ctx.workspace else None)
 
     def make(rows: int) -> str:
-        return comment_body(reports, rows, outcome.overridden, parity, links)
+        return comment_body(reports, rows, outcome.overridden, parity, links, label=label)
 
     body, _ = fit(make, total, COMMENT_LIMIT - 512, utf16_units)
     if getattr(args, "markdown", None):

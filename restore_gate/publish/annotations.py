@@ -7,7 +7,7 @@ import contextlib
 from pathlib import Path, PurePosixPath
 
 from restore_gate.github.actions import bounded_lines, command
-from restore_gate.present.markdown import fmt_spec
+from restore_gate.present.markdown import fmt_spec, visible
 
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 
@@ -84,7 +84,7 @@ def divergence_annotations(reports: list[dict], workspace: Path | None,
 
 
 def _short(name: object, width: int = 60) -> str:
-    text = " ".join(str(name).split())
+    text = visible(" ".join(str(name).split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

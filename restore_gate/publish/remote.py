@@ -30,6 +30,7 @@ class Remote:
         self.comment_author = comment_author
         self.warnings: list[str] = []
         self._pull: dict[str, Any] | None = None
+        self.refused: int | None = None  # a pull request whose head moved past the reports
 
     @property
     def missing(self) -> str:
@@ -69,7 +70,7 @@ class Remote:
                 if self._pull and trusted and head != trusted:
                     self.warn(f"pull request #{number} is at commit {head}, but the reports are "
                               f"about {trusted}: not publishing to it")
-                    self.ctx.pr, self._pull = None, {}
+                    self._pull, self.refused = {}, number
         return self._pull or None
 
     def labels(self) -> set[str]:
@@ -85,6 +86,9 @@ class Remote:
             self.warn(f"no comment posted: {self.missing}")
             return ""
         if self.pull() is None:
+            if self.refused:  # the warning above said why
+                print(f"restore-gate: no comment posted on #{self.refused}: its head moved on",
+                      file=sys.stderr)
             return ""
         number = self.ctx.pr
 

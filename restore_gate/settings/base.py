@@ -11,12 +11,13 @@ and evaluates the model (`model:`, `evaluation:`) stays the branch's: that is wh
 
 from __future__ import annotations
 
+import os
 import posixpath
 from pathlib import Path
 from typing import Any
 
 from restore_gate.errors import GateError
-from restore_gate.git import git_show, repo_root
+from restore_gate.git import git_file, repo_root, resolve_commit
 from restore_gate.settings.config import Config, parse_config
 
 GATE_KEYS = ("checkpoint", "thresholds", "allow", "baseline")
@@ -26,23 +27,46 @@ MAX_NOTICE_CHARS = 3500  # the report's texts are at most 4096 characters
 
 def load_base_config(config: Config, base: str) -> tuple[Config | None, str]:
     """The config at `base` (its threshold file read at `base` too), and its repository path;
-    None when the base commit has no config there."""
+    None only when git says the base commit has no file at that path. `base` must name a
+    commit of the checkout, and the config is looked up by its path as given: a symlink is
+    refused, never followed to a path the base commit does not have."""
     repo = repo_root(config.root)
     if repo is None:
         raise GateError("config", f"--base {base} given, but {config.root} is not a git checkout",
                         "run inside the repository, or drop --base")
     repo = repo.resolve()
-    relative = config.path.resolve().relative_to(repo).as_posix()
-    text = git_show(repo, base, relative)
+    commit = resolve_commit(repo, base)
+    relative = repository_path(repo, config.path)
+    text = git_file(repo, commit, relative, f"the base commit {base}")
     if text is None:
         return None, relative
     root = config.root.relative_to(repo).as_posix()
 
     def read(path: str) -> str | None:
-        return git_show(repo, base, posixpath.normpath(posixpath.join(root, path)))
+        return git_file(repo, commit, posixpath.normpath(posixpath.join(root, path)),
+                        f"the base commit {base}")
 
     label = f"{base}:{root}/" if root != "." else f"{base}:"
     return parse_config(text, Path(f"{base}:{relative}"), config.root, read, label), relative
+
+
+def repository_path(repo: Path, path: Path) -> str:
+    """`path`'s place in the repository as written (lexically, no symlink resolved); a
+    GateError when it or a folder on the way is a symlink."""
+    absolute = Path(os.path.abspath(path))
+    top = next((p for p in absolute.parents if p.exists() and p.samefile(repo)), None)
+    if top is None:
+        raise GateError("config", f"the config {path} is not inside the repository {repo}",
+                        "keep the config in the repository checked against --base")
+    relative = absolute.relative_to(top)
+    for depth in range(1, len(relative.parts) + 1):
+        step = top.joinpath(*relative.parts[:depth])
+        if step.is_symlink():
+            raise GateError("config", f"the config {path}: {step} is a symlink, so the base "
+                            "commit's settings cannot be looked up by its path",
+                            "commit the config itself (not a link), or name the real file "
+                            "(--config / the action's `config:` input)")
+    return relative.as_posix()
 
 
 def apply_base(config: Config, base: Config) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import posixpath
 import re
 from collections.abc import Callable
@@ -80,13 +81,28 @@ Reader = Callable[[str], "str | None"]
 def load_config(path: Path, root: Path | None = None) -> Config:
     """Read and validate a config file; raise `GateError(stage="config")` on any problem."""
     if not path.is_file():
+        near = [p.name for p in _near_names(path) if p.is_file()]
         raise GateError(
             "config",
-            f"config file {path} not found",
+            f"config file {path} not found"
+            + (f"; {path.parent / near[0]} exists: did you mean --config "
+               f"{path.parent / near[0]}, or to rename it to {path.name}?" if near else ""),
             f"create {DEFAULT_CONFIG} at the repository root (see the README) "
             "or pass --config PATH",
         )
     return parse_config(read_text(path), path, root or path.parent)
+
+
+def _near_names(path: Path) -> list[Path]:
+    """Files a user may have meant: the name without its leading dot, .yaml for .yml."""
+    stem = path.name.lstrip(".")
+    names = [f".{stem}", stem]
+    for name in list(names):
+        if name.endswith(".yml"):
+            names.append(name[:-4] + ".yaml")
+        elif name.endswith(".yaml"):
+            names.append(name[:-5] + ".yml")
+    return [path.parent / n for n in dict.fromkeys(names) if n != path.name]
 
 
 def parse_config(text: str, path: Path, root: Path, read: Reader | None = None,
@@ -111,7 +127,30 @@ def parse_config(text: str, path: Path, root: Path, read: Reader | None = None,
         config.data["thresholds"] = load_threshold_file(
             relative, read or working_tree(config.root), f"{path}:{lines.get(('thresholds',), 1)}",
             Path(f"{label}{relative}"))
+        check_measured(config, {}, Path(f"{label}{relative}"), ())
+    else:
+        check_measured(config, lines, path, ("thresholds",))
     return config
+
+
+def check_measured(config: Config, lines: dict[tuple, int], path: Path, prefix: tuple) -> None:
+    """A metric threshold needs the metric measured: with `evaluation.metrics` listed, a
+    threshold on another metric could never pass (a metric that is not computed fails), so an
+    unchanged model would fail. Refuse it here, before TensorFlow is imported."""
+    listed = config.section("evaluation").get("metrics")
+    if not listed:
+        return  # no list: the gate measures the metrics the thresholds name
+    unmeasured = [name for name in (config.thresholds.get("metrics") or {}) if name not in listed]
+    if unmeasured:
+        where = [f"{path}:{lines.get((*prefix, 'metrics', name), lines.get(prefix, 1))}: "
+                 f"'{'.'.join(map(str, (*prefix, 'metrics', name)))}'" for name in unmeasured]
+        raise GateError(
+            "config",
+            "invalid configuration:\n" + "\n".join(
+                f"  - {w}: {name} is not measured (evaluation.metrics is {list(listed)})"
+                for w, name in zip(where, unmeasured, strict=True)),
+            f"add {', '.join(unmeasured)} to evaluation.metrics, or remove the threshold",
+        )
 
 
 def inside(root: Path, value: str, key: tuple, path: Path, lines: dict[tuple, int]) -> str:
@@ -142,7 +181,14 @@ def working_tree(root: Path) -> Reader:
 
 
 def read_text(path: Path) -> str:
-    """A config or threshold file's text, refusing one over the size limit unread."""
+    """A config or threshold file's text, refusing one over the size limit unread, and a
+    symlink: with `--base` the base commit's file is looked up by this path, and a link would
+    make the pull request's file decide under another name."""
+    if path.is_symlink():
+        raise GateError("config", f"{path} is a symlink (to {os.readlink(path)!r}); the gate "
+                        "reads its config and threshold file by their own paths, not through "
+                        "links", "commit the file itself in place of the link, or name the real "
+                        "file (--config / the action's `config:` input, or `thresholds:`)")
     size = path.stat().st_size
     if size > MAX_CONFIG_BYTES:
         raise GateError("config", f"{path} is {size} bytes, over the limit of "
@@ -329,10 +375,24 @@ def _describe(error: jsonschema.ValidationError, lines: dict[tuple, int], path: 
             )
             return _describe(fake, lines, path)
     line = lines.get(location, 1)
+    if error.validator == "pattern" and "callable" in error.schema.get("$comment", ""):
+        return f"{path}:{line}: '{dotted}': {_callable_message(error.instance)}"
     if error.validator == "format" and error.schema.get("format") == "finite":
         return (f"{path}:{line}: '{dotted}': {error.instance} is not a finite number (NaN and "
                 "Inf switch the check off): write a number")
     return f"{path}:{line}: '{dotted}': {_message(error)}"
+
+
+def _callable_message(value: Any) -> str:
+    """`module:callable` expected: say so, with the likely intended spelling."""
+    text = str(value)
+    shown = repr(text) if len(text) <= 80 and "\n" not in text else "the value"
+    guess = ""
+    if ":" not in text and "." in text:
+        module, _, name = text.rpartition(".")
+        guess = f"; did you mean '{module}:{name}'?"[: 120]
+    return (f"{shown} is not module:callable (a module path, a colon, then the function's "
+            f"name, e.g. models.classifier:build_model){guess}")
 
 
 def _message(error: jsonschema.ValidationError) -> str:

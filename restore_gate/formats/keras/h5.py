@@ -23,7 +23,7 @@ from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.formats import generation
 from restore_gate.formats.keras.config import layer_classes
-from restore_gate.formats.keras.hdf5_guard import refuse_outside_storage
+from restore_gate.formats.keras.hdf5_guard import dataset_at, refuse_outside_storage
 from restore_gate.formats.keras.v3 import lazy_dataset
 from restore_gate.formats.tensorflow.tf1_checkpoint import pair_by_name, variable_name
 from restore_gate.formats.values import restore_values
@@ -60,8 +60,8 @@ def read(path: Path) -> CheckpointInfo:
             written_by = {k: _text(weights.attrs.get(k, handle.attrs.get(k)))
                           for k in ("keras_version", "backend")
                           if k in weights.attrs or k in handle.attrs}
-            variables = _layer_variables(weights)
-            variables += _optimizer_variables(handle)
+            variables = _layer_variables(weights, str(path))
+            variables += _optimizer_variables(handle, str(path))
             config = _json_attribute(handle, "model_config")
             optimizer_type = _optimizer_type(handle, variables)
     except GateError:
@@ -82,7 +82,7 @@ def read(path: Path) -> CheckpointInfo:
     return info
 
 
-def _layer_variables(weights: h5py.Group) -> list[CkptVariable]:
+def _layer_variables(weights: h5py.Group, label: str) -> list[CkptVariable]:
     found = []
     for layer in [*attribute_list(weights, "layer_names"), TOP_LEVEL]:
         if layer not in weights:
@@ -94,7 +94,7 @@ def _layer_variables(weights: h5py.Group) -> list[CkptVariable]:
                             code="h5-layer-missing")
         group = weights[layer]
         for weight in attribute_list(group, "weight_names"):
-            dataset = group[weight]
+            dataset = dataset_at(group, weight, label)
             found.append(CkptVariable(
                 name=_weight_name(layer, weight), layer=layer,
                 key=f"{group.name.lstrip('/')}/{weight}",
@@ -103,13 +103,13 @@ def _layer_variables(weights: h5py.Group) -> list[CkptVariable]:
     return found
 
 
-def _optimizer_variables(handle: h5py.File) -> list[CkptVariable]:
+def _optimizer_variables(handle: h5py.File, label: str) -> list[CkptVariable]:
     if "optimizer_weights" not in handle:
         return []
     group = handle["optimizer_weights"]
     found = []
     for weight in attribute_list(group, "weight_names"):
-        dataset = group[weight]
+        dataset = dataset_at(group, weight, label)
         name = _strip(weight)
         found.append(CkptVariable(name, name.rsplit("/", 1)[0] if "/" in name else name,
                                   f"optimizer_weights/{weight}", list(dataset.shape),

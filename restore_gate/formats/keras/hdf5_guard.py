@@ -53,3 +53,18 @@ def _problem(handle: h5py.File, name: str, link: Any) -> str | None:
         if target.external:
             return "uses external storage (its bytes live in another file)"
     return None
+
+
+def dataset_at(group: h5py.Group, key: str, label: str) -> h5py.Dataset:
+    """`group[key]`, which Keras writes as a dataset (one variable's values); a GateError
+    naming the object, what it is instead and the file when it is a group or a named
+    datatype."""
+    found = group[key]
+    if isinstance(found, h5py.Dataset):
+        return found
+    kind = {h5py.Group: "a group", h5py.Datatype: "a named datatype"}.get(
+        type(found), type(found).__name__)
+    raise GateError("inspect", f"HDF5 object {found.name} in {label} is {kind}, where Keras "
+                    "writes a dataset holding one variable's values",
+                    "the file was edited or is not a Keras weights file: re-create the release "
+                    "asset with model.save() / model.save_weights()")

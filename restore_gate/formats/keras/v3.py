@@ -21,9 +21,10 @@ from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel, ModelVariable
 from restore_gate.errors import GateError
 from restore_gate.formats import generation
-from restore_gate.formats.keras.hdf5_guard import refuse_outside_storage
+from restore_gate.formats.keras.hdf5_guard import dataset_at, refuse_outside_storage
 from restore_gate.formats.keras.walk import load_layout
 from restore_gate.formats.keras.zip import WEIGHTS_ENTRY, check_keras_zip
+from restore_gate.formats.keras.zip_member import seekable_member
 from restore_gate.formats.values import LazyValue, restore_values
 
 if TYPE_CHECKING:  # h5py is imported where a Keras file is read: TF checkpoints skip it
@@ -50,8 +51,8 @@ def open_weights(info_or_path: CheckpointInfo | Path) -> Iterator[h5py.File]:
     try:
         if path.suffix == ".keras":
             check_keras_zip(path)
-            with (zipfile.ZipFile(path) as archive, archive.open(WEIGHTS_ENTRY) as raw,
-                  h5py.File(raw, "r") as handle):
+            with (seekable_member(path, WEIGHTS_ENTRY) as member,
+                  h5py.File(member, "r") as handle):
                 refuse_outside_storage(handle, f"{WEIGHTS_ENTRY} inside {path}")
                 yield handle
         else:
@@ -88,7 +89,7 @@ def read(path: Path) -> CheckpointInfo:
             if kind == OPTIMIZER and "name" in group.attrs:  # Keras 2 files record no name
                 optimizer_type = label
             for index in sorted(group, key=_index_key):
-                dataset = group[index]
+                dataset = dataset_at(group, index, _label(path))
                 variables.append(
                     CkptVariable(
                         name=f"{label}/{index}",
@@ -102,6 +103,10 @@ def read(path: Path) -> CheckpointInfo:
     return CheckpointInfo(
         fmt, path, variables, written_by=written_by, optimizer_type=optimizer_type, files=[path]
     )
+
+
+def _label(path: Path) -> str:
+    return f"{WEIGHTS_ENTRY} inside {path}" if path.suffix == ".keras" else str(path)
 
 
 def _group_of(key: str) -> str:
@@ -225,11 +230,20 @@ def restore(
 ) -> int:
     """Keras's own `load_weights` when the metadata match; else assign what fits."""
     with open_weights(info) as handle:
+        loaded = keras_loads(handle, info.path)
         return restore_values(
             model, optimizer, lambda key: lazy_dataset(handle[key]),
-            lambda: built.model.load_weights(str(info.path)),
+            lambda: built.model.load_weights(loaded),
             f"Keras's load_weights of {info.path}",
         )
+
+
+def keras_loads(handle: h5py.File, path: Path) -> str:
+    """The file Keras's load_weights reads: a deflated member's inflated copy (the same
+    weights file; Keras would read it through zipfile's stream, which re-inflates on every
+    backward seek: zip_member.py), else the release file itself."""
+    name = handle.filename
+    return name if name.endswith(".weights.h5") and Path(name).is_file() else str(path)
 
 
 def lazy_dataset(dataset: h5py.Dataset) -> LazyValue:

@@ -5,25 +5,35 @@ varint size), padding, and the magic number. The index block maps each data bloc
 to its handle; every block holds entries (shared key length, unshared length, value length as
 varints, the key suffix, the value), then the restart offsets and their count, then a 5-byte
 trailer: the compression type (0: none; 1: snappy, which some TF 1.x builds wrote) and the
-masked crc32c of block + type. Checksums are verified, as TensorFlow does.
+masked crc32c of block + type. Checksums are verified, as TensorFlow does (crc32c by
+google-crc32c, snappy by cramjam: C and Rust, never a byte at a time in Python).
+
+The file is untrusted: every block, key and total is bounded (limits.py, "TensorFlow
+table") before it is decompressed or built, and going over a bound is a `TableLimit`.
 """
 
 from __future__ import annotations
 
 import struct
-from functools import cache
 from typing import BinaryIO
 
+import cramjam
+import google_crc32c
+
+from restore_gate import limits
 from restore_gate.formats.tensorflow.files import TABLE_MAGIC
 
 FOOTER = 48
 TRAILER = 5
-MAX_BLOCK = 1 << 30
-BIG_BLOCK = 8 << 20  # a V1 file's first block, read whole (and checksummed) in Python
+BIG_BLOCK = 8 << 20  # a V1 file's first block above this holds tensor data: TF reads it
 
 
 class TableError(ValueError):
     """A table that cannot be read: what is wrong, and where."""
+
+
+class TableLimit(TableError):
+    """A table over one of the bounds in limits.py: not a checkpoint TensorFlow wrote."""
 
 
 class LargeBlock(TableError):
@@ -31,16 +41,31 @@ class LargeBlock(TableError):
 
 
 def read_table(handle: BinaryIO, size: int, limit: int) -> list[tuple[bytes, bytes]]:
-    """Every (key, value) of a table file, in key order."""
+    """Every (key, value) of a table file, in key order, within the bounds of limits.py."""
     if size > limit:
-        raise TableError(f"{size} bytes: too large for a checkpoint index")
+        raise TableLimit(f"{size} bytes: over the limit of {limit} bytes for a checkpoint "
+                         "index")
+    handles = block_handles(handle, size)
+    _bound(len(handles), limits.MAX_TABLE_ENTRIES, "data blocks")
     rows: list[tuple[bytes, bytes]] = []
-    for offset, length in block_handles(handle, size):
-        for key, value in _block_entries(_read_block(handle, size, offset, length)):
+    inflated = keys = 0
+    for offset, length in handles:
+        data = _read_block(handle, size, offset, length)
+        inflated += len(data)
+        _bound(inflated, limits.MAX_TABLE_BYTES, "bytes in its blocks together, decompressed")
+        for key, value in _block_entries(data):
             if rows and key <= rows[-1][0]:
                 raise TableError("keys out of order (a corrupted block)")
+            keys += len(key)
+            _bound(keys, limits.MAX_TABLE_KEYS_BYTES, "bytes of keys together")
             rows.append((key, value))
+            _bound(len(rows), limits.MAX_TABLE_ENTRIES, "entries")
     return rows
+
+
+def _bound(value: int, cap: int, what: str) -> None:
+    if value > cap:
+        raise TableLimit(f"more than {cap} {what}, over the limit for a checkpoint table")
 
 
 def first_entry(handle: BinaryIO, size: int) -> tuple[bytes, bytes]:
@@ -49,9 +74,11 @@ def first_entry(handle: BinaryIO, size: int) -> tuple[bytes, bytes]:
     TensorFlow's V1 writer gives the "" entry a block of its own (tensor data starts a new
     block); a first block above `BIG_BLOCK` (tensor data in it) raises `LargeBlock`."""
     for offset, length in block_handles(handle, size):
-        if length > BIG_BLOCK:
-            raise LargeBlock(f"the first block holds {length} bytes")
-        for row in _block_entries(_read_block(handle, size, offset, length)):
+        try:
+            block = _read_block(handle, size, offset, length, cap=BIG_BLOCK)
+        except TableLimit as exc:
+            raise LargeBlock(f"the first block is large ({exc})") from None
+        for row in _block_entries(block):
             return row
         break
     raise TableError("the table holds no entries")
@@ -77,9 +104,14 @@ def block_handle(data: bytes, pos: int) -> tuple[tuple[int, int], int]:
     return (offset, length), pos
 
 
-def _read_block(handle: BinaryIO, size: int, offset: int, length: int) -> bytes:
+def _read_block(handle: BinaryIO, size: int, offset: int, length: int,
+                cap: int | None = None) -> bytes:
+    """A block's bytes, checksummed and decompressed; `TableLimit` above `cap` bytes
+    (default: limits.MAX_TABLE_BLOCK_BYTES)."""
+    cap = limits.MAX_TABLE_BLOCK_BYTES if cap is None else cap
     if offset + length + TRAILER > size - FOOTER:
         raise TableError(f"a block at {offset} (+{length} bytes) runs past the end (truncated)")
+    _block_limit(offset, length, cap)
     handle.seek(offset)
     raw = handle.read(length + TRAILER)
     block, kind = raw[:length], raw[length]
@@ -87,55 +119,28 @@ def _read_block(handle: BinaryIO, size: int, offset: int, length: int) -> bytes:
     if mask(crc32c(raw[:length + 1])) != stored:
         raise TableError(f"checksum mismatch in the block at byte {offset} (corrupted)")
     if kind == 1:  # snappy: TensorFlow's table builder default (written by some TF 1.x)
-        return _unsnappy(block, offset)
+        return _unsnappy(block, offset, cap)
     if kind != 0:
         raise TableError(f"the block at byte {offset} has an unknown compression type {kind}: "
                          "only uncompressed and snappy blocks exist in TensorFlow tables")
     return block
 
 
-def _unsnappy(data: bytes, offset: int) -> bytes:
-    """Decompress a raw snappy block (github.com/google/snappy, format_description.txt):
-    a varint length, then literals (tag & 3 == 0) and back-references (1, 2, 3)."""
-    expected, pos = varint(data, 0)
-    if expected > min(MAX_BLOCK, 22 * len(data)):  # a 3-byte copy makes at most 64 bytes
-        raise TableError(f"the snappy block at byte {offset} claims {expected} bytes")
-    out = bytearray()
+def _block_limit(offset: int, size: int, cap: int) -> None:
+    if size > cap:
+        raise TableLimit(f"the block at byte {offset} holds {size} bytes, over the limit of "
+                         f"{cap} (TensorFlow writes blocks of about 256 KiB)")
+
+
+def _unsnappy(data: bytes, offset: int, cap: int) -> bytes:
+    """Decompress a raw snappy block (github.com/google/snappy, format_description.txt),
+    its declared size bounded first; cramjam checks the output matches it."""
+    expected, _ = varint(data, 0)
+    _block_limit(offset, expected, cap)
     try:
-        while pos < len(data):
-            tag = data[pos]
-            kind, pos = tag & 3, pos + 1
-            if kind == 0:
-                length = tag >> 2
-                if length >= 60:
-                    extra = length - 59
-                    length = int.from_bytes(data[pos:pos + extra], "little")
-                    pos += extra
-                out += data[pos:pos + length + 1]
-                pos += length + 1
-                continue
-            if kind == 1:
-                length, distance = ((tag >> 2) & 7) + 4, ((tag >> 5) << 8) | data[pos]
-                pos += 1
-            else:
-                width = 2 if kind == 2 else 4
-                length = (tag >> 2) + 1
-                distance = int.from_bytes(data[pos:pos + width], "little")
-                pos += width
-            if not 0 < distance <= len(out):
-                raise IndexError(distance)
-            start = len(out) - distance
-            if distance >= length:
-                out += out[start:start + length]
-            else:  # the copy overlaps what it writes: a repeated pattern
-                for i in range(length):
-                    out.append(out[start + i])
-    except IndexError:
-        raise TableError(f"a corrupted snappy block at byte {offset}") from None
-    if len(out) != expected:
-        raise TableError(f"the snappy block at byte {offset} decompresses to {len(out)} "
-                         f"bytes, not the {expected} it records (corrupted)")
-    return bytes(out)
+        return bytes(cramjam.snappy.decompress_raw(data))
+    except cramjam.DecompressionError as exc:
+        raise TableError(f"a corrupted snappy block at byte {offset} ({exc})") from None
 
 
 def _block_entries(block: bytes):
@@ -152,6 +157,9 @@ def _block_entries(block: bytes):
         length, pos = varint(block, pos)
         if shared > len(key) or pos + unshared + length > end:
             raise TableError("a block entry runs past its block (corrupted)")
+        if shared + unshared > limits.MAX_TABLE_KEY_BYTES:
+            raise TableLimit(f"a key of {shared + unshared} bytes, over the limit of "
+                             f"{limits.MAX_TABLE_KEY_BYTES} for a tensor name")
         key = key[:shared] + block[pos:pos + unshared]
         pos += unshared
         yield key, block[pos:pos + length]
@@ -175,24 +183,9 @@ def varint(data: bytes, pos: int) -> tuple[int, int]:
 # --- crc32c (Castagnoli), masked as LevelDB stores it ------------------------------------
 
 
-@cache
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
 def crc32c(data: bytes, crc: int = 0) -> int:
-    """crc32c of `data`, extending `crc` (crc32c::Extend)."""
-    table = _crc_table()
-    crc ^= 0xFFFFFFFF
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+    """crc32c of `data`, extending `crc` (crc32c::Extend), in C (google-crc32c)."""
+    return google_crc32c.extend(crc, data)
 
 
 def mask(crc: int) -> int:

@@ -23,19 +23,23 @@ from restore_gate.formats.tensorflow import files as tf_files
 from restore_gate.formats.tensorflow._table import (
     LargeBlock,
     TableError,
+    TableLimit,
     crc32c,
     first_entry,
     mask,
     read_table,
     varint,
 )
+from restore_gate.limits import MAX_INDEX_BYTES
 from restore_gate.runtime import import_tensorflow
 
 GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-_MAX_INDEX = 1 << 30  # an .index above 1 GiB is not a checkpoint index
 _MAX_GRAPH = 256 << 20  # nor an object graph above 256 MiB
 HINT = ("the file is truncated, corrupted or not a TensorFlow checkpoint: re-download or "
          "re-create the release asset")
+LIMIT_HINT = ("TensorFlow writes no table this large (limits in restore_gate/limits.py): the file "
+              "is not a checkpoint TensorFlow wrote; re-create the release asset with "
+              "tf.train.Checkpoint")
 
 
 @dataclass(frozen=True)
@@ -80,13 +84,14 @@ def list_checkpoint(prefix: Path) -> Listing:
 
 def unreadable(prefix: Path, file: Path, exc: Exception) -> GateError:
     reason = str(exc) if isinstance(exc, TableError) else f"{type(exc).__name__}: {exc}"
-    return GateError("inspect", f"cannot read checkpoint {prefix}: {file.name}: {reason}", HINT)
+    return GateError("inspect", f"cannot read checkpoint {prefix}: {file.name}: {reason}",
+                     LIMIT_HINT if isinstance(exc, TableLimit) else HINT)
 
 
 def read_entries(index: Path) -> tuple[dict[str, Entry], int]:
     """Every tensor the `.index` lists, as TF's reader does (slice entries left out)."""
     with index.open("rb") as handle:
-        rows = read_table(handle, index.stat().st_size, limit=_MAX_INDEX)
+        rows = read_table(handle, index.stat().st_size, limit=MAX_INDEX_BYTES)
     if not rows or rows[0][0] != b"":
         raise TableError("no bundle header (the \"\" key): not a TensorFlow V2 checkpoint index")
     header = _parse("BundleHeaderProto", rows[0][1], "the bundle header")
@@ -191,7 +196,7 @@ def _list_v1(path: Path) -> Listing:
 
 def _list_with_tensorflow(path: Path) -> Listing:
     """The one case left to TensorFlow's reader: a V1 file whose first block is larger than
-    `_table.BIG_BLOCK` (tensor data beside the metadata: minutes of pure-Python crc32c)."""
+    `_table.BIG_BLOCK` (tensor data beside the metadata, which TF's reader streams)."""
 
     tf = import_tensorflow("inspect")
     try:

@@ -7,8 +7,9 @@ Review the .md diffs like code: tests/test_render_snapshots.py fails until they 
 A case is one report (`toy.json`) or several runners (`multi-runner.*.json`, merged).
 The reports are written by real `restore-gate check` runs (`--reports`): the demo's
 example classifier (a layer widened and one inserted; a silent activation change), a
-truncated release (error), and keras.applications.MobileNetV3Small with alpha 1.0 → 0.75
-(.weights.h5). The multi-runner case merges the drift report with a copy relabelled as a
+truncated release (error), keras.applications.MobileNetV3Small with alpha 1.0 → 0.75
+(.weights.h5), and the example released as a `.keras` file with the silent change
+(keras-drift). The multi-runner case merges the drift report with a copy relabelled as a
 GPU runner whose golden outputs differ by 1e-3 (no GPU is needed to review its layout).
 """
 
@@ -107,6 +108,7 @@ def make_reports() -> None:
         broken.write_bytes(bundle.read_bytes()[: bundle.stat().st_size // 2])
         _check(project, base, "error", str(broken))
         _multi_runner()
+        _keras_release(base / "keras")
         _mobilenet(base / "mobilenet")
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -121,6 +123,31 @@ def _multi_runner() -> None:
     for index, report in enumerate((cpu, gpu), 1):
         (HERE / f"multi-runner.{index}.json").write_text(json.dumps(report, indent=2) + "\n",
                                                          encoding="utf-8")
+
+
+def _keras_release(base: Path) -> None:
+    """The example released as a `.keras` file saved by this Keras (its bundle written by
+    `snapshot`), then the silent activation change: a drift fail with no version note."""
+    from restore_gate.branch.build import resolve_callable
+    from restore_gate.commands.demo import SILENT_CHANGE, copy_example
+    from restore_gate.commands.snapshot import snapshot
+    from restore_gate.runtime import describe_device, import_tensorflow
+    from restore_gate.settings.config import load_config
+
+    project = base / "project"
+    copy_example(project)
+    tf = import_tensorflow()
+    tf.keras.utils.set_random_seed(0)
+    x, y = resolve_callable("data:train_data", project, [])()
+    model = resolve_callable("classifier:build_model", project, [])(num_classes=3)
+    model.fit(x, y, epochs=5, batch_size=32, verbose=0)
+    model.save(str(project / "model.keras"))
+    bundle = project / "release" / "model.tar.gz"
+    snapshot(project / "model.keras", bundle, describe_device("cpu"), project,
+             load_config(project / ".restore-gate.yml"))
+    model_file = project / "classifier.py"
+    model_file.write_text(model_file.read_text().replace(*SILENT_CHANGE), encoding="utf-8")
+    _check(project, base, "keras-drift")
 
 
 def _mobilenet(project: Path) -> None:
