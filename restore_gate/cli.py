@@ -33,8 +33,23 @@ EXAMPLES = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, keeping its option strings and subcommands where `parse()` can read
+    them (argparse keeps both in private attributes)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.options: list[str] = []
+        self.subcommands: dict[str, _Parser] = {}
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.options += action.option_strings
+        return action
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
         prog="restore-gate",
         description="Restore the released checkpoint into this branch's model and report "
         "every incompatibility. Exit codes: 0 pass, 1 fail, 2 error.",
@@ -44,10 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"restore-gate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
-                                   epilog=f"example:\n  {EXAMPLES[name]}",
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    def command(name: str, help: str) -> _Parser:
+        sub = commands.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
+                                  epilog=f"example:\n  {EXAMPLES[name]}",
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.subcommands[name] = sub
+        return sub
 
     check = command("check", "restore the release checkpoint into this branch's model and "
                     "judge it (exit 0 pass, 1 fail, 2 error)")
@@ -157,21 +174,17 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args, unknown = parser.parse_known_args(argv)
     sub = _subparsers(parser)[args.command]
     if unknown:
-        options = [o for action in sub._actions for o in action.option_strings]
         hints = []
         for token in unknown:
-            guess = difflib.get_close_matches(token.split("=")[0], options, n=1)
+            guess = difflib.get_close_matches(token.split("=")[0], sub.options, n=1)
             hints.append(f"{token} (did you mean {guess[0]}?)" if guess else token)
         sub.error(f"unrecognized arguments: {' '.join(hints)}")
     _resolve_checkpoint(sub, args)
     return args
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+def _subparsers(parser: _Parser) -> dict[str, _Parser]:
+    return dict(parser.subcommands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
