@@ -449,5 +449,5 @@ def test_mismatches_step_output_is_bounded(passing, tmp_path):
     entrypoint = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = entrypoint  # dataclasses look their module up there
     spec.loader.exec_module(entrypoint)
-    assert entrypoint.report_outputs(str(path))["mismatches"] == value
+    assert entrypoint.report_outputs(str(path), report)["mismatches"] == value
 
