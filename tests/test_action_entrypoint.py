@@ -125,18 +125,18 @@ def test_requirements_that_do_not_install_stop_the_step_with_exit_2(workspace, t
 
 
 def test_inputs_map_to_cli_arguments_and_the_token_stays_off_them():
-    from restore_gate.cli import _parser
+    from restore_gate.cli import parse
 
     entry = load_entrypoint()
     inputs = entry.read_inputs({"INPUT_CONFIG": "-odd.yml", "INPUT_CHECKPOINT": "release",
                                 "INPUT_GITHUB-TOKEN": TOKEN, "INPUT_COMMENT": "false",
                                 "INPUT_DEVICE": "auto"})
     check = entry.check_arguments(inputs, "a" * 40)
-    args = _parser().parse_args(check)
+    args = parse(check)
     assert (str(args.config), args.checkpoint, args.device, args.base) == (
         "-odd.yml", "release", "auto", "a" * 40)
     publish = entry.publish_arguments(inputs, ["-cpu.json", "gpu.json"], "art/event.json")
-    args = _parser().parse_args(publish)
+    args = parse(publish)
     assert args.reports == [Path("-cpu.json"), Path("gpu.json")]
     assert (args.no_comment, str(args.event), str(args.config)) == (True, "art/event.json",
                                                                      "-odd.yml")
