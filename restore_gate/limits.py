@@ -31,7 +31,7 @@ RATIO_FLOOR_BYTES = 16 * MiB
 MAX_ZIP_RATIO = 200
 
 # A TensorFlow table (a V2 checkpoint's `.index`, a V1 checkpoint), read without TensorFlow
-# (formats/_table.py). TensorFlow writes blocks of about 256 KiB (table_options.h,
+# (formats/tensorflow/_table.py). TensorFlow writes blocks of about 256 KiB (table_options.h,
 # `block_size = 262144`; a block closes once it reaches that size, so it holds at most
 # about three times that) whose keys are tensor names of tens to hundreds of bytes, one entry
 # per tensor; each limit is far above what a real checkpoint needs.

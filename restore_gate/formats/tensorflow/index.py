@@ -5,7 +5,7 @@ metadata in `PREFIX.index`: a LevelDB-style table (tensorflow/core/lib/io/table)
 key holds a `BundleHeaderProto` and every other key a tensor's `BundleEntryProto` (dtype,
 shape, shard, offset, size, crc32c). A V1 checkpoint is one table whose "" key holds a
 `SavedTensorSlices` with every tensor's name, shape and dtype. The table format itself
-(blocks, snappy, checksums) is read by formats/_table.py.
+(blocks, snappy, checksums) is read by formats/tensorflow/_table.py.
 
 `list_checkpoint` returns what TensorFlow's `load_checkpoint` lists (shapes, dtypes) plus
 the bytes of the TF2 object graph, read from its data shard (checksum verified).
