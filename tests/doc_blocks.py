@@ -9,6 +9,7 @@ checklist's) comes out dedented; an HTML comment right before a block is its mar
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,3 +71,20 @@ def checklist() -> list[Block]:
 def docs_text() -> str:
     """README and every docs page, as one text."""
     return "\n".join(page.read_text(encoding="utf-8") for page in PAGES)
+
+
+def commands(text: str) -> list[list[str]]:
+    """Each simple command of a shell block: continuation lines joined, comments dropped,
+    split at `&&`, `||`, `;` and `|`."""
+    found = []
+    for line in text.replace("\\\n", " ").splitlines():
+        words = shlex.split(line, comments=True)
+        current: list[str] = []
+        for word in [*words, "&&"]:
+            if word in ("&&", "||", ";", "|"):
+                if current:
+                    found.append(current)
+                current = []
+            else:
+                current.append(word)
+    return found

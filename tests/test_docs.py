@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import pytest
 import tomllib
 import yaml
-from doc_blocks import CHECKLIST, QUICK_START, REPO, Block, all_blocks
+from doc_blocks import CHECKLIST, QUICK_START, REPO, Block, all_blocks, commands
 from packaging.requirements import Requirement
 from test_workflows_lint import lint, tool
 
@@ -104,23 +103,6 @@ def check_yaml(block: Block, tmp_path: Path) -> str:
     assert set(data) <= CONFIG_KEYS, f"{block.where}: yaml of an unknown kind: {sorted(data)}"
     load(over_example(data, project), project)
     return "config fragment"
-
-
-def commands(text: str) -> list[list[str]]:
-    """Each simple command of a shell block: continuation lines joined, comments dropped,
-    split at `&&`, `||`, `;` and `|`."""
-    found = []
-    for line in text.replace("\\\n", " ").splitlines():
-        words = shlex.split(line, comments=True)
-        current: list[str] = []
-        for word in [*words, "&&"]:
-            if word in ("&&", "||", ";", "|"):
-                if current:
-                    found.append(current)
-                current = []
-            else:
-                current.append(word)
-    return found
 
 
 def parse_restore_gate(argv: list[str], where: str) -> None:
