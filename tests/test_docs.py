@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 import tomllib
 import yaml
-from doc_blocks import CHECKLIST, QUICK_START, REPO, Block, all_blocks, commands
+from doc_blocks import CHECKLIST, PAGES, QUICK_START, REPO, Block, all_blocks, commands
+from markdown_it import MarkdownIt
 from packaging.requirements import Requirement
 from test_workflows_lint import lint, tool
 
@@ -235,7 +236,20 @@ def test_readme_main_text_stays_short():
     assert first.line < 200, "the first workflow sits near the top"
 
 
-def test_readme_links_point_at_pages_that_exist():
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    for target in re.findall(r"\]\((docs/[^)#]+)", text):
-        assert (REPO / target).is_file(), target
+def slugs(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    tokens = MarkdownIt("commonmark").parse(page.read_text(encoding="utf-8"))
+    return {re.sub(r"[^\w\- ]", "", tokens[i + 1].content.lower()).replace(" ", "-")
+            for i, token in enumerate(tokens) if token.type == "heading_open"}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_links_between_the_pages_land_on_a_page_and_a_heading(page):
+    text = page.read_text(encoding="utf-8")
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", text):
+        if target.startswith(("http://", "https://")):
+            continue
+        linked = (page.parent / target).resolve() if target else page
+        assert linked.exists(), f"{page.name}: link to {target}"
+        if anchor:
+            assert anchor in slugs(linked), f"{page.name}: no heading #{anchor} in {linked.name}"
