@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,30 @@ def preceding(block: Block) -> Block:
     return same[-1]
 
 
+def workflow_runs(workflow: dict) -> list[str]:
+    """Each `run:` script, its step's `env:` filled in: `${{ matrix.K }}` from the matrix's
+    first entry, any other expression a placeholder word."""
+    scripts = []
+    for job in workflow["jobs"].values():
+        first = (job.get("strategy", {}).get("matrix", {}).get("include") or [{}])[0]
+        for step in job.get("steps", []):
+            if "run" in step:
+                env = {name: expression(str(value), first)
+                       for name, value in step.get("env", {}).items()}
+                scripts.append(re.sub(r"\$(\w+)", partial(variable, env), step["run"]))
+    return scripts
+
+
+def expression(value: str, matrix: dict) -> str:
+    value = re.sub(r"\$\{\{\s*matrix\.(\w+)\s*\}\}", lambda m: str(matrix.get(m.group(1), "x")),
+                   value)
+    return re.sub(r"\$\{\{.*?\}\}", "x", value)
+
+
+def variable(env: dict, match: re.Match) -> str:
+    return env.get(match.group(1), match.group(0))
+
+
 def check_yaml(block: Block, tmp_path: Path) -> str:
     project = example(tmp_path)
     data = yaml.safe_load(block.text)
@@ -81,6 +106,10 @@ def check_yaml(block: Block, tmp_path: Path) -> str:
         result = lint(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
                       str(path))
         assert result.returncode == 0, f"{block.where}\n{result.stdout}{result.stderr}"
+        for run in workflow_runs(data):
+            for argv in commands(run):
+                if argv[0] == "restore-gate":  # a `run:` step's options parse too
+                    parse_restore_gate(argv[1:], block.where)
         return "workflow"
     if block.marker == "error example":
         with pytest.raises(GateError) as refused:
