@@ -61,7 +61,7 @@ def main(name: str, out: str) -> None:
         html = Path(folder) / "comment.html"
         html.write_text(page(markdown), encoding="utf-8")
         subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                        "--hide-scrollbars", "--window-size=900,980",
+                        "--hide-scrollbars", "--window-size=900,1000",
                         f"--screenshot={Path(out).resolve()}", html.as_uri()],
                        check=True, capture_output=True, timeout=120)
 
