@@ -124,15 +124,15 @@ def test_verify_takes_the_verdict_from_the_report_not_the_exit_status(tmp_path):
 def test_a_builder_that_patches_the_judge_gets_the_outcome_the_readme_states(tmp_path):
     """Attack: the builder replaces `restore_gate.restore.restore.find_mismatches` by a
     function that finds nothing. The check's own process runs the branch's code, so this
-    breaking change passes: the README's security model says so (the verdict guards against
-    accidental breaks and loosened settings, not against a malicious builder) and names the
-    protection that works (required review of the builder's paths and the workflow)."""
+    breaking change passes: docs/security.md says so (the verdict guards against accidental
+    breaks and loosened settings, not against a malicious builder) and names the protection
+    that works (required review of the builder's paths and the workflow)."""
     patch = ("import restore_gate.restore.restore\n"
              "restore_gate.restore.restore.find_mismatches = lambda *a, **k: []\n")
     result, _, _ = _check(tmp_path, patch)
     assert (result.returncode, result.outputs["verdict"]) == (0, "pass"), result.log
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Security model", 1)[1].split("\n## ", 1)[0]
+    section = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text(
+        encoding="utf-8")
     assert "`restore_gate.restore.restore.find_mismatches`" in section
     assert "CODEOWNERS" in section
 

@@ -30,14 +30,17 @@ def test_changelog_heads_with_this_version():
     assert headings and headings[0] == VERSION
 
 
-def test_readme_names_this_version_wherever_it_names_one():
-    readme = (REPO / "README.md").read_text()
+def test_readme_and_docs_name_this_version_wherever_they_name_one():
+    readme = "\n".join(p.read_text() for p in [REPO / "README.md", *(REPO / "docs").glob("*.md")])
     named = set(re.findall(r"restore-gate==([0-9][^'\s]*)", readme))
     named |= set(re.findall(r"OWNER/restore-gate@\S+ # v([0-9][0-9.]*[0-9])", readme))
     named |= set(re.findall(r"restore-gate:v([0-9][0-9.]*[0-9])", readme))
     assert named == {VERSION}
     # the install line that works before the first PyPI release is a git URL
     assert re.search(r"pip install 'restore-gate @ git\+https://github\.com/", readme)
+    # and nowhere the PyPI install that does not work yet (only "then: ..." after the release)
+    assert not re.search(r"^\s*pip install '?restore-gate(\[[a-z,]*\])?(==\S*)?'?\s*(&&|#|$)",
+                         readme, re.M)
 
 
 def test_release_workflow_refuses_a_tag_that_is_not_the_version():

@@ -121,6 +121,9 @@ def test_the_job_summary_holds_every_layer_the_comment_trims(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["toy", "drift"])
-def test_the_readme_shows_the_current_comment(name):
+def test_the_docs_show_the_current_comment(name):
+    """docs/publishing.md shows the toy and drift comments; the README's picture is drift.md."""
+    page = (HERE.parents[2] / "docs" / "publishing.md").read_text(encoding="utf-8")
+    assert f"````markdown\n{(HERE / f'{name}.md').read_text(encoding='utf-8')}````" in page
     readme = (HERE.parents[2] / "README.md").read_text(encoding="utf-8")
-    assert f"````markdown\n{(HERE / f'{name}.md').read_text(encoding='utf-8')}````" in readme
+    assert "(docs/images/comment-drift.png)" in readme and "tests/data/render/drift.md" in readme

@@ -1,13 +1,12 @@
 """action.yml, every workflow (the README's too) and the Dockerfile, through the linters GitHub
 users run: check-jsonschema's built-in GitHub schemas, zizmor (offline) and hadolint.
 
-All three come from PyPI (the `test` extra) and need no network. The README's workflows are the
-fenced ```yaml blocks of its `## GitHub Action` section, each written out as a workflow file.
+All three come from PyPI (the `test` extra) and need no network. The README's and docs' workflows
+are their fenced ```yaml blocks with a `jobs:` key, each written out as a workflow file.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -16,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 from action_support import ACTION, REPO
+from doc_blocks import workflows
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
-SECTION = "## GitHub Action"
 
 
 def tool(name: str) -> str:
@@ -36,10 +35,8 @@ def lint(*command: str) -> subprocess.CompletedProcess:
 
 
 def readme_workflows() -> list[str]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    start = text.index(f"\n{SECTION}\n")
-    end = text.find("\n## ", start + 1)
-    return re.findall(r"^```yaml\n(.*?)^```", text[start:end if end > 0 else None], re.S | re.M)
+    """Every workflow block of README.md and docs/*.md."""
+    return [block.text for block in workflows()]
 
 
 @pytest.fixture(scope="module")
