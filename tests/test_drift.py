@@ -71,6 +71,34 @@ def test_a_threshold_whose_metric_cannot_be_computed_fails():
     assert shown_only.ok and shown_only.level == "info"
 
 
+@pytest.mark.parametrize("metric, rule, fits", [
+    ("loss", {"max_drop": 0.01}, "max_increase"),
+    ("loss", {"max_increase": 0.01, "warn_drop": 0.01}, "max_increase"),
+    ("accuracy", {"max_increase": 0.01}, "max_drop"),
+    ("val_auc", {"warn_increase": "1%"}, "max_drop"),
+])
+def test_the_judge_refuses_a_wrong_direction_key_without_config_validation(metric, rule, fits):
+    """Config validation rejects these keys; the judge's own guard must too, so a path that
+    skips validation never checks nothing (an unchanged or a much worse metric alike)."""
+    for value in (0.5, 0.5 - 0.4, 0.5 + 0.4):
+        entry = compare_metric(metric, 0.5, value, rule)
+        assert not entry.ok and entry.level == "fail", (value, entry)
+        assert "does not apply" in entry.note and fits in entry.note
+
+
+def test_percentages_of_a_negative_baseline_allow_a_share_of_its_size():
+    """A log-likelihood style metric of -2.0: `5%` allows 0.1 either way of the sign."""
+    rule = {"max_increase": "5%", "warn_increase": "2%"}
+    unchanged = compare_metric("log_likelihood", -2.0, -2.0, rule)
+    assert unchanged.ok and unchanged.level == "fail"  # a threshold that holds
+    assert compare_metric("log_likelihood", -2.0, -2.2, rule).ok  # better
+    warned = compare_metric("log_likelihood", -2.0, -1.95, rule)  # +0.05: over 2%, under 5%
+    assert not warned.ok and warned.level == "warn"
+    failed = compare_metric("log_likelihood", -2.0, -1.85, rule)  # +0.15: over 5% (0.1)
+    assert not failed.ok and failed.level == "fail"
+    assert parse_amount("5%", -2.0) == pytest.approx(0.1)
+
+
 def test_relative_amounts():
     assert parse_amount("5%", 0.2) == pytest.approx(0.01)
     assert parse_amount(0.03, 0.2) == 0.03

@@ -131,6 +131,22 @@ def test_own_comment_is_found_on_page_two_among_others(run, github):
     assert github.comments_on(PR)[-2]["body"] == f"{MARKER}\nfake verdict"
 
 
+def test_duplicate_sticky_comments_left_by_an_older_run_are_deleted(run, github):
+    """Two of our marker comments (an older run's race): the first is updated with the new
+    verdict, the other (a stale verdict) is deleted, so one comment remains."""
+    github.add_comment(PR, "review chatter", login="alice")
+    first = github.add_comment(PR, f"{MARKER}\nold verdict: **pass**",
+                               login="github-actions[bot]")
+    stale = github.add_comment(PR, f"{MARKER}\nstale verdict: **pass**",
+                               login="github-actions[bot]")
+    assert run(make_report(BREAKING)) == 1
+    ours = [c for c in github.comments_on(PR) if MARKER in c["body"]]
+    assert [c["id"] for c in ours] == [first["id"]]
+    assert "**fail**" in ours[0]["body"] and "hidden/kernel" in ours[0]["body"]
+    assert [r.path.rsplit("/", 1)[-1] for r in github.calls("DELETE")] == [str(stale["id"])]
+    assert not github.calls("POST")
+
+
 def test_comment_over_the_limit_is_trimmed_and_accepted(run, github, tmp_path):
     many = [shape(f"block_{i}/" + "very_long_variable_name_" * 12, f"block_{i}", line=i + 1)
             for i in range(600)]
