@@ -51,6 +51,7 @@ TARGETS = {
 }
 TESTS = [
     "tests/test_compare.py",
+    "tests/test_report_judge.py",
     "tests/test_drift.py",
     "tests/test_config.py",
     "tests/test_render.py",
