@@ -144,3 +144,66 @@ def test_bad_nested_threshold_is_explained_not_just_one_of(tmp_path):
     error = error_for(tmp_path, VALID.replace('max_increase: "5%"', 'max_increase: "five"'))
     assert "thresholds.metrics.loss.max_increase" in error.message
     assert ":17:" in error.message
+
+
+def test_wrong_direction_keys_are_each_named_with_line_and_the_fitting_key(tmp_path):
+    thresholds = ("thresholds:\n  metrics:\n    loss: {max_drop: 0.1}\n"
+                  "    val_auc:\n      max_drop: 0.1\n      warn_increase: 0.2\n"
+                  "    mae: {warn_drop: 1}\n")
+    path = write(tmp_path, "version: 1\nmodel:\n  builder: m:build\n" + thresholds)
+    error = error_for(tmp_path, path.read_text(encoding="utf-8"))
+    assert error.message.splitlines() == [
+        "invalid configuration:",
+        f"  - {path}:6: 'thresholds.metrics.loss.max_drop': loss is a metric where lower is "
+        "better, so max_drop would never trigger; did you mean 'max_increase'?",
+        f"  - {path}:9: 'thresholds.metrics.val_auc.warn_increase': val_auc is a metric where "
+        "higher is better, so warn_increase would never trigger; did you mean 'warn_drop'?",
+        f"  - {path}:10: 'thresholds.metrics.mae.warn_drop': mae is a metric where lower is "
+        "better, so warn_drop would never trigger; did you mean 'warn_increase'?",
+    ]
+    assert error.hint.startswith("use max_drop/warn_drop for metrics where higher is better")
+
+
+def test_a_wrong_direction_key_in_a_threshold_file_names_that_file(tmp_path):
+    write(tmp_path, "metrics:\n  accuracy:\n    max_increase: 0.1\n", "limits.yml")
+    error = error_for(tmp_path, "version: 1\nmodel:\n  builder: m:build\nthresholds: limits.yml\n")
+    assert error.message.splitlines()[1] == (
+        "  - limits.yml:3: 'metrics.accuracy.max_increase': accuracy is a metric where higher "
+        "is better, so max_increase would never trigger; did you mean 'max_drop'?")
+    write(tmp_path, "metrics:\n  accuracy: {max_drop: 0.1}\n", "limits.yml")
+    config = load_config(tmp_path / ".restore-gate.yml")
+    assert config.thresholds["metrics"]["accuracy"] == {"max_drop": 0.1}
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("/etc/passwd", "is an absolute path"),
+    ("C:/models", "is an absolute path"),
+    ("C:models", "is an absolute path"),
+    ("\\\\\\\\server\\\\share", "is an absolute path"),
+    ("..", "leaves the repository"),
+    ("../sibling", "leaves the repository"),
+    ("src/../../x", "leaves the repository"),
+    ("src\\\\..\\\\..\\\\x", "leaves the repository"),
+    ("link/deeper", "resolves (through a symlink) to a place outside the repository"),
+])
+def test_config_paths_stay_inside_the_repository(tmp_path, value, problem):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "link").symlink_to(tmp_path)
+    path = write(repo, f'version: 1\nmodel:\n  builder: m:build\n  paths:\n    - src\n'
+                       f'    - "{value}"\n')
+    with pytest.raises(GateError) as caught:
+        load_config(path)
+    assert caught.value.message.startswith(f"{path}:6: 'model.paths.1': ")
+    assert problem in caught.value.message
+    assert caught.value.hint == (
+        f"name a path inside the repository, relative to its root ({repo.resolve()})")
+
+
+def test_inside_paths_are_normalised(tmp_path):
+    (tmp_path / "conf").mkdir()
+    write(tmp_path, "metrics:\n  loss: {max_increase: 1}\n", "conf/t.yml")
+    config = load_config(write(tmp_path, "version: 1\nmodel:\n  builder: m:build\n"
+                                         "  paths: [./src/, 'a/../b']\n"
+                                         "thresholds: ./conf/../conf/t.yml\n"))
+    assert config.thresholds == {"metrics": {"loss": {"max_increase": 1}}}
