@@ -61,6 +61,7 @@ TESTS = [
     "tests/test_hostile_markdown.py",
     "tests/test_bundle.py",
     "tests/test_bundle_stream.py",
+    "tests/test_bundle_rules.py",
     "tests/test_publish.py",
     "tests/test_sandbox_collect.py",
 ]
