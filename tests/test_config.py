@@ -207,3 +207,22 @@ def test_inside_paths_are_normalised(tmp_path):
                                          "  paths: [./src/, 'a/../b']\n"
                                          "thresholds: ./conf/../conf/t.yml\n"))
     assert config.thresholds == {"metrics": {"loss": {"max_increase": 1}}}
+
+
+def test_a_threshold_file_is_checked_against_the_thresholds_schema(tmp_path):
+    write(tmp_path, "outputs: {atol: tiny}\nmetrics:\n  loss: {max_increase: 1}\n", "t.yml")
+    error = error_for(tmp_path, "version: 1\nmodel:\n  builder: m:build\nthresholds: t.yml\n")
+    assert error.message.splitlines()[0] == "invalid configuration:"
+    assert error.message.splitlines()[1].startswith("  - t.yml:1: 'outputs.atol': ")
+    assert error.hint == "fix the keys above; the README lists every key with an example"
+    missing = error_for(tmp_path, "version: 1\nmodel:\n  builder: m:build\nthresholds: no.yml\n")
+    assert missing.hint == (
+        "fix the `thresholds:` path in the config (relative to the repository root)")
+
+
+def test_threshold_changes_name_added_and_removed_keys():
+    from restore_gate.config import threshold_changes
+
+    assert threshold_changes({"outputs": {"atol": 1}}, {"metrics": {"loss": {"max_increase": 2}}}
+                             ) == ["thresholds.metrics.loss.max_increase (none) → 2",
+                                   "thresholds.outputs.atol 1 → (none)"]

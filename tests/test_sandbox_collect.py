@@ -67,6 +67,7 @@ def test_a_report_over_the_size_bound_is_refused(sandbox, tmp_path, monkeypatch)
     assert not sandbox.collect("report.json", tmp_path / "big")
     (sandbox.home / "report.json").write_bytes(b"12345678")
     assert sandbox.collect("report.json", tmp_path / "fits")
+    assert (tmp_path / "fits").read_bytes() == b"12345678"  # every byte up to the bound
 
 
 def test_a_link_at_the_target_is_replaced_not_written_through(sandbox, secret, tmp_path):
@@ -76,6 +77,16 @@ def test_a_link_at_the_target_is_replaced_not_written_through(sandbox, secret, t
     assert sandbox.collect("report.json", target)
     assert not target.is_symlink() and target.read_text(encoding="utf-8") == "{}"
     assert secret.read_text(encoding="utf-8") == SECRET
+
+
+def test_a_dangling_link_at_the_target_is_removed_not_followed(sandbox, tmp_path):
+    (sandbox.home / "report.json").write_text("{}", encoding="utf-8")
+    planted = tmp_path / "outside" / "created-by-root"
+    planted.parent.mkdir()
+    target = tmp_path / "workspace-report.json"
+    target.symlink_to(planted)  # points at nothing yet: writing through it would create it
+    assert sandbox.collect("report.json", target)
+    assert not planted.exists() and target.read_text(encoding="utf-8") == "{}"
 
 
 class LinkingSandbox(Sandbox):
