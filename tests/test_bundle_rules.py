@@ -190,3 +190,32 @@ def test_a_member_without_data_is_a_corrupt_archive(tmp_path):
     (tmp_path / "out").mkdir()
     with pytest.raises(GateError, match=f"cannot unpack {path}"):
         extract_bundle(path, tmp_path / "out")
+
+
+def test_folders_repeat_and_parents_are_made(tmp_path):
+    path = tmp_path / "b.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name in ("a", "a", "b/c"):
+            tar.addfile(member(name, tarfile.DIRTYPE))
+        tar.addfile(member("d/e/f", size=1), io.BytesIO(b"1"))
+    (tmp_path / "out").mkdir()
+    extract_bundle(path, tmp_path / "out")
+    assert (tmp_path / "out" / "b" / "c").is_dir()
+    assert (tmp_path / "out" / "d" / "e" / "f").read_bytes() == b"1"
+
+
+def test_the_budget_counts_every_member_and_no_folder(tmp_path, monkeypatch):
+    path = archive(tmp_path / "b.tar", {"a": b"1234", "b": b"1234", "c": b"1234"}, ["d", "e"],
+                   gz=False)
+    budgeted(monkeypatch, 12)
+    check_archive_members(path, "release")
+    (tmp_path / "out").mkdir()
+    extract_bundle(path, tmp_path / "out")
+    budgeted(monkeypatch, 11)
+    with pytest.raises(GateError) as caught:
+        extract_bundle(path, tmp_path / "out")
+    assert "more than 11 bytes (reached 12;" in caught.value.message
+    with pytest.raises(GateError) as caught:
+        check_archive_members(path, "release v1")
+    assert caught.value.message.startswith(
+        "refusing to unpack release v1: it unpacks to more than 11 bytes (reached 12;")

@@ -218,3 +218,28 @@ def test_optimizer_restored_changed_type_and_partly_restored():
     unpaired = judged("required", "adam", 3, Adam(), None)
     assert (unpaired.status, unpaired.restored_values) == ("changed", 0)
     assert judged("required", "sgd", 1, SGD(), clean).status == "restored"
+
+
+def test_notes_for_missing_variables_and_renames_after_an_unpaired_one():
+    model = var("new/bias", (5,))
+    pairing = Pairing(missing=[model], notes={id(model.obj): "a head added on purpose"})
+    [missing] = find_mismatches(pairing, built(), NO_ALLOW)
+    assert missing.hint == "a head added on purpose"
+    renames, still, _ = pair_renames([var("x/a", (9,)), var("y/kernel")], [value("z/kernel")])
+    assert [m.name for _, m in renames] == ["y/kernel"] and [m.name for m in still] == ["x/a"]
+
+
+class Custom:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_same_optimizer_by_type_or_by_name():
+    from restore_gate.compare import same_optimizer
+
+    assert not same_optimizer(None, built(Adam()))
+    assert not same_optimizer("adam", built(None))
+    assert same_optimizer("ADAM", built(Adam()))
+    assert same_optimizer("custom", built(Custom("Other")))  # its type's name
+    assert same_optimizer("my_adamw", built(Custom("My_AdamW")))  # its own name
+    assert not same_optimizer("sgd", built(Custom("My_AdamW")))

@@ -289,3 +289,46 @@ def test_parity_compares_each_gpu_with_the_first_cpu_on_shared_outputs():
     assert entries[0].threshold == "atol=0.2, rtol=0.001"
     empty = {"runner": {"device": "GPU"}, "extra": {"golden_outputs": {}}}
     assert device_parity([cpu, empty], None) == [] and device_parity([gpu, gpu2], None) == []
+
+
+def test_tf32_on_the_gpu_runner_relaxes_the_parity_default():
+    cpu = _runner_report("CPU", [0.1, 0.9, 0.5])
+    near = [0.1, 0.9015, 0.5]  # 1.5e-3 off: over fp32's 1e-3 at 0.9, inside TF32's 1.9e-3
+    assert not device_parity([cpu, _runner_report("GPU", near)], None)[0].ok
+    assert device_parity([cpu, _runner_report("GPU", near, tf32=True)], None)[0].ok
+    assert tolerance({"rtol": 0.5}, {"atol": 1.0, "rtol": 2.0}) == {"atol": 1.0, "rtol": 0.5}
+
+
+def test_a_metric_change_of_exactly_the_rounding_margin_still_passes():
+    assert compare_metric("loss", 0.0, 1e-12, {"max_increase": 0}).ok
+    assert compare_metric("loss", 0.0, 1e-12, {"max_increase": 1, "warn_increase": 0}).ok
+
+
+def test_every_output_is_compared_after_a_shape_change_or_in_float64():
+    shape, error = compare_outputs(["a", "b"], [np.zeros(2), np.zeros(3)],
+                                   [np.zeros(3), np.ones(3)], TOL, None)
+    assert shape.name == "a" and error.name == "b max abs error" and not error.ok
+    with pytest.raises(ValueError):
+        compare_outputs(["a", "b"], [np.zeros(2)], [np.zeros(2)], TOL)
+    big = np.array([65504.0], dtype=np.float16)  # float16's largest: the difference overflows
+    [wide] = compare_outputs(["h"], [big], [-big], TOL, None)
+    assert wide.value == 131008.0
+    [inf] = compare_outputs(["i"], [np.zeros(2)], [np.array([np.inf, 0.0])], TOL, None)
+    assert math.isnan(inf.value) and "max rel error nan" in inf.note
+    [empty] = compare_outputs(["e"], [np.zeros(0)], [np.zeros(0)], TOL)
+    assert empty.note.startswith("max rel error 0;")
+
+
+def test_top1_of_a_sequence_output_compares_the_last_axis():
+    ref = np.zeros((2, 3, 4))
+    ref[..., 0] = 1.0  # (batch, time, classes): class 0 everywhere
+    out = ref.copy()
+    out[1, 2] = [0.0, 0.0, 0.0, 2.0]
+    out[0, 1, 3] = np.nan
+    _, top1 = compare_outputs(["seq"], [ref], [out], {"atol": 10.0, "rtol": 0.0}, 0.0)
+    assert top1.value == pytest.approx(2 / 6) and not top1.ok
+
+
+def test_unjudged_outputs_count_every_numeric_output_after_a_text_one():
+    entry = unjudged_outputs([np.array(["label"]), np.array([np.nan, 1.0])])
+    assert not entry.ok and "1 of 2 values" in entry.note
