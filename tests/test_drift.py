@@ -332,3 +332,10 @@ def test_top1_of_a_sequence_output_compares_the_last_axis():
 def test_unjudged_outputs_count_every_numeric_output_after_a_text_one():
     entry = unjudged_outputs([np.array(["label"]), np.array([np.nan, 1.0])])
     assert not entry.ok and "1 of 2 values" in entry.note
+
+
+def test_top1_is_judged_whenever_the_last_axis_has_classes():
+    ref = np.array([[[0.9, 0.1, 0.0]], [[0.1, 0.8, 0.1]]])  # (batch, 1, classes)
+    out = ref[:, :, ::-1].copy()
+    _, top1 = compare_outputs(["seq"], [ref], [out], {"atol": 1.0, "rtol": 0.0}, 0.0)
+    assert top1.name == "seq top-1 changed" and top1.value == 0.5 and not top1.ok
