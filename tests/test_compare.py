@@ -243,3 +243,7 @@ def test_same_optimizer_by_type_or_by_name():
     assert same_optimizer("custom", built(Custom("Other")))  # its type's name
     assert same_optimizer("my_adamw", built(Custom("My_AdamW")))  # its own name
     assert not same_optimizer("sgd", built(Custom("My_AdamW")))
+    assert same_optimizer("sgd", built(SGD()))
+    nameless = type("Adam", (), {})()  # an optimizer object without a `name`
+    assert same_optimizer("adam", built(nameless))
+    assert not same_optimizer("none", built(nameless)) and not same_optimizer("", built(nameless))

@@ -81,6 +81,9 @@ def test_every_problem_is_reported_at_once(tmp_path):
     text = VALID.replace("  format: auto", "  fromat: auto").replace("allow:", "allwo:")
     error = error_for(tmp_path, text)
     assert "fromat" in error.message and "allwo" in error.message
+    lines = error.message.splitlines()
+    assert lines[0] == "invalid configuration:" and len(lines) == 3
+    assert all(line.startswith("  - ") for line in lines[1:])
 
 
 def test_wrong_type_names_key_and_line(tmp_path):
@@ -161,7 +164,9 @@ def test_wrong_direction_keys_are_each_named_with_line_and_the_fitting_key(tmp_p
         f"  - {path}:10: 'thresholds.metrics.mae.warn_drop': mae is a metric where lower is "
         "better, so warn_drop would never trigger; did you mean 'warn_increase'?",
     ]
-    assert error.hint.startswith("use max_drop/warn_drop for metrics where higher is better")
+    assert error.hint == (
+        "use max_drop/warn_drop for metrics where higher is better (accuracy, auc, precision, "
+        "recall, ...) and max_increase/warn_increase for the others (loss, errors)")
 
 
 def test_a_wrong_direction_key_in_a_threshold_file_names_that_file(tmp_path):
