@@ -132,3 +132,14 @@ def test_an_invalid_report_names_where_and_how_many_problems():
         raised.value.message)
     with pytest.raises(GateError, match=r"at \(top level\)"):
         validate_report([], "r.json")
+
+
+def test_an_invalid_nested_value_is_named_by_its_path():
+    data = valid("pass")
+    data["runner"]["device"] = 5
+    with pytest.raises(GateError) as raised:
+        validate_report(data, "r.json")
+    assert raised.value.message.startswith(
+        "r.json is not a valid restore-gate report: at runner/device: 5 is not one of")
+    assert raised.value.hint == (
+        "pass the JSON file written by `restore-gate check --report`, unmodified")
