@@ -339,3 +339,10 @@ def test_top1_is_judged_whenever_the_last_axis_has_classes():
     out = ref[:, :, ::-1].copy()
     _, top1 = compare_outputs(["seq"], [ref], [out], {"atol": 1.0, "rtol": 0.0}, 0.0)
     assert top1.name == "seq top-1 changed" and top1.value == 0.5 and not top1.ok
+
+
+def test_parity_of_class_scores_judges_values_not_top1():
+    cpu = _runner_report("CPU", [[0.5, 0.5], [0.2, 0.8]])
+    gpu = _runner_report("GPU", [[0.5, 0.5 + 1e-6], [0.2, 0.8]])  # a tie broken: same values
+    [entry] = device_parity([cpu, gpu], None)
+    assert entry.ok and entry.name.endswith("max abs error")
