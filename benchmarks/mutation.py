@@ -1,6 +1,6 @@
 """Mutation run over the code that decides the verdict: the score and every surviving mutant.
 
-    python benchmarks/mutation.py                 # every TARGETS module, its fast TESTS
+    python benchmarks/mutation.py                 # every TARGETS module, its fast TESTS (~12 min)
     python benchmarks/mutation.py drift.py        # only the modules whose path ends so
     python benchmarks/mutation.py --workdir DIR   # keep the copy (mutmut reuses its results)
 
