@@ -81,6 +81,9 @@ def test_every_problem_is_reported_at_once(tmp_path):
     text = VALID.replace("  format: auto", "  fromat: auto").replace("allow:", "allwo:")
     error = error_for(tmp_path, text)
     assert "fromat" in error.message and "allwo" in error.message
+    lines = error.message.splitlines()
+    assert lines[0] == "invalid configuration:" and len(lines) == 3
+    assert all(line.startswith("  - ") for line in lines[1:])
 
 
 def test_wrong_type_names_key_and_line(tmp_path):
@@ -187,3 +190,87 @@ def test_a_config_under_a_near_name_is_suggested(tmp_path: Path) -> None:
     with pytest.raises(GateError) as caught:
         load_config(tmp_path / ".restore-gate.yml")
     assert f"{tmp_path / 'restore-gate.yml'} exists: did you mean --config" in str(caught.value)
+
+
+def test_wrong_direction_keys_are_each_named_with_line_and_the_fitting_key(tmp_path):
+    thresholds = ("thresholds:\n  metrics:\n    loss: {max_drop: 0.1}\n"
+                  "    val_auc:\n      max_drop: 0.1\n      warn_increase: 0.2\n"
+                  "    mae: {warn_drop: 1}\n")
+    path = write(tmp_path, "version: 1\nmodel:\n  builder: m:build\n" + thresholds)
+    error = error_for(tmp_path, path.read_text(encoding="utf-8"))
+    assert error.message.splitlines() == [
+        "invalid configuration:",
+        f"  - {path}:6: 'thresholds.metrics.loss.max_drop': loss is a metric where lower is "
+        "better, so max_drop would never trigger; did you mean 'max_increase'?",
+        f"  - {path}:9: 'thresholds.metrics.val_auc.warn_increase': val_auc is a metric where "
+        "higher is better, so warn_increase would never trigger; did you mean 'warn_drop'?",
+        f"  - {path}:10: 'thresholds.metrics.mae.warn_drop': mae is a metric where lower is "
+        "better, so warn_drop would never trigger; did you mean 'warn_increase'?",
+    ]
+    assert error.hint == (
+        "use max_drop/warn_drop for metrics where higher is better (accuracy, auc, precision, "
+        "recall, ...) and max_increase/warn_increase for the others (loss, errors)")
+
+
+def test_a_wrong_direction_key_in_a_threshold_file_names_that_file(tmp_path):
+    write(tmp_path, "metrics:\n  accuracy:\n    max_increase: 0.1\n", "limits.yml")
+    error = error_for(tmp_path, "version: 1\nmodel:\n  builder: m:build\nthresholds: limits.yml\n")
+    assert error.message.splitlines()[1] == (
+        "  - limits.yml:3: 'metrics.accuracy.max_increase': accuracy is a metric where higher "
+        "is better, so max_increase would never trigger; did you mean 'max_drop'?")
+    write(tmp_path, "metrics:\n  accuracy: {max_drop: 0.1}\n", "limits.yml")
+    config = load_config(tmp_path / ".restore-gate.yml")
+    assert config.thresholds["metrics"]["accuracy"] == {"max_drop": 0.1}
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("/etc/passwd", "is an absolute path"),
+    ("C:/models", "is an absolute path"),
+    ("C:models", "is an absolute path"),
+    ("\\\\\\\\server\\\\share", "is an absolute path"),
+    ("..", "leaves the repository"),
+    ("../sibling", "leaves the repository"),
+    ("src/../../x", "leaves the repository"),
+    ("src\\\\..\\\\..\\\\x", "leaves the repository"),
+    ("link/deeper", "resolves (through a symlink) to a place outside the repository"),
+])
+def test_config_paths_stay_inside_the_repository(tmp_path, value, problem):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "link").symlink_to(tmp_path)
+    path = write(repo, f'version: 1\nmodel:\n  builder: m:build\n  paths:\n    - src\n'
+                       f'    - "{value}"\n')
+    with pytest.raises(GateError) as caught:
+        load_config(path)
+    assert caught.value.message.startswith(f"{path}:6: 'model.paths.1': ")
+    assert problem in caught.value.message
+    assert caught.value.hint == (
+        f"name a path inside the repository, relative to its root ({repo.resolve()})")
+
+
+def test_inside_paths_are_normalised(tmp_path):
+    (tmp_path / "conf").mkdir()
+    write(tmp_path, "metrics:\n  loss: {max_increase: 1}\n", "conf/t.yml")
+    config = load_config(write(tmp_path, "version: 1\nmodel:\n  builder: m:build\n"
+                                         "  paths: [./src/, 'a/../b']\n"
+                                         "thresholds: ./conf/../conf/t.yml\n"))
+    assert config.thresholds == {"metrics": {"loss": {"max_increase": 1}}}
+
+
+def test_a_threshold_file_is_checked_against_the_thresholds_schema(tmp_path):
+    write(tmp_path, "outputs: {atol: tiny}\nmetrics:\n  loss: {max_increase: 1}\n", "t.yml")
+    error = error_for(tmp_path, "version: 1\nmodel:\n  builder: m:build\nthresholds: t.yml\n")
+    assert error.message.splitlines()[0] == "invalid configuration:"
+    assert error.message.splitlines()[1].startswith("  - t.yml:1: 'outputs.atol': ")
+    assert error.hint == "fix the keys above; the README lists every key with an example"
+    missing = error_for(tmp_path, "version: 1\nmodel:\n  builder: m:build\nthresholds: no.yml\n")
+    assert missing.hint == (
+        "fix the `thresholds:` path in the config (relative to the repository root)")
+
+
+def test_threshold_changes_name_added_and_removed_keys():
+    from restore_gate.config import threshold_changes
+
+    assert threshold_changes({"outputs": {"atol": 1}}, {"metrics": {"loss": {"max_increase": 2}}}
+                             ) == ["thresholds.metrics.loss.max_increase (none) → 2",
+                                   "thresholds.outputs.atol 1 → (none)"]

@@ -34,8 +34,9 @@ import keras
 
 
 def poisoned(t):
-    # NaN wherever the logit is positive: part of the outputs, no new weights
-    return keras.ops.where(t > 0.0, float("nan"), keras.activations.sigmoid(t))
+    # NaN for every sample but the lowest logit of the batch: part of the outputs whatever the
+    # (unseeded) weights are, and no new weights or layers
+    return keras.ops.where(t > keras.ops.min(t), float("nan"), keras.activations.sigmoid(t))
 
 
 def build():
@@ -78,10 +79,11 @@ thresholds:
 """
 
 
-def write_branch(root: Path, activation: str = '"sigmoid"', data: str = "data:eval_data",
+def write_branch(root: Path, poisoned: bool = False, data: str = "data:eval_data",
                  builder_line: str = "pass", data_line: str = "pass", model_keys: str = "",
                  head: str = "") -> Project:
     project = Project(root)
+    activation = "poisoned" if poisoned else '"sigmoid"'
     project.write("model.py", head + MODEL.format(activation=activation, before=builder_line))
     project.write("data.py", DATA.format(before=data_line))
     project.write(".restore-gate.yml", CONFIG.format(data=data, model_keys=model_keys))
@@ -151,7 +153,7 @@ def passing(bundle, tmp_path_factory) -> tuple[Path, dict]:
 
 @pytest.fixture(scope="module")
 def nan_outputs(bundle, tmp_path_factory) -> tuple[int, dict | None, Path]:
-    project = write_branch(tmp_path_factory.mktemp("nan") / "repo", activation="poisoned")
+    project = write_branch(tmp_path_factory.mktemp("nan") / "repo", poisoned=True)
     code, report, _ = check(project, bundle)
     return code, report, project.root / "report.json"
 
@@ -189,7 +191,7 @@ def test_nan_without_a_baseline_fails(project, tmp_path):
     were only "not measured", and the check passed."""
     write_branch(project.root)
     prefix = save_release(project.build(), tmp_path / "ckpt", "tf")
-    write_branch(project.root, activation="poisoned", data="data:nan_data")
+    write_branch(project.root, poisoned=True, data="data:nan_data")
     code, report, err = check(project, prefix)
     assert code == 1 and report["verdict"] == "fail", err
     assert {d["name"] for d in report["drift"] if not d["ok"]} == {"golden outputs", "loss"}

@@ -131,6 +131,54 @@ def test_own_comment_is_found_on_page_two_among_others(run, github):
     assert github.comments_on(PR)[-2]["body"] == f"{MARKER}\nfake verdict"
 
 
+def test_duplicate_sticky_comments_left_by_an_older_run_are_deleted(run, github):
+    """Two of our marker comments (an older run's race): the first is updated with the new
+    verdict, the other (a stale verdict) is deleted, so one comment remains."""
+    github.add_comment(PR, "review chatter", login="alice")
+    first = github.add_comment(PR, f"{MARKER}\nold verdict: **pass**",
+                               login="github-actions[bot]")
+    stale = github.add_comment(PR, f"{MARKER}\nstale verdict: **pass**",
+                               login="github-actions[bot]")
+    assert run(make_report(BREAKING)) == 1
+    ours = [c for c in github.comments_on(PR) if MARKER in c["body"]]
+    assert [c["id"] for c in ours] == [first["id"]]
+    assert "**fail**" in ours[0]["body"] and "hidden/kernel" in ours[0]["body"]
+    assert [r.path.rsplit("/", 1)[-1] for r in github.calls("DELETE")] == [str(stale["id"])]
+    assert not github.calls("POST")
+
+
+@pytest.mark.parametrize("status, posts", [(500, 2), (422, 1), (404, 1)])
+def test_only_a_server_error_on_create_is_retried(run, github, capsys, status, posts):
+    """A 5xx (from 500) may have been applied: searched again, then retried; a 4xx is final
+    (a warning) and never repeated."""
+    github.fail("POST", r"/comments$", status=status, times=1)
+    assert run(make_report(BREAKING)) == 1
+    assert len(github.calls("POST")) == posts
+    assert len(github.comments_on(PR)) == (1 if status >= 500 else 0)
+    assert ("::warning" in capsys.readouterr().out) == (status < 500)
+
+
+@pytest.mark.parametrize("failures, comments", [(3, 1), (4, 0)])
+def test_create_is_tried_four_times_then_a_warning(run, github, capsys, failures, comments):
+    github.fail("POST", r"/comments$", status=502, times=failures)
+    assert run(make_report(BREAKING)) == 1  # publishing problems never change the verdict
+    assert len(github.calls("POST")) == 4
+    assert len(github.comments_on(PR)) == comments
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "::warning" in line]
+    assert len(warnings) == (0 if comments else 1)
+    assert all("502" in line for line in warnings), warnings  # GitHub's answer, named
+
+
+def test_a_duplicate_that_cannot_be_deleted_leaves_the_update_in_place(run, github, capsys):
+    first = github.add_comment(PR, f"{MARKER}\nold", login="github-actions[bot]")
+    github.add_comment(PR, f"{MARKER}\nstale", login="github-actions[bot]")
+    github.fail("DELETE", r"/comments/\d+$", status=403, times=1)
+    assert run(make_report(BREAKING)) == 1
+    assert "**fail**" in github.comments_on(PR)[0]["body"]
+    assert github.comments_on(PR)[0]["id"] == first["id"]
+    assert "::warning" not in capsys.readouterr().out  # the comment is right: nothing to warn
+
+
 def test_comment_over_the_limit_is_trimmed_and_accepted(run, github, tmp_path):
     many = [shape(f"block_{i}/" + "very_long_variable_name_" * 12, f"block_{i}", line=i + 1)
             for i in range(600)]

@@ -113,6 +113,8 @@ def test_escape_keeps_plain_names_readable():
     assert escape("hidden/kernel") == "hidden/kernel"
     assert escape("dense_1/bias") == "dense\\_1/bias"
     assert escape("a < b & c") == "a &lt; b &amp; c"
+    assert escape("a > b") == "a &gt; b"
+    assert code("") == code(" \n ") == ""  # nothing to show: no empty code span
 
 
 def test_hostile_names_are_still_shown(comment):

@@ -160,10 +160,11 @@ class Sandbox:
             fd = os.open(self.home / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return False
+        info = os.fstat(fd)
+        if not (stat.S_ISREG(info.st_mode) and info.st_size <= MAX_COPY):  # a folder, a FIFO
+            os.close(fd)
+            return False
         with os.fdopen(fd, "rb") as source:
-            info = os.fstat(source.fileno())
-            if not (stat.S_ISREG(info.st_mode) and info.st_size <= MAX_COPY):
-                return False
             data = source.read(MAX_COPY + 1)
         if target.is_symlink() or target.exists():
             target.unlink()
