@@ -34,20 +34,21 @@ from pathlib import Path
 # What decides a verdict: module path -> its functions (`Class.method`, `*` for all). Update
 # here when restore_gate is reorganised (issue 16).
 TARGETS = {
-    "restore_gate/compare.py": ["find_mismatches", "pair_renames", "same_spec", "_matches",
-                                "judge_optimizer", "same_optimizer"],
-    "restore_gate/drift.py": ["*"],  # outputs and metrics against the release
-    "restore_gate/config.py": ["check_directions", "validate", "load_threshold_file",
-                               "inside", "threshold_changes"],  # thresholds, validation
-    "restore_gate/report.py": ["exit_code", "judge", "failing_drift", "_not_finite",
-                               "Report.blocking", "Report.decide", "validate_report"],
+    "restore_gate/judge/compare.py": ["find_mismatches", "pair_renames", "_matches",
+                                      "judge_optimizer", "same_optimizer"],
+    "restore_gate/core/pairing.py": ["same_spec"],
+    "restore_gate/judge/drift.py": ["*"],  # outputs and metrics against the release
+    "restore_gate/settings/config.py": ["check_directions", "validate", "load_threshold_file",
+                                        "inside", "threshold_changes"],  # thresholds, validation
+    "restore_gate/core/report.py": ["exit_code", "judge", "failing_drift", "_not_finite",
+                                    "Report.blocking", "Report.decide", "validate_report"],
     "restore_gate/publish/__init__.py": ["rejudged"],  # a report given to publish, re-judged
-    "restore_gate/render.py": ["escape", "_escape_block_start", "code"],  # branch-set text
-    "restore_gate/bundle.py": ["extract_bundle", "_extract", "_copy", "unpack_budget",
-                               "_too_big", "members", "unsafe", "check_archive_members",
-                               "relative_state", "check_state_file"],
+    "restore_gate/present/markdown.py": ["escape", "_escape_block_start", "code"],  # branch text
+    "restore_gate/release/bundle.py": ["extract_bundle", "_extract", "_copy", "unpack_budget",
+                                       "_too_big", "members", "unsafe", "check_archive_members",
+                                       "relative_state", "check_state_file"],
     "restore_gate/publish/sticky.py": ["ours", "upsert"],  # the one sticky comment
-    "restore_gate/unprivileged.py": ["Sandbox.collect", "Sandbox.environment"],  # the sandbox
+    "restore_gate/action/sandbox.py": ["Sandbox.collect", "Sandbox.environment"],  # the sandbox
 }
 TESTS = [
     "tests/test_compare.py",

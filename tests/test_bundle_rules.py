@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from restore_gate import bundle as bundles
-from restore_gate.bundle import (
+from restore_gate.errors import GateError
+from restore_gate.release import bundle as bundles
+from restore_gate.release.bundle import (
     check_archive_members,
     check_state_file,
     checkpoint_in,
@@ -20,7 +21,6 @@ from restore_gate.bundle import (
     unpack_budget,
     unsafe,
 )
-from restore_gate.errors import GateError
 
 REMAKE = "re-create the bundle with `restore-gate snapshot`"
 

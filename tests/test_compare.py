@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from restore_gate.build import BuiltModel, ModelVariable
-from restore_gate.checkpoint import CkptVariable
-from restore_gate.compare import Pairing, find_mismatches, judge_optimizer, pair_renames
-from restore_gate.report import Mismatch, OptimizerState, TensorSpec
+from restore_gate.branch.build import BuiltModel, ModelVariable
+from restore_gate.core.checkpoint import CkptVariable
+from restore_gate.core.report import Mismatch, OptimizerState, TensorSpec
+from restore_gate.judge.compare import Pairing, find_mismatches, judge_optimizer, pair_renames
 
 NO_ALLOW = {"missing": [], "unexpected": []}
 
@@ -235,7 +235,7 @@ class Custom:
 
 
 def test_same_optimizer_by_type_or_by_name():
-    from restore_gate.compare import same_optimizer
+    from restore_gate.judge.compare import same_optimizer
 
     assert not same_optimizer(None, built(Adam()))
     assert not same_optimizer("adam", built(None))

@@ -269,7 +269,7 @@ def test_a_threshold_file_is_checked_against_the_thresholds_schema(tmp_path):
 
 
 def test_threshold_changes_name_added_and_removed_keys():
-    from restore_gate.config import threshold_changes
+    from restore_gate.settings.config import threshold_changes
 
     assert threshold_changes({"outputs": {"atol": 1}}, {"metrics": {"loss": {"max_increase": 2}}}
                              ) == ["thresholds.metrics.loss.max_increase (none) → 2",

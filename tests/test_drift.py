@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from restore_gate.core.report import DriftEntry
 from restore_gate.judge.drift import (
     compare_metric,
     compare_outputs,
@@ -19,7 +20,6 @@ from restore_gate.judge.drift import (
     unjudged_outputs,
 )
 from restore_gate.settings.config import threshold_changes
-from restore_gate.report import DriftEntry
 
 TOL = {"atol": 1e-5, "rtol": 1e-4}
 

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from restore_gate.errors import GateError
-from restore_gate.publish import rejudged
-from restore_gate.report import (
+from restore_gate.core.report import (
     DriftEntry,
     Mismatch,
     OptimizerState,
@@ -24,6 +22,8 @@ from restore_gate.report import (
     validate_report,
     with_numbers,
 )
+from restore_gate.errors import GateError
+from restore_gate.publish import rejudged
 
 
 def drift(ok=True, level="fail", **values) -> dict:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from test_action_entrypoint import load_entrypoint
 
-from restore_gate import unprivileged
-from restore_gate.unprivileged import Sandbox
+from restore_gate.action import sandbox as unprivileged
+from restore_gate.action.sandbox import Sandbox
 
 SECRET = "root-only: -----BEGIN OPENSSH PRIVATE KEY-----"
 
