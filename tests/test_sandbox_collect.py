@@ -107,8 +107,9 @@ def test_a_linked_report_makes_the_action_check_an_error(sandbox, secret, tmp_pa
     entrypoint = load_entrypoint()
     monkeypatch.chdir(tmp_path)
     inputs = entrypoint.read_inputs({})
-    code, report = entrypoint.check_step(inputs, {}, LinkingSandbox(sandbox, secret),
-                                         lambda argv, publish: 0)  # the release download: done
+    actions = entrypoint.Actions(enabled=True)  # annotations on stdout, as in a workflow
+    code, report = entrypoint.check_step(inputs, {}, LinkingSandbox(sandbox, secret), actions,
+                                         lambda argv: 0)  # the release download: done
     assert (code, report) == (2, None)
     assert "ended without writing its report" in capsys.readouterr().out
     for name in ("restore-gate-report.json", "restore-gate-comment.md"):
