@@ -116,6 +116,9 @@ def test_check_mode_writes_report_summary_outputs_and_event(fork_check):
     assert "| ❌ `hidden` |" in result.summary and "`model.py:" in result.summary
     saved = json.loads((workspace / "restore-gate-event.json").read_text())
     assert saved["pull_request"]["number"] == PR
+    # one set of stage lines: the download (as root) does not repeat the check's
+    for stage in ("config", "fetch", "build"):
+        assert result.log.count(f"restore-gate: {stage} ...") == 1, stage
     # the branch's names reach the log only between stop-commands and its resume token
     start = result.stdout.index("::stop-commands::")
     token = result.stdout[start:].split("\n", 1)[0].removeprefix("::stop-commands::")

@@ -293,8 +293,11 @@ def _checked(inputs: Inputs, base: str | None, sandbox: Any,
              cli: Callable[[list[str]], int]) -> int | None:
     record = sandbox.root / "prefetched.json"
     own = sandbox.root / REPORT, sandbox.root / MARKDOWN
+    # the download's own stage lines would repeat the check's (config, fetch): one line here,
+    # and its errors still print (a non-pass prints its comment)
+    log("downloading the release (this process, with the token; no branch code runs here)")
     code = cli([*check_arguments(inputs, base, str(own[0]), str(own[1])),
-                f"--fetch-only={record}"])
+                f"--fetch-only={record}", "--quiet"])
     if code != 0:  # the config or the download failed: that is the check's verdict
         for source, target in zip(own, (REPORT, MARKDOWN), strict=True):
             if source.is_file():
