@@ -220,6 +220,7 @@ def _seconds(value: str) -> float:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from restore_gate.github import GitHub
     from restore_gate.github.context import source_links
     from restore_gate.pipeline.check import CheckOptions, run_check
 
@@ -238,7 +239,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = run_check(CheckOptions(args.config, args.checkpoint, args.device, args.quiet,
                                     base=args.base, baseline_ref=args.baseline_ref,
                                     fetch_only=args.fetch_only,
-                                    stage_timeout=args.stage_timeout, on_abort=emit))
+                                    stage_timeout=args.stage_timeout, on_abort=emit,
+                                    github=GitHub.from_env))
     emit(report)
     return exit_code(report.verdict)
 
@@ -275,9 +277,14 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from restore_gate.publish import publish_command
+    from restore_gate.github import GitHub
+    from restore_gate.publish import PublishOptions, publish_command
 
-    return publish_command(args)
+    options = PublishOptions(
+        reports=tuple(args.reports), markdown=args.markdown, config=args.config, pr=args.pr,
+        repo=args.repo, event=args.event, comment=not args.no_comment, check_run=args.check_run,
+        comment_author=args.comment_author)
+    return publish_command(options, GitHub.from_env())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
