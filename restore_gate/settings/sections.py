@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -130,19 +130,14 @@ class Config:
 
     @classmethod
     def from_data(cls, path: Path, root: Path, data: Mapping[str, Any]) -> Config:
-        """The typed value of schema-valid config data (one converter per section)."""
+        """The typed value of schema-valid config data: each written key through its field's
+        converter; a key not written keeps the field's default."""
         thresholds = data.get("thresholds") or {}
-        return cls(
-            path=path, root=root, model=_model(data["model"]), version=data.get("version", 1),
-            checkpoint=_checkpoint(data.get("checkpoint") or {}),
-            evaluation=_evaluation(data.get("evaluation") or {}),
-            baseline=BaselineSettings(**(data.get("baseline") or {})),
-            thresholds=thresholds if isinstance(thresholds, dict) else {},
-            allow=_allow(data.get("allow") or {}),
-            limits=_limits(data.get("limits") or {}),
-            publish=PublishSettings(**(data.get("publish") or {})),
-            written=data,
-        )
+        sections = {name: _section(kind, data.get(name) or {})
+                    for name, kind in SECTIONS.items() if name in data}
+        return cls(path=path, root=root, **sections,
+                   **({"version": data["version"]} if "version" in data else {}),
+                   thresholds=thresholds if isinstance(thresholds, dict) else {}, written=data)
 
     @property
     def model_paths(self) -> list[Path]:
@@ -150,7 +145,7 @@ class Config:
 
     def rooted(self, path: Path, root: Path) -> Config:
         """The same settings for a copy of the repository (a worktree at another ref)."""
-        return Config.from_data(path, root, self.written)
+        return replace(self, path=path, root=root)
 
     def with_base(self, base: Config, ref: str) -> tuple[Config, BaseDecision]:
         """This config with the verdict-deciding sections (GATE_KEYS) taken from `base`, the
@@ -166,46 +161,36 @@ class Config:
         return Config.from_data(self.path, self.root, {**self.written, "checkpoint": checkpoint})
 
 
-def _model(section: Mapping[str, Any]) -> ModelSettings:
-    shape = section.get("input_shape")
-    return ModelSettings(
-        builder=section["builder"], paths=tuple(section.get("paths", ())),
-        args=section.get("args", {}), custom_objects=tuple(section.get("custom_objects", ())),
-        input_shape=tuple(shape) if shape is not None else None,
-        strategy=_strategy(section.get("strategy")))
-
-
-def _strategy(spec: Any) -> StrategySettings | None:
-    if spec is None:
-        return None
+def _strategy(spec: Any) -> StrategySettings:
     if isinstance(spec, str):
         return StrategySettings(spec)
     devices = spec.get("devices")
     return StrategySettings(spec["type"], tuple(devices) if devices is not None else None)
 
 
-def _checkpoint(section: Mapping[str, Any]) -> CheckpointSettings:
-    release = section.get("release")
-    return CheckpointSettings(
-        path=section.get("path"), url=section.get("url"),
-        release=ReleaseSettings(**release) if release else None,
-        format=section.get("format", "auto"), optimizer=section.get("optimizer", "optional"),
-        root=section.get("root", {}))
+def _section(kind: type, section: Mapping[str, Any]) -> Any:
+    """`kind` from a written section, each key through its converter (default: as written)."""
+    convert = CONVERTERS.get(kind, {})
+    return kind(**{key: convert.get(key, _same)(value) for key, value in section.items()})
 
 
-def _evaluation(section: Mapping[str, Any]) -> EvaluationSettings:
-    return EvaluationSettings(
-        data=section.get("data"), metrics=tuple(section.get("metrics") or ()),
-        batch_size=section.get("batch_size", DEFAULT_BATCH_SIZE),
-        golden_samples=section.get("golden_samples", DEFAULT_GOLDEN_SAMPLES))
+def _same(value: Any) -> Any:
+    return value
 
 
-def _allow(section: Mapping[str, Any]) -> AllowSettings:
-    return AllowSettings(tuple(section.get("missing", ())), tuple(section.get("unexpected", ())))
-
-
-def _limits(section: Mapping[str, Any]) -> LimitsSettings:
-    return LimitsSettings(float(section.get("stage_seconds", DEFAULT_STAGE_SECONDS)))
+SECTIONS: dict[str, type] = {
+    "model": ModelSettings, "checkpoint": CheckpointSettings,
+    "evaluation": EvaluationSettings, "baseline": BaselineSettings, "allow": AllowSettings,
+    "limits": LimitsSettings, "publish": PublishSettings,
+}
+CONVERTERS: dict[type, dict[str, Callable[[Any], Any]]] = {
+    ModelSettings: {"paths": tuple, "custom_objects": tuple, "input_shape": tuple,
+                    "strategy": _strategy},
+    CheckpointSettings: {"release": lambda value: ReleaseSettings(**value)},
+    EvaluationSettings: {"metrics": tuple},
+    AllowSettings: {"missing": tuple, "unexpected": tuple},
+    LimitsSettings: {"stage_seconds": float},
+}
 
 
 def release_record(release: ReleaseSettings | None) -> dict[str, str]:
