@@ -42,7 +42,7 @@ from restore_gate.settings.base import (
 from restore_gate.settings.config import DEFAULT_STAGE_SECONDS, Config, load_config
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckOptions:
     config: Path
     checkpoint: str | None = None
