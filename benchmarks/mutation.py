@@ -40,6 +40,8 @@ TARGETS = {
     "restore_gate/judge/drift.py": ["*"],  # outputs and metrics against the release
     "restore_gate/settings/config.py": ["check_directions", "validate", "load_threshold_file",
                                         "inside", "threshold_changes"],  # thresholds, validation
+    "restore_gate/settings/sections.py": ["Config.from_data", "Config.with_base",
+                                          "setting_changes", "_flatten", "_empty"],  # --base
     "restore_gate/core/report.py": ["exit_code", "judge", "failing_drift", "_not_finite",
                                     "Report.blocking", "Report.decide", "validate_report"],
     "restore_gate/publish/__init__.py": ["rejudged"],  # a report given to publish, re-judged
@@ -55,6 +57,7 @@ TESTS = [
     "tests/test_report_judge.py",
     "tests/test_drift.py",
     "tests/test_config.py",
+    "tests/test_config_typed.py",
     "tests/test_render.py",
     "tests/test_publish_render.py",
     "tests/test_render_budget.py",

@@ -13,12 +13,16 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from restore_gate import __version__
 from restore_gate.core.report import EXIT_CODES, exit_code
 from restore_gate.errors import GateError, raised
 from restore_gate.runtime import DEVICES, VERBOSE
 from restore_gate.settings.config import DEFAULT_CONFIG
+
+if TYPE_CHECKING:
+    from restore_gate.publish.options import PublishOptions
 
 ERROR = EXIT_CODES["error"]
 
@@ -220,6 +224,7 @@ def _seconds(value: str) -> float:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from restore_gate.github import GitHub
     from restore_gate.github.context import source_links
     from restore_gate.pipeline.check import CheckOptions, run_check
 
@@ -238,7 +243,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = run_check(CheckOptions(args.config, args.checkpoint, args.device, args.quiet,
                                     base=args.base, baseline_ref=args.baseline_ref,
                                     fetch_only=args.fetch_only,
-                                    stage_timeout=args.stage_timeout, on_abort=emit))
+                                    stage_timeout=args.stage_timeout, on_abort=emit,
+                                    github=GitHub.from_env))
     emit(report)
     return exit_code(report.verdict)
 
@@ -274,10 +280,20 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def publish_options(args: argparse.Namespace) -> PublishOptions:
+    from restore_gate.publish.options import PublishOptions
+
+    return PublishOptions(
+        reports=tuple(args.reports), markdown=args.markdown, config=args.config, pr=args.pr,
+        repo=args.repo, event=args.event, comment=not args.no_comment, check_run=args.check_run,
+        comment_author=args.comment_author)
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
+    from restore_gate.github import GitHub
     from restore_gate.publish import publish_command
 
-    return publish_command(args)
+    return publish_command(publish_options(args), GitHub.from_env())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -42,11 +42,12 @@ class Project:
         return resolve_callable(builder, self.root, [])(**kwargs)
 
     def check(self, checkpoint: Path | str, config: Path | None = None):
+        from restore_gate.github import GitHub
         from restore_gate.pipeline.check import CheckOptions, run_check
 
         return run_check(
             CheckOptions(config=config or self.root / ".restore-gate.yml",
-                         checkpoint=str(checkpoint), quiet=True)
+                         checkpoint=str(checkpoint), quiet=True, github=GitHub.from_env)
         )
 
 

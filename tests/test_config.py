@@ -8,6 +8,7 @@ import pytest
 
 from restore_gate.errors import GateError
 from restore_gate.settings.config import load_config
+from restore_gate.settings.sections import AllowSettings
 
 VALID = """\
 version: 1
@@ -49,19 +50,19 @@ def error_for(tmp_path: Path, text: str) -> GateError:
 
 def test_the_spec_sketch_is_valid_and_read(tmp_path):
     config = load_config(write(tmp_path, VALID))
-    assert config.builder == "models.classifier:build_model"
+    assert config.model.builder == "models.classifier:build_model"
     assert config.model_paths == [tmp_path.resolve() / "src"]
-    assert config.optimizer_policy == "required"
-    assert config.checkpoint_format == "auto"
-    assert config.allow == {"missing": ["^head/"], "unexpected": []}
+    assert config.checkpoint.optimizer == "required"
+    assert config.checkpoint.format == "auto"
+    assert config.allow == AllowSettings(missing=("^head/",), unexpected=())
     assert config.thresholds["metrics"]["loss"] == {"max_increase": "5%"}
 
 
 def test_defaults_for_a_minimal_config(tmp_path):
     config = load_config(write(tmp_path, "version: 1\nmodel:\n  builder: m:build\n"))
-    assert config.optimizer_policy == "optional"
-    assert config.checkpoint_format == "auto"
-    assert config.allow == {"missing": [], "unexpected": []}
+    assert config.checkpoint.optimizer == "optional"
+    assert config.checkpoint.format == "auto"
+    assert config.allow == AllowSettings(missing=(), unexpected=())
     assert config.model_paths == []
 
 

@@ -12,6 +12,7 @@ import pytest
 from github_stub import github_fixture  # noqa: F401  (the `github` fixture)
 
 from restore_gate.errors import GateError
+from restore_gate.github import GitHub
 from restore_gate.release.download import fetch_url
 from restore_gate.release.source import resolve
 from restore_gate.settings.config import Config
@@ -39,14 +40,15 @@ def bundle() -> bytes:
 
 
 def release_config(tmp_path: Path, **release: str) -> Config:
-    return Config(tmp_path / ".restore-gate.yml", tmp_path,
-                  {"checkpoint": {"release": {"asset": "model-*.tar.gz", **release}}})
+    return Config.from_data(tmp_path / ".restore-gate.yml", tmp_path, {
+        "model": {"builder": "models:build"},
+        "checkpoint": {"release": {"asset": "model-*.tar.gz", **release}}})
 
 
 def resolve_release(tmp_path: Path, **release: str):
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    return resolve("release", release_config(tmp_path, **release), work)
+    return resolve("release", release_config(tmp_path, **release), work, GitHub.from_env)
 
 
 def test_release_asset_is_downloaded_via_redirect_without_the_token(github, tmp_path):

@@ -20,6 +20,7 @@ from conftest import Project, functional_model, save_release
 from github_stub import github_fixture  # noqa: F401  (the `github` fixture)
 
 from restore_gate.errors import GateError
+from restore_gate.github import GitHub
 from restore_gate.pipeline.check import NO_BASE, CheckOptions, run_check
 from restore_gate.settings.config import load_config
 
@@ -86,7 +87,7 @@ class Repo(Project):
             from restore_gate.core.report import exit_code
 
             found = run_check(CheckOptions(self.root / ".restore-gate.yml", quiet=True,
-                                           base=base)).to_dict()
+                                           base=base, github=GitHub.from_env)).to_dict()
             return exit_code(found["verdict"]), json.loads(json.dumps(found))
         report = self.root.parent / "report.json"
         argv = [sys.executable, "-m", "restore_gate", "check", "--quiet",
@@ -165,7 +166,8 @@ def test_a_release_tag_that_matches_nothing_does_not_make_no_release_pass(
     base = repo.commit()
     repo.write("model.py", functional_model(units=16))
     repo.config("checkpoint:\n  release: {asset: 'model-*.tar.gz', tag: 'nothing-*'}\n")
-    report = run_check(CheckOptions(repo.root / ".restore-gate.yml", quiet=True, base=base))
+    report = run_check(CheckOptions(repo.root / ".restore-gate.yml", quiet=True, base=base,
+                                    github=GitHub.from_env))
     assert report.verdict == "fail", (report.errors, report.notices)
     assert "checkpoint.release.tag (none) → nothing-*" in report.extra["base"]["changes"]
     assert any(m.kind == "shape" for m in report.mismatches)
@@ -176,7 +178,8 @@ def test_no_release_yet_passes_when_the_base_config_agrees(tmp_path, released, g
     repo = repository(tmp_path, released, "checkpoint:\n  release: {asset: 'model-*.tar.gz'}\n")
     base = repo.commit()
     repo.write("model.py", functional_model(units=16))
-    report = run_check(CheckOptions(repo.root / ".restore-gate.yml", quiet=True, base=base))
+    report = run_check(CheckOptions(repo.root / ".restore-gate.yml", quiet=True, base=base,
+                                    github=GitHub.from_env))
     assert report.verdict == "pass" and "no published release" in report.notices[0]
     assert report.extra["base"] == {"ref": base, "applied": "base", "changes": []}
 
@@ -335,7 +338,8 @@ def test_a_config_under_a_folder_the_base_links_is_not_a_missing_config(tmp_path
     config = repo.root / "ci" / ".restore-gate.yml"
     config.write_text(config.read_text().replace(TIGHT, SLACK))
     (repo.root / "ci" / "model.py").write_text(functional_model().replace(*SIGMOID))
-    report = run_check(CheckOptions(config, quiet=True, base=base)).to_dict()
+    report = run_check(CheckOptions(config, quiet=True, base=base,
+                                    github=GitHub.from_env)).to_dict()
     assert report["verdict"] == "error", report["notices"]
     assert report["errors"][0]["message"].startswith(f"ci at the base commit {base} is a symlink")
 
@@ -556,7 +560,8 @@ def test_a_flood_of_changes_keeps_the_report_valid_for_publish(tmp_path, release
     repo.config("checkpoint: {path: release/model.weights.h5}\n"
                 f"allow: {{missing: ['^{'x' * 100_000}']}}\n"
                 f"thresholds: {{metrics: {{{metrics}}}}}\n")
-    report = run_check(CheckOptions(repo.root / ".restore-gate.yml", quiet=True, base=base))
+    report = run_check(CheckOptions(repo.root / ".restore-gate.yml", quiet=True, base=base,
+                                    github=GitHub.from_env))
     notice = next(n for n in report.notices if "override label" in n)
     assert len(notice) < 4096 and "more (in the report)" in notice
     assert len(report.extra["base"]["changes"]) == 50

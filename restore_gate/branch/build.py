@@ -86,12 +86,12 @@ def build_model(
     import keras
 
     keras.backend.clear_session()  # fresh layer-name counters, as in a new CI process
-    for module_name in config.section("model").get("custom_objects", []):
+    for module_name in config.model.custom_objects:
         _import_custom_objects(module_name, config)
-    builder = resolve_callable(config.builder, config.root, config.model_paths)
-    args = config.section("model").get("args", {})
+    builder = resolve_callable(config.model.builder, config.root, config.model_paths)
+    args = config.model.args
     paths = [config.root, *config.model_paths]
-    strategy = make_strategy(config.section("model").get("strategy"))
+    strategy = make_strategy(config.model.strategy)
     with _on_sys_path(paths), record_layer_sources(config.root) as made:
         try:
             with strategy_scope(strategy):
@@ -101,16 +101,16 @@ def build_model(
         except Exception as exc:
             raise GateError(
                 "build",
-                f"the builder {config.builder} raised {type(exc).__name__}: {exc}",
+                f"the builder {config.model.builder} raised {type(exc).__name__}: {exc}",
                 f"fix the error at {_user_frame(exc, config.root)}; if a custom class is "
                 "missing, register it or list its module under `model.custom_objects`",
             ) from exc
         except BaseException as exc:
-            raise stopped("build", f"the builder {config.builder}", exc,
+            raise stopped("build", f"the builder {config.model.builder}", exc,
                           f"remove it at {_user_frame(exc, config.root)}: a builder returns "
                           "the model") from exc
         strategy = model_strategy(model) or strategy  # a builder's own strategy wins
-        shape = config.section("model").get("input_shape") or input_shape
+        shape = config.model.input_shape or input_shape
         with strategy_scope(strategy):
             notices = ensure_built(model, shape)
             optimizer = getattr(model, "optimizer", None)

@@ -13,13 +13,14 @@ from typing import Any
 
 from restore_gate.errors import GateError, first_line
 from restore_gate.runtime import import_tensorflow
+from restore_gate.settings.sections import StrategySettings
 
 
-def make_strategy(spec: str | dict | None) -> Any | None:
+def make_strategy(spec: StrategySettings | None) -> Any | None:
     """The strategy `model.strategy` names (None: no strategy, TensorFlow's default)."""
     if spec is None:
         return None
-    kind, devices = (spec, None) if isinstance(spec, str) else (spec["type"], spec.get("devices"))
+    kind, devices = spec.type, list(spec.devices) if spec.devices is not None else None
     tf = import_tensorflow("build")
     try:
         if kind == "default":

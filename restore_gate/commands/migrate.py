@@ -47,8 +47,7 @@ def migrate(checkpoint: Path, config: Config, out: Path) -> int:
     tf = import_tensorflow("restore")
     reader = tf.train.load_checkpoint(str(info.path))
     built = build_model(config)
-    roots = tf_checkpoint.detect_roots(info.details["graph"],
-                                       config.section("checkpoint").get("root", {}))
+    roots = tf_checkpoint.detect_roots(info.details["graph"], config.checkpoint.root)
     prefix = roots.get("model", "model")
     values = {}
     for variable in info.group(MODEL):

@@ -86,12 +86,11 @@ def step(say: Say, what: str) -> Iterator[None]:
 def record_behaviour(config: Config, info: CheckpointInfo, folder: Path,
                      say: Say = _quiet) -> dict[str, Any]:
     """Restore the release into its own model; record golden outputs, metrics, layout."""
-    with step(say, f"building {config.builder} and restoring the checkpoint into it"):
+    with step(say, f"building {config.model.builder} and restoring the checkpoint into it"):
         built, pairing = restored_model(config, info)
     data = evaluate.load_eval_data(config)
-    samples = config.section("evaluation").get("golden_samples", evaluate.DEFAULT_GOLDEN_SAMPLES)
-    golden = evaluate.golden_inputs(built.model, data, samples,
-                                    config.section("model").get("input_shape"))
+    golden = evaluate.golden_inputs(built.model, data, config.evaluation.golden_samples,
+                                    config.model.input_shape)
     with step(say, "golden outputs and metrics"):
         result = evaluate.run(built.model, config, golden, data)
     save_golden(folder / GOLDEN_FILE, golden, result.output_names, result.golden_outputs)

@@ -14,7 +14,6 @@ from restore_gate.branch.build import resolve_callable
 from restore_gate.errors import GateError, first_line, stopped
 from restore_gate.settings.config import Config
 
-DEFAULT_GOLDEN_SAMPLES = 64
 MAX_GOLDEN_BYTES = 8 * 1024 * 1024
 MAX_EVAL_BATCHES = 10_000
 
@@ -31,7 +30,7 @@ class Evaluation:
 
 def load_eval_data(config: Config) -> tuple[Any, Any] | None:
     """`evaluation.data` from the branch code: (x, y) arrays or a tf.data.Dataset of (x, y)."""
-    spec = config.section("evaluation").get("data")
+    spec = config.evaluation.data
     if not spec:
         return None
     loader = resolve_callable(spec, config.root, config.model_paths, stage="evaluate")
@@ -198,11 +197,10 @@ def _accuracy(y: np.ndarray, prediction: np.ndarray) -> float:
 
 def run(model: Any, config: Config, golden: Any, data: tuple[Any, Any] | None) -> Evaluation:
     """Outputs on the golden inputs and the configured metrics on the evaluation data."""
-    section = config.section("evaluation")
-    batch_size = section.get("batch_size", 256)
+    batch_size = config.evaluation.batch_size
     names, outputs = call_outputs(model, golden) if golden is not None else ([], [])
     evaluation = Evaluation(names, outputs)
-    metric_names = section.get("metrics", [])
+    metric_names = list(config.evaluation.metrics)
     if data is None:
         evaluation.metric_errors = {m: "no evaluation.data in the config" for m in metric_names}
         return evaluation

@@ -52,7 +52,7 @@ def measure(
     if baseline is None and rebuild is not None:
         baseline = rebuild(golden, data)
     if baseline is None:
-        baseline = from_config(config.section("baseline").get("metrics"))
+        baseline = from_config(config.baseline.metrics)
     report.extra["golden_outputs"] = _parity_sample(result.output_names, result.golden_outputs)
     thresholds = config.thresholds
     report.extra["thresholds"] = {"devices": thresholds.get("devices")}
@@ -96,10 +96,9 @@ def _trace(report: Report, baseline: Baseline, built: BuiltModel, golden: Any,
 def _golden_or_none(config: Config, built: BuiltModel, data: Any, required: bool) -> Any:
     """Golden inputs for this run; None when they cannot be derived and nothing needs them
     (a bare checkpoint: they would only feed the CPU/GPU parity data)."""
-    samples = config.section("evaluation").get("golden_samples", evaluate.DEFAULT_GOLDEN_SAMPLES)
-    shape = config.section("model").get("input_shape")
     try:
-        return evaluate.golden_inputs(built.model, data, samples, shape)
+        return evaluate.golden_inputs(built.model, data, config.evaluation.golden_samples,
+                                      config.model.input_shape)
     except GateError:
         if required:
             raise
@@ -107,8 +106,8 @@ def _golden_or_none(config: Config, built: BuiltModel, data: Any, required: bool
 
 
 def _eval_data_if_needed(config: Config) -> Any:
-    wanted = config.section("evaluation").get("metrics") or (config.thresholds.get("metrics"))
-    return evaluate.load_eval_data(config) if wanted or config.section("evaluation") else None
+    wanted = config.evaluation.metrics or config.thresholds.get("metrics")
+    return evaluate.load_eval_data(config) if wanted or config.evaluation.data else None
 
 
 def _align(names: list[str], result: evaluate.Evaluation) -> list[np.ndarray]:
@@ -125,7 +124,7 @@ def _metric_entries(
     config: Config, baseline: Baseline | None, result: evaluate.Evaluation
 ) -> list[DriftEntry]:
     rules = config.thresholds.get("metrics") or {}
-    names = list(dict.fromkeys([*config.section("evaluation").get("metrics", []), *rules]))
+    names = list(dict.fromkeys([*config.evaluation.metrics, *rules]))
     entries = []
     for name in names:
         if baseline is None:
@@ -171,7 +170,7 @@ def rebuild_at_ref(
     tree = worktree(repo, ref, workdir)
     try:
         sub_root = tree / config.root.resolve().relative_to(repo.resolve())
-        ref_config = Config(path=sub_root / config.path.name, root=sub_root, data=config.data)
+        ref_config = config.rooted(sub_root / config.path.name, sub_root)
         built, _ = restored_model(ref_config, info)
         result = evaluate.run(built.model, config, golden, data)
         traced = _release_fingerprints(built.model, golden)

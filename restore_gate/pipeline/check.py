@@ -24,6 +24,7 @@ from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
 from restore_gate.core.report import Report
 from restore_gate.errors import GateError, stopped
 from restore_gate.evaluation.measure import measure, rebuild_at_ref
+from restore_gate.github import GitHub
 from restore_gate.pipeline.deadline import StageLimit, stage_deadline, timeout_error
 from restore_gate.release.base_commit import base_checkpoint_file
 from restore_gate.release.bundle import digest
@@ -31,11 +32,17 @@ from restore_gate.release.source import CheckpointSource, prefetch, resolve
 from restore_gate.restore.findings import positional_moves, version_skew
 from restore_gate.restore.restore import needs_optimizer_slots, restore_release
 from restore_gate.runtime import describe_device, prepare_device
-from restore_gate.settings.base import apply_base, changes_notice, load_base_config
+from restore_gate.settings.base import (
+    MAX_CHANGES,
+    BaseDecision,
+    apply_base,
+    changes_notice,
+    load_base_config,
+)
 from restore_gate.settings.config import DEFAULT_STAGE_SECONDS, Config, load_config
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckOptions:
     config: Path
     checkpoint: str | None = None
@@ -46,9 +53,10 @@ class CheckOptions:
     fetch_only: Path | None = None  # the action's token-holding half: download, record, stop
     stage_timeout: float | None = None  # seconds per stage (default: config, then 600)
     on_abort: Callable[[Report], None] | None = None  # writes the report before a hard exit
+    # the GitHub client, built by the edge (cli: GitHub.from_env) when a release is read
+    github: Callable[[], GitHub] | None = None
 
 
-MAX_CHANGES = 50  # changed settings listed in the notice and the report
 NO_BASE = ("No base commit was given (--base REF), so this pull request's own settings "
            "(checkpoint source, thresholds, allow, baseline, optimizer policy) decided the "
            "verdict.")
@@ -119,18 +127,18 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         if options.fetch_only is None:
             prepare_device(options.device)
         if options.base:
-            apply_base_thresholds(config, options.base, report, workdir)
-    limit = StageLimit(options.stage_timeout or config.stage_seconds, abort)
+            config = apply_base_thresholds(config, options.base, report, workdir)
+    limit = StageLimit(options.stage_timeout or config.limits.stage_seconds, abort)
     with stage(report, "fetch", quiet, limit):
         if options.fetch_only is not None:  # no branch code runs in this process
-            prefetch(options.checkpoint, config, options.fetch_only)
+            prefetch(options.checkpoint, config, options.fetch_only, options.github)
             return
-        source = resolve(options.checkpoint, config, workdir)
+        source = resolve(options.checkpoint, config, workdir, options.github)
         report.notices.extend(source.notices)
     if source.path is None:  # no release yet: nothing to restore, the notice says why (pass)
         return
     with stage(report, "inspect", quiet, limit):
-        info = formats.read(source.path, config.checkpoint_format)
+        info = formats.read(source.path, config.checkpoint.format)
         report.checkpoint = _checkpoint_block(source, info)
     with stage(report, "build", quiet, limit):
         report.runner = describe_device(options.device)
@@ -139,7 +147,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
             build_optimizer_slots(built)
         report.notices += built.notices
         report.model = {
-            "builder": config.builder,
+            "builder": config.model.builder,
             "variables": len(built.variables),
             "optimizer": built.optimizer_type,
         }
@@ -159,7 +167,7 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         return
     with stage(report, "evaluate", quiet, limit):
         rebuild = None
-        ref = options.baseline_ref or config.section("baseline").get("ref")
+        ref = options.baseline_ref or config.baseline.ref
         if ref:
             def rebuild(golden, data):
                 return rebuild_at_ref(config, ref, workdir, info, golden, data)
@@ -191,30 +199,29 @@ def _overrun(options: CheckOptions, report: Report,
 
 
 def apply_base_thresholds(config: Config, base: str, report: Report,
-                          workdir: Path | None = None) -> None:
-    """Use the base commit's verdict-deciding settings (checkpoint source, thresholds, allow,
-    baseline, optimizer policy: settings/base.py) and the base's version of a checkpoint file
-    the repository tracks; list the pull request's changes to them."""
+                          workdir: Path | None = None) -> Config:
+    """The config to check with: the base commit's verdict-deciding settings (checkpoint
+    source, thresholds, allow, baseline, optimizer policy: settings/base.py) and the base's
+    version of a checkpoint file the repository tracks. The pull request's changes to them are
+    listed in a notice and in the report."""
     base_config, relative = load_base_config(config, base)
     if base_config is None:
         report.notices.append(f"The base commit {base} has no {relative}: this pull request's "
                               "own settings (checkpoint source, thresholds, allow, baseline) "
                               "apply.")
-        report.extra["base"] = {"ref": base, "applied": "pull request", "changes": []}
-        return
-    changes = apply_base(config, base_config)
+        report.extra["base"] = BaseDecision(base, "pull request").to_dict(MAX_CHANGES)
+        return config
+    config, decision = apply_base(config, base_config, base)
     replaced = base_checkpoint_file(config, base, workdir) if workdir else None
     if replaced:
-        changes.append(f"checkpoint file {config.section('checkpoint')['path']} (changed by this "
-                       "pull request; the base commit's version is checked)")
-        config.data["checkpoint"] = {**config.section("checkpoint"), "path": replaced}
-    report.extra["base"] = {"ref": base, "applied": "base", "changes": changes[:MAX_CHANGES]}
-    if changes:
-        report.notices.append(changes_notice(base, changes))
-
-
-
-
+        decision = decision.with_change(
+            f"checkpoint file {config.checkpoint.path} (changed by this pull request; the base "
+            "commit's version is checked)")
+        config = config.with_checkpoint_path(replaced)
+    report.extra["base"] = decision.to_dict(MAX_CHANGES)
+    if decision.changes:
+        report.notices.append(changes_notice(base, list(decision.changes)))
+    return config
 
 
 def _checkpoint_block(source: CheckpointSource, info: CheckpointInfo) -> dict:

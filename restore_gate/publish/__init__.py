@@ -9,12 +9,11 @@ problem is a warning and never changes it. No TensorFlow is imported here.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from restore_gate.core.report import exit_code, failing_drift, judge, validate_report
 from restore_gate.errors import GateError
@@ -22,7 +21,7 @@ from restore_gate.github.actions import Actions
 from restore_gate.github.context import Context
 from restore_gate.judge.drift import device_parity as parity
 from restore_gate.present.links import SourceLinks
-from restore_gate.present.markdown import DEFAULT_OVERRIDE_LABEL, code
+from restore_gate.present.markdown import code
 from restore_gate.present.merge import (
     COMMENT_LIMIT,
     comment_body,
@@ -34,8 +33,15 @@ from restore_gate.present.merge import (
     worst,
 )
 from restore_gate.publish.annotations import annotations, mismatches_output
+from restore_gate.publish.options import PublishOptions
 from restore_gate.publish.remote import Remote
 from restore_gate.settings.config import load_config
+from restore_gate.settings.sections import PublishSettings
+
+if TYPE_CHECKING:
+    from restore_gate.github import GitHub
+
+__all__ = ["PublishOptions", "publish", "publish_command"]
 
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 
@@ -105,51 +111,51 @@ def _why(report: dict[str, Any], verdict: str) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def publish_settings(config_path: Path | None) -> dict[str, Any]:
-    """The config's `publish:` section plus `devices` thresholds; no config: the defaults."""
+def publish_settings(config_path: Path | None) -> tuple[PublishSettings, Any]:
+    """The config's `publish:` settings and its `thresholds.devices`; no config: defaults."""
     if config_path is None or not config_path.is_file():
-        return {}
-
+        return PublishSettings(), None
     config = load_config(config_path)
-    return {**config.section("publish"), "devices": config.thresholds.get("devices")}
+    return config.publish, config.thresholds.get("devices")
 
 
-def device_parity(reports: list[dict], settings: dict[str, Any]) -> tuple[list[dict], str]:
-    """CPU-vs-GPU entries from the runners' golden outputs; an error message if undecidable."""
+def device_parity(reports: list[dict], devices: Any) -> tuple[list[dict], str]:
+    """CPU-vs-GPU entries from the runners' golden outputs (`devices`: the tolerance in
+    `thresholds.devices`); an error message if undecidable."""
     try:
-        return [asdict(e) for e in parity(reports, settings.get("devices"))], ""
+        return [asdict(e) for e in parity(reports, devices)], ""
     except Exception as exc:  # malformed outputs in an (already validated) report: undecidable
         return [], f"CPU vs GPU parity could not be computed: {type(exc).__name__}: {exc}"
 
 
-def publish_command(args: argparse.Namespace) -> int:
-    ctx = Context.from_env(getattr(args, "pr", None), getattr(args, "repo", None),
-                           getattr(args, "event", None))
+def publish_command(options: PublishOptions, github: GitHub) -> int:
+    """`restore-gate publish`; `github` is the REST client built at the edge (cli.py)."""
+    ctx = Context.from_env(options.pr, options.repo, options.event)
     actions = Actions.from_env()
     try:
-        reports = load_reports(args.reports)
-        settings = publish_settings(getattr(args, "config", None))
+        reports = load_reports(list(options.reports))
+        settings, devices = publish_settings(options.config)
     except GateError:
-        _outputs(actions, "error", args.reports, "", [])
+        _outputs(actions, "error", list(options.reports), "", [])
         raise
-    outcome = publish(reports, args, ctx, settings, actions)
+    outcome = publish(reports, options, ctx, actions, github, settings, devices)
     print(f"restore-gate: verdict {outcome.verdict}"
           + (" (overridden by label)" if outcome.overridden else "")
           + (f"; comment {outcome.comment_url}" if outcome.comment_url else ""), file=sys.stderr)
     return exit_code(outcome.verdict)
 
 
-def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
-            settings: dict[str, Any], actions: Actions) -> Outcome:
+def publish(reports: list[dict], options: PublishOptions, ctx: Context, actions: Actions,
+            github: GitHub, settings: PublishSettings, devices: Any = None) -> Outcome:
     """Decide, render, post, annotate and write the files; returns the final verdict."""
-    remote = Remote(ctx, actions, getattr(args, "comment_author", None))
-    parity, problem = device_parity(reports, settings)
+    remote = Remote(ctx, actions, github, options.comment_author)
+    parity, problem = device_parity(reports, devices)
     if problem:
         reports = [*reports[:-1], {**reports[-1], "verdict": "error", "errors": [
             *reports[-1]["errors"], {"stage": "evaluate", "message": problem, "hint": ""}]}]
     verdicts = [r["verdict"] for r in reports] + [parity_verdict(parity)]
     outcome = Outcome(worst(verdicts), warnings=remote.warnings)
-    label = settings.get("override_label") or DEFAULT_OVERRIDE_LABEL
+    label = settings.override_label
     if outcome.verdict == "fail" and label in remote.labels():
         outcome.verdict = "pass"
         outcome.overridden = (f"The label {code(label)} is on this pull request, so this failure "
@@ -162,26 +168,26 @@ def publish(reports: list[dict], args: argparse.Namespace, ctx: Context,
         return comment_body(reports, rows, outcome.overridden, parity, links, label=label)
 
     body, _ = fit(make, total, COMMENT_LIMIT - 512, utf16_units)
-    if getattr(args, "markdown", None):
+    if options.markdown:
         try:
-            args.markdown.parent.mkdir(parents=True, exist_ok=True)
-            args.markdown.write_text(body, encoding="utf-8")
+            options.markdown.parent.mkdir(parents=True, exist_ok=True)
+            options.markdown.write_text(body, encoding="utf-8")
         except OSError as exc:
-            actions.warning(f"cannot write {args.markdown}: {exc.strerror}")
-    if not getattr(args, "no_comment", False):
+            actions.warning(f"cannot write {options.markdown}: {exc.strerror}")
+    if options.comment:
         outcome.comment_url = remote.comment(body)
     if actions.enabled:
         level = "warning" if outcome.overridden else "error"
         for line in annotations(reports, ctx.workspace, level):
             actions.emit(line)
-    if getattr(args, "check_run", False) or settings.get("check_run"):
+    if options.check_run or settings.check_run:
         remote.check_run(body, reports, outcome.verdict, bool(outcome.overridden))
     if actions.summary:
         try:
             actions.add_summary(summary_body(reports, outcome.overridden, parity, links))
         except OSError as exc:
             actions.warning(f"cannot write the job summary: {exc}")
-    _outputs(actions, outcome.verdict, args.reports, outcome.comment_url, reports)
+    _outputs(actions, outcome.verdict, list(options.reports), outcome.comment_url, reports)
     return outcome
 
 

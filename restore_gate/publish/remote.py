@@ -23,10 +23,11 @@ T = TypeVar("T")
 class Remote:
     """GitHub for one publish run: repository and pull request from the `Context`."""
 
-    def __init__(self, ctx: Context, actions: Actions, comment_author: str | None = None) -> None:
+    def __init__(self, ctx: Context, actions: Actions, github: GitHub,
+                 comment_author: str | None = None) -> None:
         self.ctx = ctx
         self.actions = actions
-        self.github = GitHub.from_env()
+        self.github = github
         self.comment_author = comment_author
         self.warnings: list[str] = []
         self._pull: dict[str, Any] | None = None

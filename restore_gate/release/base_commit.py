@@ -21,7 +21,7 @@ def base_checkpoint_file(config: Config, base: str, workdir: Path) -> str | None
     """When `checkpoint.path` is a file (or a checkpoint's folder) the base commit tracks and
     the pull request changed it, unpack the base commit's version into `workdir` and return
     its path: the release checkpoint comes from the base commit too, not from the branch."""
-    named = config.section("checkpoint").get("path")
+    named = config.checkpoint.path
     repo = repo_root(config.root)
     if not named or Path(named).is_absolute() or repo is None:
         return None

@@ -17,6 +17,7 @@ import sys
 import tarfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,7 @@ from restore_gate.errors import GateError
 from restore_gate.github import GitHub, GitHubError, Repo, make_session
 from restore_gate.github.client import TIMEOUT
 from restore_gate.release.bundle import check_archive_members
+from restore_gate.settings.sections import ReleaseSettings
 
 CACHE_ENV = "RESTORE_GATE_CACHE"
 SUFFIXES = (".tar.gz", ".tgz", ".keras", ".weights.h5", ".h5")
@@ -53,28 +55,32 @@ def cache_dir() -> Path:
     return Path(base) / "restore-gate"
 
 
-def fetch(spec: str, release: dict[str, Any]) -> Fetched:
-    """`spec` is `release` (with the config's `checkpoint.release` settings) or a URL."""
+def fetch(spec: str, release: ReleaseSettings, github: Callable[[], GitHub] | None) -> Fetched:
+    """`spec` is `release` (with the config's `checkpoint.release` settings, read with the
+    client `github` gives: the caller builds it, e.g. `GitHub.from_env`) or a URL."""
     if spec == "release":
-        return fetch_release(release)
+        return fetch_release(release, github() if github else None)
     return fetch_url(spec)
 
 
 # GitHub releases ----------------------------------------------------------------------------
-def fetch_release(settings: dict[str, Any]) -> Fetched:
-    pattern = settings.get("asset")
+def fetch_release(settings: ReleaseSettings, github: GitHub | None) -> Fetched:
+    pattern = settings.asset
     if not pattern:
         raise GateError("fetch", "--checkpoint release needs the asset to download",
                         "set checkpoint.release.asset (a glob, e.g. 'model-*.tar.gz') in the "
                         "config")
-    name = settings.get("repository") or os.environ.get("GITHUB_REPOSITORY")
+    name = settings.repository or os.environ.get("GITHUB_REPOSITORY")
     if not name:
         raise GateError("fetch", "no repository to take the release from",
                         "set checkpoint.release.repository (owner/name) or GITHUB_REPOSITORY")
-    github = GitHub.from_env()
+    if github is None:
+        raise GateError("fetch", "no GitHub client was given to read the release of "
+                        f"{name} with", "build one with GitHub.from_env() (the CLI does) and "
+                        "pass it to the check", code="no-github-client")
     try:
         repo = Repo(github, name)
-        return _from_release(repo, pattern, settings.get("tag"))
+        return _from_release(repo, pattern, settings.tag)
     except GitHubError as exc:
         raise GateError("fetch", github.mask(exc.message), github.mask(exc.hint)) from None
 

@@ -11,11 +11,17 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from restore_gate.errors import GateError
 from restore_gate.release.bundle import checkpoint_in, extract_bundle, is_bundle
 from restore_gate.settings.config import Config
+from restore_gate.settings.sections import CheckpointSettings, ReleaseSettings, release_record
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from restore_gate.github import GitHub
 
 PREFETCHED_ENV = "RESTORE_GATE_PREFETCHED"  # set by the container action for its `check` child
 
@@ -32,19 +38,19 @@ class CheckpointSource:
     notices: list[str] = field(default_factory=list)
 
 
-def _spec(spec: str | None, section: dict[str, Any]) -> str | None:
-    return spec or section.get("path") or section.get("url") or (
-        "release" if section.get("release") else None
-    )
+def _spec(spec: str | None, section: CheckpointSettings) -> str | None:
+    return spec or section.path or section.url or ("release" if section.release else None)
 
 
 def _remote(spec: str) -> bool:
     return spec == "release" or spec.startswith(("http://", "https://"))
 
 
-def resolve(spec: str | None, config: Config | None, workdir: Path) -> CheckpointSource:
-    """Turn `--checkpoint` (or the config's `checkpoint:` section) into a local checkpoint."""
-    section = config.section("checkpoint") if config else {}
+def resolve(spec: str | None, config: Config | None, workdir: Path,
+            github: Callable[[], GitHub] | None = None) -> CheckpointSource:
+    """Turn `--checkpoint` (or the config's `checkpoint:` section) into a local checkpoint;
+    `github` gives the caller's GitHub client, asked for only when a release is read."""
+    section = config.checkpoint if config else CheckpointSettings()
     spec = _spec(spec, section)
     if not spec:
         raise GateError(
@@ -53,7 +59,7 @@ def resolve(spec: str | None, config: Config | None, workdir: Path) -> Checkpoin
             code="no-checkpoint",
         )
     if _remote(spec):
-        return fetched(spec, section.get("release") or {}, workdir)
+        return fetched(spec, section.release or ReleaseSettings(), workdir, github)
     base = config.root if config else Path.cwd()
     path = Path(spec) if Path(spec).is_absolute() else (base / spec)
     if not path.exists() and not Path(f"{path}.index").exists():
@@ -66,11 +72,12 @@ def resolve(spec: str | None, config: Config | None, workdir: Path) -> Checkpoin
     return found
 
 
-def fetched(spec: str, release: dict[str, Any], workdir: Path) -> CheckpointSource:
+def fetched(spec: str, release: ReleaseSettings, workdir: Path,
+            github: Callable[[], GitHub] | None = None) -> CheckpointSource:
     """A release asset or URL, downloaded (cached) by `fetch` and unpacked like a local path."""
     from restore_gate.release.download import fetch
 
-    result = _prefetched(spec, release) or fetch(spec, release)
+    result = _prefetched(spec, release) or fetch(spec, release, github)
     if result.path is None:
         return CheckpointSource(result.description, None, notices=result.notices)
     source = local(result.path, workdir)
@@ -79,19 +86,19 @@ def fetched(spec: str, release: dict[str, Any], workdir: Path) -> CheckpointSour
     return source
 
 
-def prefetch(spec: str | None, config: Config, record: Path) -> None:
+def prefetch(spec: str | None, config: Config, record: Path,
+             github: Callable[[], GitHub] | None = None) -> None:
     """The token-holding half of the container action's check (`check --fetch-only`): download
     a release or URL checkpoint and record it, readable, beside `record`, for the `check` that
     runs the branch's code as an unprivileged user without the token. Local paths are left
     to that `check`; nothing here runs branch code."""
     from restore_gate.release.download import fetch
 
-    section = config.section("checkpoint")
-    spec = _spec(spec, section)
+    spec = _spec(spec, config.checkpoint)
     if not spec or not _remote(spec):
         return
-    release = section.get("release") or {}
-    result = fetch(spec, release)
+    release = config.checkpoint.release or ReleaseSettings()
+    result = fetch(spec, release, github)
     path = None
     if result.path is not None:
         folder = record.parent / "shared"
@@ -103,13 +110,13 @@ def prefetch(spec: str | None, config: Config, record: Path) -> None:
             shutil.copyfile(result.path, path)
         path.chmod(0o644)
     record.write_text(json.dumps({
-        "spec": spec, "release": release, "path": str(path) if path else None,
+        "spec": spec, "release": release_record(release), "path": str(path) if path else None,
         "description": result.description, "notices": result.notices}, default=str),
         encoding="utf-8")
     record.chmod(0o644)
 
 
-def _prefetched(spec: str, release: dict[str, Any]) -> Any:
+def _prefetched(spec: str, release: ReleaseSettings) -> Any:
     """The download `prefetch` recorded for this same checkpoint source, if any."""
     from restore_gate.release.download import Fetched
 
@@ -117,8 +124,7 @@ def _prefetched(spec: str, release: dict[str, Any]) -> Any:
     if not record or not Path(record).is_file():
         return None
     data = json.loads(Path(record).read_text(encoding="utf-8"))
-    if data.get("spec") != spec or data.get("release") != json.loads(
-            json.dumps(release, default=str)):
+    if data.get("spec") != spec or data.get("release") != release_record(release):
         return None
     path = Path(data["path"]) if data.get("path") else None
     return Fetched(path, data["description"], list(data["notices"]))

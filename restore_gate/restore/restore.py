@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from restore_gate import formats
 from restore_gate.branch.build import build_model
 from restore_gate.branch.strategy import scope as strategy_scope
@@ -16,11 +18,11 @@ from restore_gate.settings.config import Config
 
 def restore_release(config: Config, info: CheckpointInfo, built, report: Report) -> Pairing:
     """Pair, judge and restore; return the model pairing (what loads into what)."""
-    roots = config.section("checkpoint").get("root", {})
+    roots = config.checkpoint.root
     model_pairing, optimizer_pairing = formats.pair(info, built, roots)
-    report.mismatches = find_mismatches(model_pairing, built, config.allow)
+    report.mismatches = find_mismatches(model_pairing, built, asdict(config.allow))
     report.notices += model_pairing.notices + optimizer_pairing.notices
-    policy = config.optimizer_policy
+    policy = config.checkpoint.optimizer
     report.optimizer = judge_optimizer(
         policy, info.optimizer_type, info.group(OPTIMIZER), built, optimizer_pairing
     )
@@ -48,7 +50,7 @@ def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pa
     """Build a model from `config` and restore the checkpoint into it (release or baseline);
     return it with the pairing of its variables."""
     built = build_model(config, build_optimizer=False)  # only the model is restored here
-    roots = config.section("checkpoint").get("root", {})
+    roots = config.checkpoint.root
     model_pairing, _ = formats.pair(info, built, roots)
     with strategy_scope(built.strategy):
         formats.restore(info, built, roots, model_pairing, None)
@@ -60,5 +62,5 @@ def needs_optimizer_slots(config: Config, info: CheckpointInfo, built: BuiltMode
     only when the release holds more optimizer state than the unbuilt optimizer has (its
     slots), and the policy checks it. A release saved before any training step holds just
     the iteration count and learning rate, as does the branch's unbuilt optimizer."""
-    wanted = config.optimizer_policy != "ignore"
+    wanted = config.checkpoint.optimizer != "ignore"
     return wanted and len(info.group(OPTIMIZER)) > len(built.optimizer_variables)

@@ -14,14 +14,16 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path
-from typing import Any
 
 from restore_gate.errors import GateError
 from restore_gate.git import git_file, repo_root, resolve_commit
 from restore_gate.settings.config import Config, parse_config
+from restore_gate.settings.sections import GATE_KEYS, BaseDecision, setting_changes
 
-GATE_KEYS = ("checkpoint", "thresholds", "allow", "baseline")
-MAX_VALUE_CHARS = 120  # of one value shown in a change line
+__all__ = ["GATE_KEYS", "BaseDecision", "apply_base", "changes_notice", "load_base_config",
+           "setting_changes"]
+
+MAX_CHANGES = 50  # changed settings listed in the report
 MAX_NOTICE_CHARS = 3500  # the report's texts are at most 4096 characters
 
 
@@ -69,48 +71,10 @@ def repository_path(repo: Path, path: Path) -> str:
     return relative.as_posix()
 
 
-def apply_base(config: Config, base: Config) -> list[str]:
-    """Replace the verdict-deciding sections by the base commit's; return the pull request's
-    changes to them, one line each."""
-    changes = setting_changes(base.data, config.data)
-    for key in GATE_KEYS:
-        if key in base.data:
-            config.data[key] = base.data[key]
-        else:
-            config.data.pop(key, None)
-    return changes
-
-
-def setting_changes(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
-    """Every verdict-deciding value the pull request changes ("allow.missing [] → ['^x']")."""
-    changes = []
-    for key in GATE_KEYS:
-        before, after = _flatten(base.get(key), key), _flatten(head.get(key), key)
-        for name in sorted(set(before) | set(after)):
-            old, new = before.get(name, "(none)"), after.get(name, "(none)")
-            if old != new and not (_empty(old) and _empty(new)):
-                changes.append(f"{name} {_show(old)} → {_show(new)}")
-    return changes
-
-
-def _flatten(value: Any, prefix: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not value:
-        return {prefix: value}
-    flat: dict[str, Any] = {}
-    for key, item in value.items():
-        flat.update(_flatten(item, f"{prefix}.{key}"))
-    return flat
-
-
-def _empty(value: Any) -> bool:
-    return value in ("(none)", [], {})
-
-
-def _show(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= MAX_VALUE_CHARS else f"{text[:MAX_VALUE_CHARS]}…"
+def apply_base(config: Config, base: Config, ref: str) -> tuple[Config, BaseDecision]:
+    """A new config with the verdict-deciding sections of the base commit's (`base`, at
+    `ref`), and the decision listing the pull request's changes to them; `config` is kept."""
+    return config.with_base(base, ref)
 
 
 def changes_notice(base: str, changes: list[str]) -> str:

@@ -12,7 +12,6 @@ import os
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
@@ -23,54 +22,14 @@ from restore_gate.core.metrics import direction_keys, higher_is_better
 from restore_gate.errors import GateError
 from restore_gate.limits import MAX_CONFIG_BYTES
 from restore_gate.schemas import load_schema
+from restore_gate.settings.sections import DEFAULT_STAGE_SECONDS, Config
 
 if TYPE_CHECKING:
     import jsonschema
 
 DEFAULT_CONFIG = ".restore-gate.yml"
-DEFAULT_STAGE_SECONDS = 600.0  # per stage; `--stage-timeout` / `limits.stage_seconds`
 
-
-@dataclass
-class Config:
-    """The validated configuration, with defaults filled in."""
-
-    path: Path
-    root: Path
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def section(self, name: str) -> dict[str, Any]:
-        return self.data.get(name) or {}
-
-    @property
-    def builder(self) -> str:
-        return self.data["model"]["builder"]
-
-    @property
-    def model_paths(self) -> list[Path]:
-        return [self.root / p for p in self.section("model").get("paths", [])]
-
-    @property
-    def checkpoint_format(self) -> str:
-        return self.section("checkpoint").get("format", "auto")
-
-    @property
-    def optimizer_policy(self) -> str:
-        return self.section("checkpoint").get("optimizer", "optional")
-
-    @property
-    def allow(self) -> dict[str, list[str]]:
-        allow = self.section("allow")
-        return {"missing": allow.get("missing", []), "unexpected": allow.get("unexpected", [])}
-
-    @property
-    def stage_seconds(self) -> float:
-        return float(self.section("limits").get("stage_seconds", DEFAULT_STAGE_SECONDS))
-
-    @property
-    def thresholds(self) -> dict[str, Any]:
-        value = self.data.get("thresholds") or {}
-        return value if isinstance(value, dict) else {}
+__all__ = ["DEFAULT_CONFIG", "DEFAULT_STAGE_SECONDS", "Config", "load_config", "parse_config"]
 
 
 # A reader of repository files by root-relative POSIX path (None: no such file): the working
@@ -113,20 +72,21 @@ def parse_config(text: str, path: Path, root: Path, read: Reader | None = None,
     data, lines = parse_yaml(text, path)
     validate(data, lines, path, "config.schema.json")
     check_directions(data.get("thresholds"), lines, path, ("thresholds",))
-    config = Config(path=path, root=root.resolve(), data=data)
-    seconds = config.section("limits").get("stage_seconds")
-    if seconds is not None and not math.isfinite(seconds):
+    config = Config.from_data(path, root.resolve(), data)
+    seconds = config.limits.stage_seconds
+    if not math.isfinite(seconds):
         raise GateError("config", f"{path}:{lines.get(('limits', 'stage_seconds'), 1)}: "
                         f"'limits.stage_seconds': {seconds} is not a number of seconds",
                         "write a finite number of seconds, e.g. 600")
-    for index, entry in enumerate(config.section("model").get("paths", [])):
+    for index, entry in enumerate(config.model.paths):
         inside(config.root, entry, ("model", "paths", index), path, lines)
     thresholds = data.get("thresholds")
-    if isinstance(thresholds, str):
+    if isinstance(thresholds, str):  # the file it names replaces the name in the value
         relative = inside(config.root, thresholds, ("thresholds",), path, lines)
-        config.data["thresholds"] = load_threshold_file(
-            relative, read or working_tree(config.root), f"{path}:{lines.get(('thresholds',), 1)}",
-            Path(f"{label}{relative}"))
+        loaded = load_threshold_file(
+            relative, read or working_tree(config.root),
+            f"{path}:{lines.get(('thresholds',), 1)}", Path(f"{label}{relative}"))
+        config = Config.from_data(path, config.root, {**data, "thresholds": loaded})
         check_measured(config, {}, Path(f"{label}{relative}"), ())
     else:
         check_measured(config, lines, path, ("thresholds",))
@@ -137,7 +97,7 @@ def check_measured(config: Config, lines: dict[tuple, int], path: Path, prefix: 
     """A metric threshold needs the metric measured: with `evaluation.metrics` listed, a
     threshold on another metric could never pass (a metric that is not computed fails), so an
     unchanged model would fail. Refuse it here, before TensorFlow is imported."""
-    listed = config.section("evaluation").get("metrics")
+    listed = config.evaluation.metrics
     if not listed:
         return  # no list: the gate measures the metrics the thresholds name
     unmeasured = [name for name in (config.thresholds.get("metrics") or {}) if name not in listed]

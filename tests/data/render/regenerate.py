@@ -45,7 +45,7 @@ def render_case(paths: list[Path]) -> str:
     from restore_gate.publish import device_parity
 
     reports = [validate_report(json.loads(p.read_text("utf-8")), p.name) for p in paths]
-    parity, _ = device_parity(reports, {})
+    parity, _ = device_parity(reports, None)
     return comment_body(reports, parity=parity, links=SourceLinks(**LINKS))
 
 
