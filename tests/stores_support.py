@@ -247,7 +247,9 @@ def start_mlflow(root: Path) -> MlflowServer:
                    "--workers", "1",
                    "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
                    "--artifacts-destination", str(root / "artifacts"))
-    server = ServerProcess("mlflow server", argv, f"{url}/health", root / "mlflow.log")
+    # no job runner: it forks a dozen huey consumers (GenAI jobs) the registry does not need
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server = ServerProcess("mlflow server", argv, f"{url}/health", root / "mlflow.log", env)
     server.start()
     return MlflowServer(url, root, server)
 
