@@ -317,12 +317,15 @@ def hub_server_fixture() -> Iterator[HubStub]:
 
 def keras_hf_layout(model) -> dict[str, bytes]:
     """The files Keras 3's `model.save("hf://owner/repo")` uploads (keras saving_lib
-    `_upload_model_to_hf`): the unzipped model directory plus a README.md model card."""
+    `_upload_model_to_hf`): the unzipped model directory (`config.json`, `metadata.json`,
+    `model.weights.h5`) plus its README.md model card."""
+    import keras
     from keras.src.saving import saving_lib
 
     with tempfile.TemporaryDirectory() as tmp:
-        saving_lib.save_model(model, tmp, zipped=False)
-        files = {p.relative_to(tmp).as_posix(): p.read_bytes()
-                 for p in Path(tmp).rglob("*") if p.is_file()}
+        folder = Path(tmp) / "model"
+        keras.saving.save_model(model, folder, zipped=False)
+        files = {p.relative_to(folder).as_posix(): p.read_bytes()
+                 for p in folder.rglob("*") if p.is_file()}
     files["README.md"] = saving_lib._MODEL_CARD_TEMPLATE.encode()
     return files

@@ -310,8 +310,6 @@ def test_hub_failure_modes_raise_these_classes(hub_server, tmp_path):
 def test_keras_loads_its_hf_layout_through_hf_endpoint(hub_server, tmp_path):
     """Keras 3's own `hf://` loading (snapshot_download: revision API, paginated tree, resolve)
     in a fresh process configured only by the environment, as the gate's child runs."""
-    import keras
-
     model = tiny_model()
     repo = f"acme/{unique_name('clf')}"
     files = keras_hf_layout(model)
@@ -331,4 +329,5 @@ def test_keras_loads_its_hf_layout_through_hf_endpoint(hub_server, tmp_path):
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.stdout.strip().endswith("same"), out.stderr[-3000:]
-    assert keras.__version__.startswith("3.")
+    revision_calls = [path for _, path, _ in hub_server.requests if f"/{repo}/revision/" in path]
+    assert revision_calls, "keras resolved the revision through the model-info API"
