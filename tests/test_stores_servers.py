@@ -106,6 +106,19 @@ def test_s3_failure_modes_raise_these_classes(s3_server, tmp_path):
     with pytest.raises(client.exceptions.NoSuchBucket):
         client.list_objects_v2(Bucket=unique_name("absent"))
 
+    listed = s3_server.put(bucket, "k", b"one")  # listed, then overwritten before the GET:
+    s3_server.put(bucket, "k", b"two")          # pinning the listed ETag refuses the new bytes
+    with pytest.raises(ClientError) as stale:
+        client.get_object(Bucket=bucket, Key="k", IfMatch=listed["ETag"])
+    assert stale.value.response["Error"]["Code"] == "PreconditionFailed"
+    versioned = s3_server.bucket(versioned=True)
+    kept = s3_server.put(versioned, "k", b"one")
+    client.delete_object(Bucket=versioned, Key="k")  # deleted between listing and download
+    with pytest.raises(client.exceptions.NoSuchKey):
+        client.get_object(Bucket=versioned, Key="k")
+    assert client.get_object(Bucket=versioned, Key="k",
+                             VersionId=kept["VersionId"])["Body"].read() == b"one"
+
     unreachable = boto3.client("s3", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
                                aws_access_key_id="x", aws_secret_access_key="x",
                                config=Config(retries={"max_attempts": 1}, connect_timeout=2))
