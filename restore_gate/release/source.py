@@ -1,4 +1,5 @@
-"""Where the release checkpoint comes from: a path, a bundle, a URL or a GitHub release.
+"""Where the release checkpoint comes from: a path, a bundle, a URL, a GitHub release or a
+model store (`models:/`, `s3://`, `gs://`, `hf://`: release/stores).
 
 Returns a local path to inspect plus the bundle's manifest when there is one.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from restore_gate.errors import GateError
 from restore_gate.release.bundle import checkpoint_in, extract_bundle, is_bundle
+from restore_gate.release.stores import fetch_store, is_store, store_settings
 from restore_gate.settings.config import Config
 
 PREFETCHED_ENV = "RESTORE_GATE_PREFETCHED"  # set by the container action for its `check` child
@@ -33,13 +35,26 @@ class CheckpointSource:
 
 
 def _spec(spec: str | None, section: dict[str, Any]) -> str | None:
-    return spec or section.get("path") or section.get("url") or (
+    return spec or section.get("uri") or section.get("path") or section.get("url") or (
         "release" if section.get("release") else None
     )
 
 
 def _remote(spec: str) -> bool:
-    return spec == "release" or spec.startswith(("http://", "https://"))
+    return spec == "release" or spec.startswith(("http://", "https://")) or is_store(spec)
+
+
+def _settings(spec: str, section: dict[str, Any]) -> dict[str, Any]:
+    """What the fetch of `spec` reads from the `checkpoint:` section."""
+    return store_settings(section) if is_store(spec) else (section.get("release") or {})
+
+
+def _fetch(spec: str, settings: dict[str, Any]) -> Any:
+    if is_store(spec):
+        return fetch_store(spec, settings)
+    from restore_gate.release.download import fetch
+
+    return fetch(spec, settings)
 
 
 def resolve(spec: str | None, config: Config | None, workdir: Path) -> CheckpointSource:
@@ -49,11 +64,12 @@ def resolve(spec: str | None, config: Config | None, workdir: Path) -> Checkpoin
     if not spec:
         raise GateError(
             "fetch", "no checkpoint to check",
-            "pass --checkpoint PATH|URL|release or set checkpoint.path in the config",
+            "pass --checkpoint PATH|URL|release|STORE-URI or set checkpoint.path (or .uri) "
+            "in the config",
             code="no-checkpoint",
         )
     if _remote(spec):
-        return fetched(spec, section.get("release") or {}, workdir)
+        return fetched(spec, _settings(spec, section), workdir)
     base = config.root if config else Path.cwd()
     path = Path(spec) if Path(spec).is_absolute() else (base / spec)
     if not path.exists() and not Path(f"{path}.index").exists():
@@ -68,9 +84,7 @@ def resolve(spec: str | None, config: Config | None, workdir: Path) -> Checkpoin
 
 def fetched(spec: str, release: dict[str, Any], workdir: Path) -> CheckpointSource:
     """A release asset or URL, downloaded (cached) by `fetch` and unpacked like a local path."""
-    from restore_gate.release.download import fetch
-
-    result = _prefetched(spec, release) or fetch(spec, release)
+    result = _prefetched(spec, release) or _fetch(spec, release)
     if result.path is None:
         return CheckpointSource(result.description, None, notices=result.notices)
     source = local(result.path, workdir)
@@ -84,14 +98,12 @@ def prefetch(spec: str | None, config: Config, record: Path) -> None:
     a release or URL checkpoint and record it, readable, beside `record`, for the `check` that
     runs the branch's code as an unprivileged user without the token. Local paths are left
     to that `check`; nothing here runs branch code."""
-    from restore_gate.release.download import fetch
-
     section = config.section("checkpoint")
     spec = _spec(spec, section)
     if not spec or not _remote(spec):
         return
-    release = section.get("release") or {}
-    result = fetch(spec, release)
+    release = _settings(spec, section)
+    result = _fetch(spec, release)
     path = None
     if result.path is not None:
         folder = record.parent / "shared"
