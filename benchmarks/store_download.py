@@ -6,7 +6,7 @@ fresh child processes and reports wall time, CPU time and peak RSS (wait4) of ea
 
 - baseline: boto3 `download_file` (s3transfer: ranged GETs, streamed to disk);
 - interpreter: the same child importing boto3 and doing nothing (the memory baseline);
-- gate: restore-gate's own fetch of `s3://bucket/key` -- see GATE_FETCH below (not yet built).
+- gate: restore-gate's own fetch of `s3://bucket/key` (GATE_FETCH below).
 
     python benchmarks/store_download.py [--mib 1024] [--runs 2]
 
@@ -36,10 +36,15 @@ boto3.client("s3").download_file(sys.argv[1], sys.argv[2], sys.argv[3])
 """
 
 # ---- HOOK: the gate's own fetch, measured the same way once restore_gate can fetch s3://.
-# Fill in the command that downloads `s3://{bucket}/{key}` to `{target}` through the gate's
-# code path (e.g. `python -m restore_gate fetch --checkpoint s3://... --out ...` or a one-line
-# import of its release fetcher). None: the row is skipped.
-GATE_FETCH: list[str] | None = None
+# The gate's own fetch of `s3://{bucket}/{key}` (restore_gate/release/stores/s3.py), into a fresh
+# cache each run (a warm cache transfers 0 bytes), moved to `{target}` for the digest check.
+GATE = """
+import os, sys, tempfile
+os.environ["RESTORE_GATE_CACHE"] = tempfile.mkdtemp(dir=os.path.dirname(sys.argv[3]))
+from restore_gate.release.stores import fetch_store
+os.replace(fetch_store("s3://" + sys.argv[1] + "/" + sys.argv[2], dict()).path, sys.argv[3])
+"""
+GATE_FETCH: list[str] | None = [sys.executable, "-c", GATE, "{bucket}", "{key}", "{target}"]
 
 
 def make_file(path: Path, mib: int) -> str:
@@ -81,9 +86,9 @@ def main() -> None:
             source = root / "release.bin"
             expected = make_file(source, args.mib)
             bucket = store.bucket("releases")
-            store.upload_file(bucket, "model/release.bin", source)
+            store.upload_file(bucket, "model/release.keras", source)
             source.unlink()
-            run(root, bucket, "model/release.bin", expected, args)
+            run(root, bucket, "model/release.keras", expected, args)
         finally:
             store.server.stop()
 
