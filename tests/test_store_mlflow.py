@@ -103,3 +103,23 @@ def test_unset_alias_missing_model_and_unreachable_server_are_errors(log, model,
     with pytest.raises(GateError, match="cannot read") as caught:
         fetch_store(f"models:/{name}/1", {})
     assert caught.value.code == "store-failed"
+
+
+def test_snapshot_upload_attaches_the_bundle_and_moves_the_alias(log, registry, project, model,
+                                                                 tmp_path):
+    from conftest import save_release
+
+    from restore_gate.cli import main
+
+    name = unique_name("clf")
+    log(name, model, alias="champion")
+    second = log(name, model, alias=None)  # the pipeline's new version, not yet released
+    saved = save_release(model, tmp_path / "saved", "keras")
+    assert main(["snapshot", "--checkpoint", str(saved), "--out", str(tmp_path / "b.tar.gz"),
+                 "--config", str(tmp_path / "no-config.yml"), "--quiet",
+                 "--upload", f"models:/{name}@champion"]) == 0
+    got = fetch_store(f"models:/{name}@champion", {})
+    assert f"version {second.version}" in got.description  # the alias moved
+    assert got.path.read_bytes() == (tmp_path / "b.tar.gz").read_bytes()  # exactly the bundle
+    report = check(project, f"models:/{name}@champion")
+    assert report.verdict == "pass" and report.checkpoint["manifest"]

@@ -135,3 +135,20 @@ def test_unreachable_endpoint_is_an_error(s3, monkeypatch):
     with pytest.raises(GateError, match="cannot reach") as caught:
         fetch_store("s3://bucket/rel/model.keras", {})
     assert caught.value.code == "store-unreachable"
+
+
+def test_snapshot_upload_puts_the_bundle_where_check_reads_it(s3_server, s3, project, release,
+                                                              tmp_path):
+    from restore_gate.cli import main
+
+    saved = tmp_path / "model.keras"
+    saved.write_bytes(release)
+    bucket = s3_server.bucket()
+    uri = f"s3://{bucket}/releases/model.tar.gz"
+    missing = tmp_path / "no-config.yml"
+    assert main(["snapshot", "--checkpoint", str(saved), "--out", str(tmp_path / "b.tar.gz"),
+                 "--config", str(missing), "--upload", uri, "--quiet"]) == 0
+    report = check(project, uri)
+    assert report.errors == [] and report.verdict == "pass" and report.checkpoint["manifest"]
+    assert main(["snapshot", "--checkpoint", str(saved), "--out", str(tmp_path / "c.tar.gz"),
+                 "--config", str(missing), "--upload", f"s3://{bucket}/rel/*.tar.gz"]) == 2

@@ -40,3 +40,17 @@ def fetch_store(spec: str, settings: dict[str, Any]) -> Any:
     module, _ = SCHEMES[scheme]
     adapter = importlib.import_module(f"restore_gate.release.stores.{module}")
     return adapter.fetch(spec, settings)
+
+
+def upload_store(bundle: Any, uri: str, settings: dict[str, Any]) -> str:
+    """`snapshot --upload URI`: put the bundle where `check` will read it; returns a line
+    saying what landed where."""
+    scheme = scheme_of(uri)
+    adapter = importlib.import_module(f"restore_gate.release.stores.{SCHEMES[scheme][0]}") \
+        if scheme else None
+    if adapter is None or not hasattr(adapter, "upload"):
+        raise GateError("publish", f"cannot upload to {uri!r}",
+                        "upload to s3://BUCKET/KEY, gs://BUCKET/KEY or models:/NAME[/VERSION|"
+                        "@ALIAS] (a Hub repository: use huggingface-cli upload)",
+                        code="store-bad-uri")
+    return adapter.upload(bundle, uri, settings)

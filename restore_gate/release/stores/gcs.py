@@ -9,6 +9,7 @@ to the generation and checked against the checksum by the client."""
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -131,3 +132,17 @@ class _errors:
 
 def _first(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0][:300]
+
+
+def upload(bundle: Path, uri: str, settings: dict[str, Any]) -> str:
+    """Put the bundle at `gs://bucket/key`; returns what landed (with its generation)."""
+    storage = common.client_module("google.cloud.storage", "gcs", uri)
+    parts = urlsplit(uri)
+    bucket_name, key = parts.netloc, parts.path.lstrip("/")
+    if not bucket_name or not key or common.split_glob(key)[1]:
+        raise GateError("publish", f"{uri!r} is not one object to upload to",
+                        "write gs://BUCKET/KEY (no glob)", code="store-bad-uri")
+    with _errors(uri):
+        blob = storage.Client(project=None).bucket(bucket_name).blob(key)
+        blob.upload_from_filename(str(bundle), timeout=TIMEOUT)
+    return f"gs://{bucket_name}/{key} (generation {blob.generation})"

@@ -25,6 +25,7 @@ from restore_gate.release.stores import common
 CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
            "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}  # MLflow's defaults retry for minutes
+ATTACHED = "restore-gate"  # the folder of the model's artifacts a snapshot bundle is attached in
 _URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))?/?")
 _PIN = re.compile(r"^(keras|tensorflow|tensorflow-cpu|tf-keras)==([\w.+-]+)\s*$", re.MULTILINE)
 
@@ -80,6 +81,10 @@ def _download(client: Any, version: Any, tracking: str, uri: str) -> Fetched:
         location = client.get_model_version_download_uri(version.name, version.version)
         folder = Path(mlflow.artifacts.download_artifacts(
             artifact_uri=location, tracking_uri=tracking, dst_path=str(part)))
+        attached = sorted((folder / ATTACHED).glob("*.tar.gz"))
+        if attached:  # `snapshot --upload models:/...`: the bundle the pipeline released
+            common.land(attached[0], target, None, description)
+            return Fetched(target, description)
         checkpoint, versions = _model_dir(folder, uri)
         bundle = part / "model.tar.gz"
         manifest = {"format": "keras", "checkpoint": f"checkpoint/{checkpoint.name}",
@@ -114,6 +119,34 @@ def _model_dir(folder: Path, uri: str) -> tuple[Path, dict[str, str]]:
             key = "tensorflow" if package.startswith("tensorflow") else package
             versions.setdefault(key, pinned)
     return found[0], {k: v for k, v in versions.items() if v}
+
+
+def upload(bundle: Path, uri: str, settings: dict[str, Any]) -> str:
+    """Attach the bundle to a registered model version (`models:/NAME/VERSION`, or the newest
+    version for `models:/NAME@ALIAS`, whose alias then moves to it): what `check` reads from
+    that version is then exactly the released bundle."""
+    common.client_module("mlflow", "mlflow", uri)
+    match = _URI.fullmatch(uri)
+    tracking = os.environ.get("MLFLOW_TRACKING_URI")
+    if not match or not tracking:
+        raise GateError("publish", f"cannot upload to {uri!r}" + ("" if tracking else
+                        " without MLFLOW_TRACKING_URI"), "write models:/NAME/VERSION or "
+                        "models:/NAME@ALIAS and set MLFLOW_TRACKING_URI", code="store-bad-uri")
+    for key, value in RETRIES.items():
+        os.environ.setdefault(key, value)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking)
+    with _errors(uri, tracking):
+        alias = match["alias"]
+        version = _resolve(client, match.re.fullmatch(f"models:/{match['name']}") if alias
+                           else match)
+        model_id = getattr(version, "model_id", None) or version.source.removeprefix("models:/")
+        client.log_model_artifact(model_id, str(bundle), artifact_path=ATTACHED)
+        if alias:
+            client.set_registered_model_alias(version.name, alias, version.version)
+    moved = f", alias {alias} -> version {version.version}" if alias else ""
+    return f"{uri}: attached to version {version.version} of {version.name}{moved}"
 
 
 class _errors:

@@ -148,3 +148,18 @@ class _errors:
                          f"({error.get('Message', '')}) after retries",
                          "re-run the job later (the store throttled or failed)",
                          code="store-failed")
+
+
+def upload(bundle: Path, uri: str, settings: dict[str, Any]) -> str:
+    """Put the bundle at `s3://bucket/key` (multipart for a large one); returns what landed."""
+    boto3 = common.client_module("boto3", "s3", uri)
+    parts = urlsplit(uri)
+    bucket, key = parts.netloc, parts.path.lstrip("/")
+    if not bucket or not key or common.split_glob(key)[1]:
+        raise GateError("publish", f"{uri!r} is not one object to upload to",
+                        "write s3://BUCKET/KEY (no glob)", code="store-bad-uri")
+    client = _client(boto3, settings)
+    with _errors(uri, client):
+        client.upload_file(str(bundle), bucket, key)
+        head = client.head_object(Bucket=bucket, Key=key)
+    return f"s3://{bucket}/{key} (ETag {head['ETag'].strip(chr(34))})"
