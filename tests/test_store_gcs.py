@@ -92,3 +92,15 @@ def test_rate_limiting_is_retried(gcs_server, gcs):
     gcs.fail("GET", r"/o/rel%2Fmodel\.keras", 429, GCS_RATE_LIMIT, times=2)
     assert fetch_store(f"gs://{bucket}/rel/model.keras", {}).path.read_bytes() == b"payload"
     assert sum(1 for _, _, status in gcs.hits if status == 429) == 2
+
+
+def test_object_deleted_between_listing_and_download_is_an_error(gcs_server, gcs, tmp_path):
+    """The listing sees the object; its media GET answers as GCS does once it is gone."""
+    bucket = gcs_server.bucket()
+    gcs_server.put(bucket, "rel/model-1.0.keras", b"payload")
+    gcs.fail("GET", r"/o/rel%2Fmodel-1\.0\.keras\?.*alt=media", 404,
+             b'{"error": {"code": 404, "message": "No such object"}}', times=10)
+    with pytest.raises(GateError, match="deleted while the gate read it") as caught:
+        fetch_store(f"gs://{bucket}/rel/model-*.keras", {})
+    assert caught.value.code == "store-not-found"
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []

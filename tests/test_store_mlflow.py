@@ -123,3 +123,17 @@ def test_snapshot_upload_attaches_the_bundle_and_moves_the_alias(log, registry, 
     assert got.path.read_bytes() == (tmp_path / "b.tar.gz").read_bytes()  # exactly the bundle
     report = check(project, f"models:/{name}@champion")
     assert report.verdict == "pass" and report.checkpoint["manifest"]
+
+
+def test_rejected_credentials_are_an_error_naming_the_one_tried(log, registry, model,
+                                                                monkeypatch):
+    """An MLflow server behind auth answers a wrong token 401 (here: the proxy answers it)."""
+    name = unique_name("clf")
+    log(name, model, alias="champion")
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "wrong")
+    registry.fail("GET", r"/api/2\.0/mlflow/", 401,
+                  b'{"error_code": "UNAUTHENTICATED", "message": "Invalid token"}', times=10)
+    with pytest.raises(GateError, match="access denied") as caught:
+        fetch_store(f"models:/{name}@champion", {})
+    assert "MLFLOW_TRACKING_TOKEN" in caught.value.message and name in caught.value.message
+    assert caught.value.code == "store-credentials"

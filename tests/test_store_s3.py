@@ -152,3 +152,18 @@ def test_snapshot_upload_puts_the_bundle_where_check_reads_it(s3_server, s3, pro
     assert report.errors == [] and report.verdict == "pass" and report.checkpoint["manifest"]
     assert main(["snapshot", "--checkpoint", str(saved), "--out", str(tmp_path / "c.tar.gz"),
                  "--config", str(missing), "--upload", f"s3://{bucket}/rel/*.tar.gz"]) == 2
+
+
+NO_SUCH_KEY = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
+               b"<Message>The specified key does not exist.</Message></Error>")
+
+
+def test_object_deleted_between_listing_and_download_is_an_error(s3_server, s3, tmp_path):
+    """The listing (and HEAD) see the object; its GET answers as S3 does once it is gone."""
+    bucket = s3_server.bucket()
+    s3_server.put(bucket, "rel/model-1.0.keras", b"payload")
+    s3.fail("GET", re.escape(f"/{bucket}/rel/model-1.0.keras"), 404, NO_SUCH_KEY, times=10)
+    with pytest.raises(GateError, match="deleted while the gate read it") as caught:
+        fetch_store(f"s3://{bucket}/rel/model-*.keras", {})
+    assert caught.value.code == "store-not-found"
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
