@@ -35,7 +35,8 @@ RUN python -m pip install --no-cache-dir tensorflow-cpu==2.21.0
 
 COPY pyproject.toml README.md entrypoint.py /action/
 COPY restore_gate /action/restore_gate
-RUN python -m pip install --no-cache-dir /action && restore-gate --version
+# With every release store's client (docs/release-sources.md): MLflow, S3, GCS, the Hub.
+RUN python -m pip install --no-cache-dir "/action[mlflow,s3,gcs,hf]" && restore-gate --version
 
 # Smoke check: the whole gate on the bundled example (train, release, check three pull requests).
 # An image whose gate cannot run does not build, so it cannot be published.

@@ -108,6 +108,10 @@ def _parser() -> _Parser:
     snap.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG), metavar="PATH",
                       help="record golden outputs and metrics with this config's builder and "
                       "evaluation data (skipped, with a notice, if the file does not exist)")
+    snap.add_argument("--upload", metavar="URI",
+                      help="then put the bundle where check reads it: s3://BUCKET/KEY, "
+                      "gs://BUCKET/KEY, or models:/NAME/VERSION | models:/NAME@ALIAS (attached "
+                      "to the MLflow model version; the alias moves to it)")
     snap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     snap.add_argument("--verbose", action="store_true",
                       help="also show TensorFlow's start-up and tf.function retracing messages")
@@ -277,6 +281,12 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
                         config, say)
     for line in summary(manifest, args.out):
         print(f"restore-gate: {line}", file=sys.stderr)
+    if args.upload:
+        from restore_gate.release.stores import store_settings, upload_store
+
+        section = config.checkpoint if config else None
+        where = upload_store(args.out, args.upload, store_settings(section))
+        print(f"restore-gate: uploaded {where}", file=sys.stderr)
     return 0
 
 

@@ -50,11 +50,13 @@ def test_dockerfile_shape():
     steps = instructions(DOCKERFILE.read_text())
     assert steps[0][0] == "FROM" and re.fullmatch(r"python:3\.\d+-slim-\w+", steps[0][1])
     runs = [args for kind, args in steps if kind == "RUN"]
-    assert any("pip install --no-cache-dir /action" in run for run in runs)
+    assert any('pip install --no-cache-dir "/action[mlflow,s3,gcs,hf]"' in run for run in runs)
     # exactly one TensorFlow, pinned, and the package itself adds none (no `[tensorflow]` extra)
     assert len([run for run in runs if "tensorflow" in run]) == 1
     assert sum(bool(TF_PIN.search(run)) for run in runs) == 1
-    assert not any("[" in run for run in runs)
+    extras = {e for run in runs for group in re.findall(r"\[([^]]*)\]", run)
+              for e in group.split(",")}
+    assert extras == {"mlflow", "s3", "gcs", "hf"}  # the release stores' clients only
     assert "RUN" in [kind for kind, _ in steps] and any(run == "restore-gate demo" for run in runs)
     assert steps[-1] == ("ENTRYPOINT", '["python", "/action/entrypoint.py"]')  # no shell
 

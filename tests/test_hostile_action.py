@@ -177,6 +177,29 @@ def test_secrets_in_the_runners_environment_do_not_reach_branch_code(tmp_path, m
                                                                     str(tmp_path))
 
 
+STORE_CREDENTIALS = (  # what the release stores (issue 18) read in the downloading process
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
+    "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_GHA_CREDS_PATH", "GOOGLE_CLOUD_PROJECT",
+    "CLOUDSDK_AUTH_ACCESS_TOKEN", "STORAGE_EMULATOR_HOST", "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT", "HF_HOME")
+
+
+def test_release_store_credentials_do_not_reach_branch_code(tmp_path, monkeypatch):
+    """Attack: the builder reads the cloud / registry credentials the job gave the gate to
+    download the release (`check --fetch-only` runs in the root process; only the download
+    needs them)."""
+    from restore_gate.action.sandbox import Sandbox
+
+    for name in STORE_CREDENTIALS:
+        monkeypatch.setenv(name, f"value-of-{name}")
+    monkeypatch.chdir(tmp_path)
+    env = Sandbox(tmp_path, tmp_path / "home", None, None).environment()
+    assert [name for name in STORE_CREDENTIALS if name in env] == []
+    assert not [v for v in env.values() if v.startswith("value-of-")]
+
+
 # --- item 12: the runner's command files are out of branch code's reach ---------------------------
 
 def _write_command_files(paths: dict[str, str]) -> str:

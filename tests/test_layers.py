@@ -43,7 +43,13 @@ LAZY = {"tensorflow", "keras", "h5py"}
 LAZY_HEAVY = {  # third-party imports kept lazy on purpose, and why
     "numpy": "inspect of a TF index and `restore-gate --help` need no NumPy",
     "jsonschema": "a schema is compiled only when a config or report is validated",
-    "google": "protobuf message parsing only when a checkpoint's protos are read",
+    "google": "protobuf message parsing only when a checkpoint's protos are read; the GCS "
+              "client only when a gs:// release is read",
+    "botocore": "release stores: each store's client is an optional extra, loaded when used",
+    "boto3": "release stores: each store's client is an optional extra, loaded when used",
+    "mlflow": "release stores: each store's client is an optional extra, loaded when used",
+    "huggingface_hub": "release stores: each store's client is an optional extra, loaded when "
+                       "used",
 }
 LAZY_OWN = {  # modules that may import restore_gate modules inside a function, and why
     "restore_gate.cli": "each command's module is imported when that command runs (like pip)",

@@ -1,4 +1,5 @@
-"""Where the release checkpoint comes from: a path, a bundle, a URL or a GitHub release.
+"""Where the release checkpoint comes from: a path, a bundle, a URL, a GitHub release or a
+model store (`models:/`, `s3://`, `gs://`, `hf://`: release/stores).
 
 Returns a local path to inspect plus the bundle's manifest when there is one.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from restore_gate.errors import GateError
 from restore_gate.release.bundle import checkpoint_in, extract_bundle, is_bundle
+from restore_gate.release.stores import fetch_store, is_store, store_settings
 from restore_gate.settings.config import Config
 from restore_gate.settings.sections import CheckpointSettings, ReleaseSettings, release_record
 
@@ -39,11 +41,26 @@ class CheckpointSource:
 
 
 def _spec(spec: str | None, section: CheckpointSettings) -> str | None:
-    return spec or section.path or section.url or ("release" if section.release else None)
+    return spec or section.uri or section.path or section.url or (
+        "release" if section.release else None)
 
 
 def _remote(spec: str) -> bool:
-    return spec == "release" or spec.startswith(("http://", "https://"))
+    return spec == "release" or spec.startswith(("http://", "https://")) or is_store(spec)
+
+
+def _record(spec: str, section: CheckpointSettings) -> dict[str, Any]:
+    """What the fetch of `spec` reads from the `checkpoint:` section, as recorded."""
+    return store_settings(section) if is_store(spec) else release_record(section.release)
+
+
+def _fetch(spec: str, section: CheckpointSettings,
+           github: Callable[[], GitHub] | None = None) -> Any:
+    if is_store(spec):
+        return fetch_store(spec, store_settings(section))
+    from restore_gate.release.download import fetch
+
+    return fetch(spec, section.release or ReleaseSettings(), github)
 
 
 def resolve(spec: str | None, config: Config | None, workdir: Path,
@@ -55,11 +72,12 @@ def resolve(spec: str | None, config: Config | None, workdir: Path,
     if not spec:
         raise GateError(
             "fetch", "no checkpoint to check",
-            "pass --checkpoint PATH|URL|release or set checkpoint.path in the config",
+            "pass --checkpoint PATH|URL|release|STORE-URI or set checkpoint.path (or .uri) "
+            "in the config",
             code="no-checkpoint",
         )
     if _remote(spec):
-        return fetched(spec, section.release or ReleaseSettings(), workdir, github)
+        return fetched(spec, section, workdir, github)
     base = config.root if config else Path.cwd()
     path = Path(spec) if Path(spec).is_absolute() else (base / spec)
     if not path.exists() and not Path(f"{path}.index").exists():
@@ -72,12 +90,10 @@ def resolve(spec: str | None, config: Config | None, workdir: Path,
     return found
 
 
-def fetched(spec: str, release: ReleaseSettings, workdir: Path,
+def fetched(spec: str, section: CheckpointSettings, workdir: Path,
             github: Callable[[], GitHub] | None = None) -> CheckpointSource:
     """A release asset or URL, downloaded (cached) by `fetch` and unpacked like a local path."""
-    from restore_gate.release.download import fetch
-
-    result = _prefetched(spec, release) or fetch(spec, release, github)
+    result = _prefetched(spec, section) or _fetch(spec, section, github)
     if result.path is None:
         return CheckpointSource(result.description, None, notices=result.notices)
     source = local(result.path, workdir)
@@ -92,13 +108,11 @@ def prefetch(spec: str | None, config: Config, record: Path,
     a release or URL checkpoint and record it, readable, beside `record`, for the `check` that
     runs the branch's code as an unprivileged user without the token. Local paths are left
     to that `check`; nothing here runs branch code."""
-    from restore_gate.release.download import fetch
-
-    spec = _spec(spec, config.checkpoint)
+    section = config.checkpoint
+    spec = _spec(spec, section)
     if not spec or not _remote(spec):
         return
-    release = config.checkpoint.release or ReleaseSettings()
-    result = fetch(spec, release, github)
+    result = _fetch(spec, section, github)
     path = None
     if result.path is not None:
         folder = record.parent / "shared"
@@ -110,13 +124,13 @@ def prefetch(spec: str | None, config: Config, record: Path,
             shutil.copyfile(result.path, path)
         path.chmod(0o644)
     record.write_text(json.dumps({
-        "spec": spec, "release": release_record(release), "path": str(path) if path else None,
+        "spec": spec, "release": _record(spec, section), "path": str(path) if path else None,
         "description": result.description, "notices": result.notices}, default=str),
         encoding="utf-8")
     record.chmod(0o644)
 
 
-def _prefetched(spec: str, release: ReleaseSettings) -> Any:
+def _prefetched(spec: str, section: CheckpointSettings) -> Any:
     """The download `prefetch` recorded for this same checkpoint source, if any."""
     from restore_gate.release.download import Fetched
 
@@ -124,7 +138,7 @@ def _prefetched(spec: str, release: ReleaseSettings) -> Any:
     if not record or not Path(record).is_file():
         return None
     data = json.loads(Path(record).read_text(encoding="utf-8"))
-    if data.get("spec") != spec or data.get("release") != release_record(release):
+    if data.get("spec") != spec or data.get("release") != _record(spec, section):
         return None
     path = Path(data["path"]) if data.get("path") else None
     return Fetched(path, data["description"], list(data["notices"]))

@@ -54,6 +54,8 @@ class ReleaseSettings:
 class CheckpointSettings:
     path: str | None = None
     url: str | None = None
+    uri: str | None = None  # a release store: models:/, s3://, gs://, hf://
+    endpoint: str | None = None  # an S3-compatible store's endpoint URL
     release: ReleaseSettings | None = None  # None: no `release:` written
     format: str = "auto"
     optimizer: str = "optional"  # required | optional | ignore
