@@ -186,6 +186,7 @@ AFFINE_MODEL = '''
 import keras
 
 
+@keras.saving.register_keras_serializable(package="model")
 class Affine(keras.layers.Layer):
     def build(self, input_shape):
 {weights}
