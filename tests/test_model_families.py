@@ -107,7 +107,7 @@ def test_changed_vocabulary_fails_naming_the_lookup_layer(request, family, kind)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("family", ["vectorize", "lookup", "ids"])
+@pytest.mark.parametrize("family", ["vectorize", "lookup"])
 def test_changed_units_fail_on_shape(request, family, kind):
     release = request.getfixturevalue(family)
     truth, report = judged(release, kind, text_model(family, units=6), bundle=False)
@@ -127,10 +127,18 @@ def test_harmless_text_refactor_passes(vectorize, kind):
 
 # 2. mixed precision -----------------------------------------------------------------------
 def trained(model) -> None:
-    """A few Adam steps: real optimizer state, and weights far from their initialisation."""
+    """Two Adam steps with seeded gradients: real optimizer state (moments, iterations) and
+    weights away from their initialisation, without compiling a training function."""
+    import keras
+
     rng = np.random.default_rng(1)
-    x = rng.normal(scale=3.0, size=(64, 4)).astype("float32")
-    model.fit(x, np.arange(64) % 3, epochs=2, batch_size=16, verbose=0)
+    variables = model.trainable_variables
+    model.optimizer.build(variables)
+    for _ in range(2):
+        grads = [keras.ops.convert_to_tensor(rng.normal(size=v.shape), dtype=v.dtype)
+                 for v in variables]
+        model.optimizer.apply(grads, variables)
+    model.optimizer.learning_rate.assign(0.01)
 
 
 @pytest.fixture(scope="module", params=["float32", "mixed_float16"])
