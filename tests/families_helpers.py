@@ -235,7 +235,7 @@ def eval_inputs(project: Project) -> Any:
     """The evaluation data's inputs, batched together as a user passes them to the model."""
     import tensorflow as tf
 
-    from restore_gate.build import resolve_callable
+    from restore_gate.branch.build import resolve_callable
 
     data = resolve_callable("data:eval_data", project.root, [])()
     if isinstance(data, tuple):
@@ -275,9 +275,9 @@ def make_release(root: Path, model_source: str, data_source: str, kinds: list[st
 
 
 def snapshot_bundle(project: Project, checkpoint: Path, name: str) -> Path:
-    from restore_gate.config import load_config
+    from restore_gate.commands.snapshot import snapshot
     from restore_gate.runtime import describe_device
-    from restore_gate.snapshot import snapshot
+    from restore_gate.settings.config import load_config
 
     bundle = project.root / "release" / f"{name}.tar.gz"
     snapshot(checkpoint, bundle, describe_device("cpu"), project.root,
@@ -329,14 +329,14 @@ def plain_tf(project: Project, kind: str, path: Path, inputs: Any, expected: np.
 
 
 def headline(report) -> str:
-    from restore_gate.diagnose import headline_sentences
+    from restore_gate.present.diagnose import headline_sentences
 
     return headline_sentences(report.to_dict())
 
 
 def explained(report) -> str:
     """Everything the comment says in words: the diagnosis, notices, hints, errors."""
-    from restore_gate.diagnose import diagnose
+    from restore_gate.present.diagnose import diagnose
 
     parts = [f.text for f in diagnose(report.to_dict())] + list(report.notices)
     parts += [m.hint or "" for m in report.mismatches]
