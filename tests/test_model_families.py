@@ -79,6 +79,9 @@ def judged(release, kind: str, source: str, bundle: bool = True, config: str = C
 
 
 def assert_verdict(report, truth) -> None:
+    from restore_gate.core.report import validate_report
+
+    validate_report(report.to_dict(), "the family test's report")  # new extras fit the schema
     assert report.verdict == truth.verdict, (
         f"plain TF: {truth.verdict} ({truth.why}); gate: {report.verdict}: "
         f"{headline(report)} | errors {report.errors}")

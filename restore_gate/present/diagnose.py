@@ -16,6 +16,12 @@ from restore_gate.core.report import with_numbers
 from restore_gate.present.grouping import moved_from
 from restore_gate.present.links import NO_LINKS, SourceLinks
 from restore_gate.present.markdown import clip_code, clip_text, percent, source_cell, threshold_text
+from restore_gate.present.state_text import (
+    divergence_cause,
+    lookup_findings,
+    loss_scale_changed,
+    precision_finding,
+)
 
 NAME = 80  # characters of a name shown in a sentence
 
@@ -40,10 +46,19 @@ def diagnose(report: dict, links: SourceLinks = NO_LINKS) -> list[Finding]:
     findings = [*_errors(report)]
     findings += _structure(blocking, links)
     findings += _version_skew(report, blocking)
-    findings += _drift(report, links)
+    findings += [Finding(k, t) for k, t in lookup_findings(report)]
+    findings += _precision_or_drift(report, links)
     findings += _divergence(report, links)
     findings += _optimizer(report)
     return findings
+
+
+def _precision_or_drift(report: dict, links: SourceLinks) -> list[Finding]:
+    """The drift finding, or one naming the compute dtype change that causes it."""
+    drift = _drift(report, links)
+    lead = drift[0].text.split(": ", 1)[1] if drift and ": " in drift[0].text else None
+    precision = precision_finding(report, lead)
+    return [Finding(*precision)] if precision else drift
 
 
 # errors -------------------------------------------------------------------------------------
@@ -322,7 +337,7 @@ def divergence_text(found: dict, links: SourceLinks = NO_LINKS) -> str:
     after = (f", right after {', '.join(clip_code(n, NAME) for n in new)} (not in the release)"
              if new else "")
     return (f"Outputs first diverge after {clip_code(found.get('layer', '?'), NAME)}{where}: "
-            f"{amount}{sketch}{after}")
+            f"{amount}{sketch}{after}{divergence_cause(found)}")
 
 
 def _divergence(report: dict, links: SourceLinks) -> list[Finding]:
@@ -345,6 +360,9 @@ def _optimizer(report: dict) -> list[Finding]:
     changed = bool(old and new and _kind_of(old) != _kind_of(new))
     if not state or (state.get("ok", True) and not changed):
         return []
+    if changed and loss_scale_changed(report) and (report.get("extra") or {}).get(
+            "compute_dtype"):
+        return []  # the precision finding says it: LossScaleOptimizer follows the policy
     blocks = "" if state.get("ok", True) else (
         f" (this blocks: checkpoint.optimizer is {clip_text(state.get('policy', ''), 20)})")
     if changed:
