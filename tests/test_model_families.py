@@ -307,3 +307,32 @@ def test_swapped_add_weight_values_are_not_a_renamed_layer(affine, kind):
     assert "Renamed layer `affine` → `affine`" not in text, text
     if truth.verdict == "fail":
         assert "scale" in text and "shift" in text, text
+
+
+def test_a_keras_release_with_an_auto_named_optimizer_keeps_its_state(tmp_path):
+    """Keras names a session's second Adam `adam_1`; a `.keras` release saved so holds Adam's
+    state all the same, and plain Keras loads it into the branch's `adam`."""
+    import keras
+
+    def prepare(model):
+        model.compile(optimizer=keras.optimizers.Adam(name="adam_1"),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        trained(model)
+
+    release = make_release(tmp_path / "repo", LOOP_MODEL, DENSE_DATA, ["keras"],
+                           prepare=prepare)
+    loaded = {}
+
+    def restore(model, path):
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(str(path))
+        loaded["iterations"] = int(model.optimizer.iterations.numpy())
+
+    project = branch(release, LOOP_MODEL, CONFIG + "checkpoint:\n  optimizer: required\n")
+    truth = plain_tf(project, "keras", release.files["keras"], release.inputs,
+                     release.outputs, restore=restore)
+    assert truth.verdict == "pass" and loaded["iterations"] == 2, (truth.why, loaded)
+    report = project.check(release.bundle("keras"))
+    assert_verdict(report, truth)
+    assert report.optimizer.status == "restored", report.optimizer
+    assert "adam_1 →" not in explained(report)

@@ -213,6 +213,8 @@ def _renames(items: list[dict], links: SourceLinks) -> Finding:
     pairs = list(dict.fromkeys(
         (str(m.get("checkpoint_name") or m["name"]).rsplit("/", 1)[0], str(m.get("layer")))
         for m in items))
+    if all(a == b for a, b in pairs):  # one layer's values trade places, no layer renamed
+        return _swapped(items, links)
     same_names = all(not m.get("checkpoint_name") or m["checkpoint_name"] == m["name"]
                      for m in items)
     if same_names:
@@ -225,6 +227,20 @@ def _renames(items: list[dict], links: SourceLinks) -> Finding:
     layers = "layer" if len(pairs) == 1 else "layers"
     return Finding("renamed", f"Renamed {layers} {shown}{more}: {_values_in(items)} will not "
                               f"load under the new names{_where(items, links)}.")
+
+
+def _swapped(items: list[dict], links: SourceLinks) -> Finding:
+    """`affine/scale` now loads into `affine/shift` and back: add_weight calls reordered."""
+    layer = str(items[0].get("layer") or items[0]["name"])
+    names = list(dict.fromkeys(
+        str(v).rsplit("/", 1)[-1] for m in items for v in (m.get("checkpoint_name"), m["name"])
+        if v))
+    shown = " ↔ ".join(clip_code(n, NAME) for n in names[:4])
+    return Finding("swapped", f"Values swapped within layer {clip_code(layer, NAME)}: {shown} "
+                              "— its weights are created in another order and the file keeps "
+                              "a layer's values by position, so each loads into the other; "
+                              "create them in the release's order (or release anew)"
+                              f"{_where(items, links)}.")
 
 
 def _moved(items: list[dict], missing: list[dict], unexpected: list[dict],
@@ -368,6 +384,9 @@ def _optimizer(report: dict) -> list[Finding]:
     if changed:
         return [Finding("optimizer", f"The optimizer changed {clip_text(old, 40)} → "
                                      f"{clip_text(new, 40)}: its state does not restore{blocks}.")]
+    hint = str(state.get("hint") or "")
+    if hint.startswith("TensorFlow refuses"):  # judge/compare.py _refused
+        return [Finding("optimizer", f"{clip_text(_first_sentence(hint), 300)}{blocks}.")]
     return [Finding("optimizer", f"The optimizer state does not restore "
                                  f"({clip_text(state.get('status', ''), 20)}){blocks}.")]
 
