@@ -11,7 +11,8 @@ truncated release (error), keras.applications.MobileNetV3Small with alpha 1.0 â†
 (.weights.h5), and the example released as a `.keras` file with the silent change
 (keras-drift), a text classifier whose vocabulary changed (text-drift) and a classifier
 switched to mixed precision (mixed-precision), both from `--families`. The multi-runner
-case merges the drift report with a copy relabelled as a GPU runner whose golden outputs differ by 1e-3 (no GPU is needed to review its layout).
+case merges the drift report with a copy relabelled as a GPU runner whose golden outputs
+differ by 1e-3 (no GPU is needed to review its layout).
 """
 
 from __future__ import annotations
