@@ -92,6 +92,16 @@ def _trace(report: Report, baseline: Baseline, built: BuiltModel, golden: Any,
         return
     if found:
         report.extra["divergence"] = found
+    elif not isinstance(baseline.fingerprints, list):
+        report.notices.append("The first diverging layer is not named: the release has no "
+                              "per-layer fingerprints (a bundle written before them, or a "
+                              "model that could not be traced); re-release with "
+                              "`restore-gate snapshot` to have it.")
+    else:
+        report.notices.append("The first diverging layer is not named: no traced layer's "
+                              "output differs from the release's beyond the tolerance (the "
+                              "difference is below the fingerprint's resolution, or in an "
+                              "operation outside the model's layers).")
 
 
 def _state(report: Report, source: CheckpointSource, built: BuiltModel) -> None:
