@@ -208,11 +208,17 @@ def test_optimizer_restored_changed_type_and_partly_restored():
     assert (other.status, other.ok) == ("changed", False)
     assert other.hint.startswith("optimizer changed from SGD to Adam: its state")
     assert judged("warn", "SGD", 2, Adam(), clean).ok
-    partly = Pairing(matched=[(value("o/0"), var("o/0")), (value("o/1", (2,)), var("o/1"))],
-                     unexpected=[value("o/2")])
+    partly = Pairing(matched=[(value("o/0"), var("o/0"))],
+                     unexpected=[value("o/1"), value("o/2")])
     changed = judged("required", None, 3, Adam(), partly)
     assert (changed.status, changed.restored_values, changed.ok) == ("changed", 1, False)
     assert changed.hint.startswith("1 of 3 optimizer values restore: its slots follow")
+    # a slot of another shape: TF and Keras raise, so nothing restores (issue 17)
+    clash = Pairing(matched=[(value("o/0"), var("o/0")), (value("o/1", (2,)), var("o/1"))])
+    refused = judged("required", None, 2, Adam(), clash)
+    assert (refused.status, refused.restored_values, refused.ok) == ("changed", 0, False)
+    assert refused.hint.startswith("TensorFlow refuses to restore the optimizer state: `o/1` "
+                                   "was saved (2,)"), refused.hint
     partly.cause = "the optimizer was built with amsgrad"
     assert judged("warn", "adam", 3, Adam(), partly).hint == partly.cause
     unpaired = judged("required", "adam", 3, Adam(), None)
@@ -247,3 +253,6 @@ def test_same_optimizer_by_type_or_by_name():
     nameless = type("Adam", (), {})()  # an optimizer object without a `name`
     assert same_optimizer("adam", built(nameless))
     assert not same_optimizer("none", built(nameless))
+    # Keras auto-names a session's second Adam `adam_1`: still Adam (issue 17)
+    assert same_optimizer("adam_1", built(Adam()))
+    assert not same_optimizer("sgd_1", built(Adam()))

@@ -1,7 +1,8 @@
 """The rendered comment for representative reports, as GitHub renders it (cmark-gfm).
 
 tests/data/render holds real reports (toy, a real model's width change, drift, a `.keras`
-release's drift, error, multi-runner) and the comment expected for each;
+release's drift, error, multi-runner, a text model's vocabulary change, a switch to mixed
+precision) and the comment expected for each;
 `python tests/data/render/regenerate.py` rewrites the expected files, reviewed as diffs.
 Every comment must stay small, carry no raw HTML of the report's, keep its tables whole,
 and lead with the cause.
@@ -41,6 +42,11 @@ CAUSES = {
     "keras-drift": ["**What happened:** Weights restore cleanly, but behaviour drifts: `loss`"],
     "error": ["The gate could not decide: the fetch stage failed: cannot unpack truncated"],
     "multi-runner": ["behaviour drifts: `loss`"],
+    # issue 17: a text model's vocabulary, a switch to mixed precision (regenerate --families)
+    "text-drift": ["The vocabulary of `vectorize` (TextVectorization) changed",
+                   "outputs `head` differ"],
+    "mixed-precision": ["compute dtype float32 → float16 (mixed precision policy) in 2 layers",
+                        "LossScaleOptimizer"],
 }
 # HTML that Markdown itself produces, plus the comment's own <details>/<summary>
 MARKDOWN_TAGS = {"p", "h2", "h3", "table", "thead", "tbody", "tr", "th", "td", "code", "a",

@@ -187,3 +187,26 @@ def test_tracing_leaves_the_model_as_it_was():
         ("hidden", [40], True), ("out", [3], False)]
     assert len(records[0]["values"]) == 4 * DIMS and len(records[1]["values"]) == 4 * 3
     assert "call" not in vars(hidden) and np.array_equal(np.asarray(model(x)), before)
+
+
+def test_a_drift_the_trace_cannot_place_says_why():
+    """Issue 17: outputs drift but no first diverging layer is named: a notice says why."""
+    from types import SimpleNamespace
+
+    from restore_gate.core.report import DriftEntry, Report
+    from restore_gate.evaluation.baseline import Baseline
+    from restore_gate.evaluation.measure import _trace
+
+    def traced(fingerprints):
+        report = Report(drift=[DriftEntry(kind="output", name="out max abs error", baseline=0.0,
+                                          value=0.5, delta=0.5, threshold="atol=1e-05",
+                                          ok=False)])
+        built = SimpleNamespace(model=None, source_of=lambda name: None)
+        _trace(report, Baseline(source="bundle", fingerprints=fingerprints), built, None,
+               {"atol": 1e-5, "rtol": 1e-4})
+        return report
+
+    unfingerprinted = traced(None)
+    assert "divergence" not in unfingerprinted.extra
+    assert any("no per-layer fingerprints" in n for n in unfingerprinted.notices)
+    assert not [n for n in traced([]).notices if "fingerprints (" in n]

@@ -17,7 +17,7 @@ from typing import Any
 from restore_gate import formats
 from restore_gate.core.checkpoint import CheckpointInfo
 from restore_gate.core.manifest import LAYOUT_SPACE, MANIFEST_VERSION
-from restore_gate.evaluation import evaluate
+from restore_gate.evaluation import evaluate, model_state
 from restore_gate.evaluation.baseline import GOLDEN_FILE, save_golden
 from restore_gate.evaluation.trace import fingerprints
 from restore_gate.release.bundle import write_bundle
@@ -107,6 +107,7 @@ def record_behaviour(config: Config, info: CheckpointInfo, folder: Path,
         "layout": layout,
         "fingerprints": _traced(say, built.model, golden),
         "layout_space": LAYOUT_SPACE,
+        **model_state.record(built.model),
     }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from restore_gate.errors import GateError
+from restore_gate.evaluation import golden_text
 from restore_gate.limits import MAX_GOLDEN_BYTES, check_npz_headers, check_zip
 
 GOLDEN_FILE = "golden.npz"
@@ -30,7 +31,8 @@ class Baseline:
 
 
 def save_golden(path: Path, inputs: Any, names: list[str], outputs: list[np.ndarray]) -> None:
-    """Golden inputs and outputs as a plain .npz (no pickled objects)."""
+    """Golden inputs and outputs as a plain .npz (no pickled objects; strings encoded by
+    golden_text)."""
     arrays: dict[str, np.ndarray] = {}
     if isinstance(inputs, dict):
         arrays.update({f"input:{k}": np.asarray(v) for k, v in inputs.items()})
@@ -39,6 +41,8 @@ def save_golden(path: Path, inputs: Any, names: list[str], outputs: list[np.ndar
     else:
         arrays["input"] = np.asarray(inputs)
     arrays.update({f"output:{n}": np.asarray(o) for n, o in zip(names, outputs, strict=True)})
+    for key in [k for k, v in arrays.items() if v.dtype.kind in "OSU"]:  # strings: no pickle
+        arrays.update(golden_text.encode(key, arrays.pop(key)))
     np.savez_compressed(path, **arrays)
 
 
@@ -51,6 +55,7 @@ def load_golden(path: Path) -> tuple[Any, list[str], list[np.ndarray]]:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
+        arrays = golden_text.decode(arrays, path)
     except (OSError, ValueError) as exc:
         raise GateError("fetch", f"cannot read golden outputs {path}: {exc}",
                         "re-create the bundle with `restore-gate snapshot`") from exc

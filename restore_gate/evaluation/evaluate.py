@@ -74,6 +74,39 @@ def _concat(parts: list[Any]) -> Any:
     return np.concatenate(parts)
 
 
+def is_text(array: Any) -> bool:
+    """A NumPy array of strings (object arrays of bytes/str, `|S`, `<U`): Keras' `predict`
+    rejects them, a `tf.constant` of them is a string tensor every text layer takes."""
+    return isinstance(array, np.ndarray) and array.dtype.kind in "OSU"
+
+
+def model_input(x: Any) -> Any:
+    """Inputs as the model takes them: with any string array among them, every array
+    becomes a tensor (Keras refuses a nest mixing tensors and arrays); else unchanged."""
+    parts = list(x.values()) if isinstance(x, dict) else list(x) if isinstance(
+        x, (list, tuple)) else [x]
+    if not any(is_text(p) for p in parts):
+        return x
+    import tensorflow as tf
+
+    def tensor(v: Any) -> Any:
+        return tf.constant(v, dtype=tf.string) if is_text(v) else tf.convert_to_tensor(v)
+
+    if isinstance(x, dict):
+        return {k: tensor(v) for k, v in x.items()}
+    return [tensor(v) for v in x] if isinstance(x, (list, tuple)) else tensor(x)
+
+
+def _row_bytes(array: Any) -> int:
+    """Bytes one sample takes in golden.npz: strings count their longest encoded value."""
+    array = np.asarray(array)
+    if not is_text(array) or not array.size:
+        return max(1, array[:1].nbytes)
+    head = array[: min(len(array), 1024)].reshape(-1)
+    longest = max(len(v.encode() if isinstance(v, str) else bytes(v)) for v in head)
+    return max(1, (longest + 8) * (array.size // max(1, len(array))))
+
+
 def take(x: Any, count: int) -> Any:
     """The first `count` samples of an input (array, list or dict of arrays)."""
     if isinstance(x, dict):
@@ -92,7 +125,7 @@ def golden_inputs(
         x = data[0]
         first = next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(
             x, (list, tuple)) else x
-        row_bytes = max(1, np.asarray(first[:1]).nbytes)
+        row_bytes = _row_bytes(first)
         return take(x, max(1, min(samples, MAX_GOLDEN_BYTES // row_bytes)))
     shapes = [tuple(input_shape)] if input_shape else _input_shapes(model)
     rng = np.random.default_rng(0)
@@ -113,7 +146,8 @@ def _input_shapes(model: Any) -> list[tuple]:
 
 def predict(model: Any, x: Any, batch_size: int) -> tuple[list[str], list[np.ndarray]]:
     """Every output of the model on the evaluation data, named."""
-    return _named(model, _guarded(lambda: model.predict(x, batch_size=batch_size, verbose=0),
+    return _named(model, _guarded(lambda: model.predict(model_input(x), batch_size=batch_size,
+                                                        verbose=0),
                                   "failed to predict",
                                   "check that evaluation.data matches the model's inputs"))
 
@@ -121,7 +155,7 @@ def predict(model: Any, x: Any, batch_size: int) -> tuple[list[str], list[np.nda
 def call_outputs(model: Any, x: Any) -> tuple[list[str], list[np.ndarray]]:
     """Outputs on the (small) golden inputs from one direct call: no `predict` loop to set
     up, so it costs milliseconds; snapshot and check both use it, so they stay comparable."""
-    return _named(model, _guarded(lambda: model(x, training=False),
+    return _named(model, _guarded(lambda: model(model_input(x), training=False),
                                   "failed on the golden inputs",
                                   "check that the model still takes the release's inputs"))
 

@@ -11,7 +11,7 @@ from restore_gate.core.checkpoint import CheckpointInfo
 from restore_gate.core.report import DriftEntry, Report
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
-from restore_gate.evaluation import evaluate
+from restore_gate.evaluation import evaluate, model_state
 from restore_gate.evaluation.baseline import Baseline, from_config, from_manifest
 from restore_gate.evaluation.trace import divergence_block, fingerprints
 from restore_gate.git import remove_worktree, repo_root, worktree
@@ -67,6 +67,7 @@ def measure(
     else:
         report.drift.append(unjudged_outputs(result.golden_outputs))
     report.drift += _metric_entries(config, baseline, result)
+    _state(report, source, built)
     if baseline is None:
         report.notices.append(
             "Drift not measured: the release is a bare checkpoint. Release it with "
@@ -91,6 +92,25 @@ def _trace(report: Report, baseline: Baseline, built: BuiltModel, golden: Any,
         return
     if found:
         report.extra["divergence"] = found
+    elif not isinstance(baseline.fingerprints, list):
+        report.notices.append("The first diverging layer is not named: the release has no "
+                              "per-layer fingerprints (a bundle written before them, or a "
+                              "model that could not be traced); re-release with "
+                              "`restore-gate snapshot` to have it.")
+    else:
+        report.notices.append("The first diverging layer is not named: no traced layer's "
+                              "output differs from the release's beyond the tolerance (the "
+                              "difference is below the fingerprint's resolution, or in an "
+                              "operation outside the model's layers).")
+
+
+def _state(report: Report, source: CheckpointSource, built: BuiltModel) -> None:
+    """What changed in state the weights do not hold (vocabularies, compute dtypes)."""
+    try:
+        model_state.compare(source.manifest, built.model, report)
+    except Exception as exc:  # it only explains: never an error
+        report.notices.append(f"The lookup vocabularies and compute dtypes could not be "
+                              f"compared: {type(exc).__name__}: {str(exc)[:200]}")
 
 
 def _golden_or_none(config: Config, built: BuiltModel, data: Any, required: bool) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from restore_gate._compat.keras import flatten_layers
-from restore_gate.evaluation.evaluate import take
+from restore_gate.evaluation.evaluate import model_input, take
 
 SAMPLES = 4  # golden samples fingerprinted
 DIMS = 32  # values kept per sample and layer
@@ -47,18 +47,19 @@ def fingerprints(model: Any, inputs: Any) -> list[dict[str, Any]] | None:
     records: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
 
-    def record(name: str, output: Any) -> None:
-        array = _first_float(output)
+    def record(name: str, output: Any, kind: str) -> None:
+        array = _first_number(output)
         if array is None or len(records) >= MAX_LAYERS:
             return
         seen[name] = seen.get(name, 0) + 1
         label = name if seen[name] == 1 else f"{name}#{seen[name]}"  # a shared layer's calls
         values, projected = sketch(array[:SAMPLES])
-        records.append({"name": label, "shape": list(array.shape[1:]), "projected": projected,
+        records.append({"name": label, "class": kind, "shape": list(array.shape[1:]),
+                        "projected": projected,
                         "values": [float(f"{v:.7g}") for v in values.reshape(-1)]})
 
     with _hooked(layers, record):
-        model(take(inputs, SAMPLES), training=False)
+        model(model_input(take(inputs, SAMPLES)), training=False)
     return records or None
 
 
@@ -125,9 +126,9 @@ class _hooked:
             own = vars(layer).get("call") if hasattr(layer, "__dict__") else None
 
             def call(*args: Any, __original: Any = original, __name: str = layer.name,
-                     **kwargs: Any) -> Any:
+                     __kind: str = type(layer).__name__, **kwargs: Any) -> Any:
                 output = __original(*args, **kwargs)
-                self.record(__name, output)
+                self.record(__name, output, __kind)
                 return output
 
             object.__setattr__(layer, "call", call)
@@ -141,13 +142,14 @@ class _hooked:
                 object.__delattr__(layer, "call")
 
 
-def _first_float(output: Any) -> np.ndarray | None:
+def _first_number(output: Any) -> np.ndarray | None:
+    """The first numeric output: floats, and integer ids too (a lookup layer's output)."""
     import keras
 
     for item in keras.tree.flatten(output):
         try:
             array = np.asarray(keras.ops.convert_to_numpy(item))
-            if array.ndim >= 1 and array.dtype.kind in "fV":  # V: bfloat16 and kin
+            if array.ndim >= 1 and array.dtype.kind in "fViub":  # V: bfloat16 and kin
                 return array.astype(np.float64)
         except Exception:  # not a tensor (a mask, a state): nothing to fingerprint
             continue
@@ -166,7 +168,8 @@ def divergence_block(release: Any, model: Any, inputs: Any, tol: dict[str, float
         return None
     name = found.layer.split("#", 1)[0]
     error = found.error if math.isfinite(found.error) else None  # JSON has no NaN
-    return {"layer": found.layer, "source": source_of(name), "error": error,
+    kind = next((r.get("class") for r in mine or [] if r.get("name") == found.layer), None)
+    return {"layer": found.layer, "class": kind, "source": source_of(name), "error": error,
             "limit": found.limit, "projected": found.projected, "compared": found.compared,
             "unmatched_before": list(found.unmatched_before),
             "threshold": f"atol={tol['atol']:g}, rtol={tol['rtol']:g}"}

@@ -13,7 +13,7 @@ import re
 
 from restore_gate.core.checkpoint import CkptVariable
 from restore_gate.core.keys import is_positional_key
-from restore_gate.core.pairing import Pairing
+from restore_gate.core.pairing import Pairing, same_spec
 from restore_gate.core.report import Mismatch, OptimizerState, TensorSpec
 from restore_gate.core.variables import BuiltModel, ModelVariable
 
@@ -231,6 +231,9 @@ def judge_optimizer(
     elif pairing is not None and pairing.clean:
         state.status = "restored"
         state.restored_values = len(pairing.matched)
+    elif pairing is not None and not pairing.cause and (refused := _refused(pairing)):
+        state.status = "changed"  # nothing restores: the restore raises
+        state.hint = refused
     else:
         state.status = "changed"
         state.restored_values = len(pairing.compatible) if pairing else 0
@@ -243,8 +246,29 @@ def judge_optimizer(
     return state
 
 
+def _refused(pairing: Pairing) -> str | None:
+    """A slot matched to a variable of another shape: TensorFlow's and Keras's restore raise
+    (ValueError) and restore none of the optimizer state, rather than part of it."""
+    clash = next(((c, m) for c, m in pairing.matched if not same_spec(c, m)), None)
+    if clash is None:
+        return None
+    ckpt, model = clash
+    return (f"TensorFlow refuses to restore the optimizer state: `{ckpt.name}` was saved "
+            f"{_fmt(ckpt.shape)}, the branch's `{model.name}` is {_fmt(model.shape)} — "
+            "the optimizer keeps its slots by position in the model's trainable variables, "
+            "whose order or shapes changed; plain `tf.train.Checkpoint(model=…, "
+            "optimizer=…).restore()` raises ValueError, so none of its state (moments, "
+            "iterations) is restored")
+
+
 def same_optimizer(ckpt_type: str | None, built: BuiltModel) -> bool:
+    """The same optimizer, whatever Keras's auto-naming: a release whose optimizer is named
+    `adam_1` (a second optimizer created in its session) holds Adam's state all the same."""
     if ckpt_type is None or built.optimizer is None:
         return False
-    names = {built.optimizer_type.lower(), str(getattr(built.optimizer, "name", "")).lower()}
-    return ckpt_type.lower() in names
+    names = {built.optimizer_type, str(getattr(built.optimizer, "name", ""))}
+    return _base_name(ckpt_type) in {_base_name(n) for n in names}
+
+
+def _base_name(name: str) -> str:
+    return re.sub(r"_\d+$", "", name).lower()

@@ -16,6 +16,12 @@ from restore_gate.core.report import with_numbers
 from restore_gate.present.grouping import moved_from
 from restore_gate.present.links import NO_LINKS, SourceLinks
 from restore_gate.present.markdown import clip_code, clip_text, percent, source_cell, threshold_text
+from restore_gate.present.state_text import (
+    divergence_cause,
+    lookup_findings,
+    loss_scale_changed,
+    precision_finding,
+)
 
 NAME = 80  # characters of a name shown in a sentence
 
@@ -40,10 +46,19 @@ def diagnose(report: dict, links: SourceLinks = NO_LINKS) -> list[Finding]:
     findings = [*_errors(report)]
     findings += _structure(blocking, links)
     findings += _version_skew(report, blocking)
-    findings += _drift(report, links)
+    findings += [Finding(k, t) for k, t in lookup_findings(report)]
+    findings += _precision_or_drift(report, links)
     findings += _divergence(report, links)
     findings += _optimizer(report)
     return findings
+
+
+def _precision_or_drift(report: dict, links: SourceLinks) -> list[Finding]:
+    """The drift finding, or one naming the compute dtype change that causes it."""
+    drift = _drift(report, links)
+    lead = drift[0].text.split(": ", 1)[1] if drift and ": " in drift[0].text else None
+    precision = precision_finding(report, lead)
+    return [Finding(*precision)] if precision else drift
 
 
 # errors -------------------------------------------------------------------------------------
@@ -198,6 +213,8 @@ def _renames(items: list[dict], links: SourceLinks) -> Finding:
     pairs = list(dict.fromkeys(
         (str(m.get("checkpoint_name") or m["name"]).rsplit("/", 1)[0], str(m.get("layer")))
         for m in items))
+    if all(a == b for a, b in pairs):  # one layer's values trade places, no layer renamed
+        return _swapped(items, links)
     same_names = all(not m.get("checkpoint_name") or m["checkpoint_name"] == m["name"]
                      for m in items)
     if same_names:
@@ -210,6 +227,20 @@ def _renames(items: list[dict], links: SourceLinks) -> Finding:
     layers = "layer" if len(pairs) == 1 else "layers"
     return Finding("renamed", f"Renamed {layers} {shown}{more}: {_values_in(items)} will not "
                               f"load under the new names{_where(items, links)}.")
+
+
+def _swapped(items: list[dict], links: SourceLinks) -> Finding:
+    """`affine/scale` now loads into `affine/shift` and back: add_weight calls reordered."""
+    layer = str(items[0].get("layer") or items[0]["name"])
+    names = list(dict.fromkeys(
+        str(v).rsplit("/", 1)[-1] for m in items for v in (m.get("checkpoint_name"), m["name"])
+        if v))
+    shown = " ↔ ".join(clip_code(n, NAME) for n in names[:4])
+    return Finding("swapped", f"Values swapped within layer {clip_code(layer, NAME)}: {shown} "
+                              "— its weights are created in another order and the file keeps "
+                              "a layer's values by position, so each loads into the other; "
+                              "create them in the release's order (or release anew)"
+                              f"{_where(items, links)}.")
 
 
 def _moved(items: list[dict], missing: list[dict], unexpected: list[dict],
@@ -322,7 +353,7 @@ def divergence_text(found: dict, links: SourceLinks = NO_LINKS) -> str:
     after = (f", right after {', '.join(clip_code(n, NAME) for n in new)} (not in the release)"
              if new else "")
     return (f"Outputs first diverge after {clip_code(found.get('layer', '?'), NAME)}{where}: "
-            f"{amount}{sketch}{after}")
+            f"{amount}{sketch}{after}{divergence_cause(found)}")
 
 
 def _divergence(report: dict, links: SourceLinks) -> list[Finding]:
@@ -345,11 +376,17 @@ def _optimizer(report: dict) -> list[Finding]:
     changed = bool(old and new and _kind_of(old) != _kind_of(new))
     if not state or (state.get("ok", True) and not changed):
         return []
+    if changed and loss_scale_changed(report) and (report.get("extra") or {}).get(
+            "compute_dtype"):
+        return []  # the precision finding says it: LossScaleOptimizer follows the policy
     blocks = "" if state.get("ok", True) else (
         f" (this blocks: checkpoint.optimizer is {clip_text(state.get('policy', ''), 20)})")
     if changed:
         return [Finding("optimizer", f"The optimizer changed {clip_text(old, 40)} → "
                                      f"{clip_text(new, 40)}: its state does not restore{blocks}.")]
+    hint = str(state.get("hint") or "")
+    if hint.startswith("TensorFlow refuses"):  # judge/compare.py _refused
+        return [Finding("optimizer", f"{clip_text(_first_sentence(hint), 300)}{blocks}.")]
     return [Finding("optimizer", f"The optimizer state does not restore "
                                  f"({clip_text(state.get('status', ''), 20)}){blocks}.")]
 

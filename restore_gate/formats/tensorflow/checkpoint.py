@@ -34,6 +34,7 @@ from restore_gate.formats.tensorflow import (
 from restore_gate.formats.tensorflow import (
     index as tf_index,
 )
+from restore_gate.formats.tensorflow import loop_roots
 from restore_gate.formats.tensorflow.raw import lazy_reader
 from restore_gate.formats.values import restore_values
 from restore_gate.runtime import import_tensorflow
@@ -74,7 +75,7 @@ def read(prefix: Path) -> CheckpointInfo:
         prefix,
         variables,
         written_by=written_by,
-        optimizer_type=_optimizer_type(variables),
+        optimizer_type=_optimizer_type(graph, by_node),
         files=files,
         details={"graph": graph, "by_node": by_node},
     )
@@ -135,6 +136,14 @@ def _assign_groups(
     model_id, optimizer_id = root_children(
         graph, roots.get("model", "model"), roots.get("optimizer", "optimizer"))
     optimizer_ids = {optimizer_id} if optimizer_id is not None else set()
+    if model_id is None and loop_roots.is_checkpoint_root(graph):
+        # a custom loop's Checkpoint without the configured model child: only the values
+        # the optimizer references reach the model (as in TF's restore); the rest is OTHER
+        for node_id in loop_roots.model_through_optimizer(graph, optimizer_id):
+            if node_id in by_node:
+                by_node[node_id].group = MODEL
+        _assign_optimizer(graph, by_node, optimizer_ids)
+        return
     model_root = model_id if model_id is not None else 0
     optimizer_ids |= {
         child.node_id
@@ -144,6 +153,11 @@ def _assign_groups(
     for node_id in _reachable(graph, model_root, skip=optimizer_ids):
         if node_id in by_node:
             by_node[node_id].group = MODEL
+    _assign_optimizer(graph, by_node, optimizer_ids)
+
+
+def _assign_optimizer(graph: Any, by_node: dict[int, CkptVariable], optimizer_ids: set[int]
+                      ) -> None:
     for start in optimizer_ids:
         for node_id in _reachable(graph, start, skip=set()):
             if node_id in by_node and by_node[node_id].group == OTHER:
@@ -191,8 +205,17 @@ def _reachable(graph: Any, start: int, skip: set[int]) -> set[int]:
     return seen
 
 
-def _optimizer_type(variables: list[CkptVariable]) -> str | None:
-    prefixes = Counter(v.name.split("/")[0] for v in variables if v.group == OPTIMIZER)
+def _optimizer_type(graph: Any, by_node: dict[int, CkptVariable]) -> str | None:
+    """The optimizer's name from its values' recorded `full_name`s (`adam/...`): those stay
+    the optimizer's even where the values are named by object path (duplicate full names,
+    as with an EMA model sharing the optimizer's)."""
+    prefixes: Counter[str] = Counter()
+    for node_id, variable in by_node.items():
+        if variable.group != OPTIMIZER:
+            continue
+        full = next((a.full_name for a in graph.nodes[node_id].attributes
+                     if a.name == "VARIABLE_VALUE" and a.full_name), None) or variable.name
+        prefixes[full.split("/")[0]] += 1
     return prefixes.most_common(1)[0][0] if prefixes else None
 
 
@@ -204,7 +227,7 @@ def python_root(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) 
     model_name = roots.get("model", "model")
     optimizer_name = roots.get("optimizer", "optimizer")
     model_id, optimizer_id = root_children(graph, model_name, optimizer_name)
-    if model_id is None:
+    if model_id is None and not loop_roots.is_checkpoint_root(graph):
         return built.model
     children = {model_name: built.model}
     if optimizer_id is not None and built.optimizer is not None:
@@ -221,7 +244,7 @@ def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tupl
         for variable in by_node.values():
             variable.group = OTHER
         _assign_groups(graph, by_node, roots)
-        info.optimizer_type = _optimizer_type(info.variables)
+        info.optimizer_type = _optimizer_type(graph, by_node)
     root = python_root(info, built, roots)  # the view holds only a weak reference
     view = tf.train.TrackableView(root)
     bound: dict[int, Any] = {0: root}
@@ -235,6 +258,10 @@ def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tupl
                 bound[child.node_id] = target
                 queue.append(child.node_id)
     model = _pairing(by_node, bound, built.variables, MODEL)
+    model_name = roots.get("model", "model")
+    if root_children(graph, model_name)[0] is None and loop_roots.is_checkpoint_root(graph):
+        model.notices.append(loop_roots.missing_child_notice(
+            graph, model_name, len(model.matched), len(built.variables)))
     _explain_upgrade(info, model, view, root, built, roots)
     return model, _pairing(by_node, bound, built.optimizer_variables, OPTIMIZER)
 

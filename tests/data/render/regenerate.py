@@ -9,8 +9,10 @@ The reports are written by real `restore-gate check` runs (`--reports`): the dem
 example classifier (a layer widened and one inserted; a silent activation change), a
 truncated release (error), keras.applications.MobileNetV3Small with alpha 1.0 → 0.75
 (.weights.h5), and the example released as a `.keras` file with the silent change
-(keras-drift). The multi-runner case merges the drift report with a copy relabelled as a
-GPU runner whose golden outputs differ by 1e-3 (no GPU is needed to review its layout).
+(keras-drift), a text classifier whose vocabulary changed (text-drift) and a classifier
+switched to mixed precision (mixed-precision), both from `--families`. The multi-runner
+case merges the drift report with a copy relabelled as a GPU runner whose golden outputs
+differ by 1e-3 (no GPU is needed to review its layout).
 """
 
 from __future__ import annotations
@@ -167,13 +169,124 @@ def _mobilenet(project: Path) -> None:
     _check(project, project.parent, "mobilenet", str(project / "release.weights.h5"))
 
 
+TEXT_MODEL = """\
+import keras
+
+VOCAB = {vocab!r}
+
+
+def build():
+    inputs = keras.Input((1,), dtype="string", name="text")
+    x = keras.layers.TextVectorization(vocabulary=VOCAB, output_sequence_length=6,
+                                       name="vectorize")(inputs)
+    x = keras.layers.Embedding(len(VOCAB) + 2, 8, name="embed")(x)
+    x = keras.layers.LSTM(8, name="lstm")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
+    model.compile(optimizer="adam", metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+"""
+TEXT_DATA = """\
+import numpy as np
+import tensorflow as tf
+
+WORDS = {words!r}
+
+
+def eval_data():
+    rng = np.random.default_rng(3)
+    text = [[" ".join(rng.choice(WORDS, size=5))] for _ in range(48)]
+    return tf.data.Dataset.from_tensor_slices((tf.constant(text), np.arange(48) % 3)).batch(16)
+"""
+WORDS = ["the", "cat", "sat", "on", "mat", "dog", "ran", "far", "big", "red"]
+MIXED_MODEL = """\
+import keras
+
+
+def build():
+    keras.mixed_precision.set_global_policy("{policy}")
+    inputs = keras.Input((4,))
+    x = keras.layers.Dense(16, activation="tanh", name="hidden")(inputs)
+    x = keras.layers.Dense(16, activation="tanh", name="hidden2")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out", dtype="float32")(x))
+    model.compile(optimizer="adam", metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+"""
+MIXED_DATA = """\
+import numpy as np
+
+
+def eval_data():
+    rng = np.random.default_rng(2)
+    return rng.normal(scale=3.0, size=(64, 4)).astype("float32"), np.arange(64) % 3
+"""
+FAMILY_CONFIG = """\
+version: 1
+model: {builder: model:build}
+checkpoint: {path: release/model.tar.gz}
+evaluation: {data: data:eval_data, metrics: [accuracy, loss]}
+thresholds:
+  metrics: {accuracy: {max_drop: 0.01}, loss: {max_increase: "5%"}}
+  outputs: {atol: 1.0e-5, rtol: 1.0e-4}
+"""
+
+
+def _family(base: Path, name: str, model: str, data: str, changed: str) -> None:
+    """Release `model` (trained one epoch, saved as `.keras`, bundled by `snapshot`), then
+    check the branch whose model.py is `changed`."""
+    import keras
+
+    from restore_gate.branch.build import resolve_callable
+    from restore_gate.commands.snapshot import snapshot
+    from restore_gate.runtime import describe_device
+    from restore_gate.settings.config import load_config
+
+    project = base / name
+    project.mkdir(parents=True)
+    for file, text in (("model.py", model), ("data.py", data),
+                       (".restore-gate.yml", FAMILY_CONFIG)):
+        (project / file).write_text(text, encoding="utf-8")
+    keras.utils.set_random_seed(0)
+    release = resolve_callable("model:build", project, [])()
+    release.fit(resolve_callable("data:eval_data", project, [])(), epochs=1, verbose=0) \
+        if "Dataset" in data else release.fit(*resolve_callable("data:eval_data", project, [])(),
+                                              epochs=1, verbose=0)
+    release.save(str(project / "model.keras"))
+    snapshot(project / "model.keras", project / "release" / "model.tar.gz",
+             describe_device("cpu"), project, load_config(project / ".restore-gate.yml"))
+    keras.mixed_precision.set_global_policy("float32")
+    sys.modules.pop("model", None)
+    (project / "model.py").write_text(changed, encoding="utf-8")
+    _check(project, base, name)
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def make_family_reports() -> None:
+    """Issue 17's families: a vocabulary change and a switch to mixed precision."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    base = Path(tempfile.mkdtemp(prefix="restore-gate-families-"))
+    try:
+        swapped = [WORDS[1], WORDS[0], *WORDS[2:]]
+        _family(base, "text-drift", TEXT_MODEL.format(vocab=WORDS),
+                TEXT_DATA.format(words=WORDS), TEXT_MODEL.format(vocab=swapped))
+        _family(base, "mixed-precision", MIXED_MODEL.format(policy="float32"), MIXED_DATA,
+                MIXED_MODEL.format(policy="mixed_float16"))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", action="store_true",
                         help="re-run the real checks that write the report JSON files first")
+    parser.add_argument("--families", action="store_true",
+                        help="re-run only the text-drift and mixed-precision checks first")
     args = parser.parse_args(argv)
     if args.reports:
         make_reports()
+    if args.reports or args.families:
+        make_family_reports()
     for path in render_all():
         print(f"wrote {path.relative_to(HERE.parent.parent.parent)}")
     return 0
