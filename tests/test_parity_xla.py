@@ -74,7 +74,7 @@ def test_a_tight_device_tolerance_fails_and_the_comment_names_the_runner(runners
     from restore_gate.publish import device_parity
 
     eager, xla = runners
-    parity, _ = device_parity([eager, xla], {"devices": {"atol": 1e-12, "rtol": 0.0}})
+    parity, _ = device_parity([eager, xla], {"atol": 1e-12, "rtol": 0.0})
     failed = [e for e in parity if not e["ok"]]
     assert failed and "CPU vs XLA-compiled CPU run" in failed[0]["name"], parity
     body = comment_body([eager, xla], parity=parity)
