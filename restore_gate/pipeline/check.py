@@ -22,6 +22,7 @@ from restore_gate.branch.build import build_model, build_optimizer_slots
 from restore_gate.branch.strategy import describe as describe_strategy
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
 from restore_gate.core.report import Report
+from restore_gate.core.results import Measurement, MeasurementFailed, RestoreResult
 from restore_gate.errors import GateError, stopped
 from restore_gate.evaluation.measure import measure, rebuild_at_ref
 from restore_gate.pipeline.deadline import StageLimit, stage_deadline, timeout_error
@@ -29,7 +30,12 @@ from restore_gate.release.base_commit import base_checkpoint_file
 from restore_gate.release.bundle import digest
 from restore_gate.release.source import CheckpointSource, prefetch, resolve
 from restore_gate.restore.findings import positional_moves, version_skew
-from restore_gate.restore.restore import needs_optimizer_slots, restore_release
+from restore_gate.restore.restore import (
+    check_complete,
+    needs_optimizer_slots,
+    pair_release,
+    restore_release,
+)
 from restore_gate.runtime import describe_device, prepare_device
 from restore_gate.settings.base import apply_base, changes_notice, load_base_config
 from restore_gate.settings.config import DEFAULT_STAGE_SECONDS, Config, load_config
@@ -146,14 +152,18 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         if built.strategy is not None:
             report.model["strategy"] = describe_strategy(built.strategy)
     with stage(report, "restore", quiet, limit):
-        model_pairing = restore_release(config, info, built, report)
-        report.mismatches += positional_moves(info, source, model_pairing, built)
+        paired = pair_release(config, info, built)
+        _record_pairing(report, paired)  # kept in the report if restoring fails
+        restored = restore_release(config, info, built, paired)
+        report.model["restored"] = restored.verified
+        check_complete(restored, built)
+        report.mismatches += positional_moves(info, source, restored.model, built)
         report.notices[:0] = version_skew(report.checkpoint.get("written_by", {}), report.runner)
     if not hasattr(built.model, "predict"):
         report.notices.append("Drift not measured: the branch model is not a Keras model "
                               "(it has no predict), so only its variables are checked.")
         return
-    if report.model.get("restored", 0) < len(built.variables):
+    if (restored.verified or 0) < len(built.variables):
         report.notices.append("Drift not measured: not every weight of the branch model "
                               "restores from the release.")
         return
@@ -163,7 +173,29 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         if ref:
             def rebuild(golden, data):
                 return rebuild_at_ref(config, ref, workdir, info, golden, data)
-        measure(config, built, source, report, rebuild)
+        try:
+            measurement = measure(config, built, source, report.runner, rebuild)
+        except MeasurementFailed as failed:
+            _record_measurement(report, failed.partial)
+            raise failed.error from failed
+        _record_measurement(report, measurement)
+
+
+def _record_pairing(report: Report, paired: RestoreResult) -> None:
+    report.mismatches = list(paired.mismatches)
+    report.notices += paired.notices
+    report.optimizer = paired.optimizer_state
+
+
+def _record_measurement(report: Report, measured: Measurement) -> None:
+    report.extra["golden_outputs"] = measured.golden_outputs
+    report.extra["thresholds"] = measured.thresholds
+    report.drift += measured.drift
+    report.notices += measured.notices
+    if measured.divergence is not None:
+        report.extra["divergence"] = measured.divergence
+    if measured.baseline_source is not None:
+        report.extra["baseline"] = measured.baseline_source
 
 
 def _overrun(options: CheckOptions, report: Report,
