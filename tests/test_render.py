@@ -15,10 +15,10 @@ from restore_gate.core.report import (
     DriftEntry,
     Mismatch,
     OptimizerState,
-    Report,
     TensorSpec,
     validate_report,
 )
+from restore_gate.pipeline.draft import ReportDraft
 from restore_gate.present.comment import render
 from restore_gate.present.markdown import MARKER, code, escape
 
@@ -33,7 +33,7 @@ OWN_TAGS = {"<!-- restore-gate:comment -->", "<details>", "</details>", "<summar
 
 
 def hostile_report() -> dict:
-    report = Report(
+    report = ReportDraft(
         runner={"name": HOSTILE[:256], "device": "CPU", "device_name": HOSTILE[:256],
                 "tensorflow": HOSTILE[:256], "keras": "3", "python": "3.11"},
         checkpoint={"source": HOSTILE, "format": HOSTILE[:256], "variables": 1,

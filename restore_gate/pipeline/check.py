@@ -26,6 +26,7 @@ from restore_gate.core.results import Measurement, MeasurementFailed, RestoreRes
 from restore_gate.errors import GateError, stopped
 from restore_gate.evaluation.measure import measure, rebuild_at_ref
 from restore_gate.pipeline.deadline import StageLimit, stage_deadline, timeout_error
+from restore_gate.pipeline.draft import ReportDraft
 from restore_gate.release.base_commit import base_checkpoint_file
 from restore_gate.release.bundle import digest
 from restore_gate.release.source import CheckpointSource, prefetch, resolve
@@ -70,7 +71,7 @@ def progress(message: str, quiet: bool = False) -> None:
 
 
 @contextmanager
-def stage(report: Report, name: str, quiet: bool = False,
+def stage(report: ReportDraft, name: str, quiet: bool = False,
           limit: StageLimit | None = None) -> Iterator[None]:
     """Time a stage, print its progress, record its error; `limit` bounds its time."""
     progress(f"{name} ...", quiet)
@@ -107,16 +108,16 @@ def stage(report: Report, name: str, quiet: bool = False,
 
 def run_check(options: CheckOptions) -> Report:
     """Run the whole gate and return the decided report (never raises a GateError)."""
-    report = Report()
+    report = ReportDraft()
     with tempfile.TemporaryDirectory(prefix="restore-gate-") as workdir, suppress(StageFailed):
         _pipeline(options, report, Path(workdir))
     if not options.base and not report.errors:  # an error: no settings decided anything
         report.notices.append(NO_BASE)
     report.decide()
-    return report
+    return report.freeze()
 
 
-def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
+def _pipeline(options: CheckOptions, report: ReportDraft, workdir: Path) -> None:
     quiet = options.quiet
     abort = _overrun(options, report, workdir)
     limit = StageLimit(options.stage_timeout or DEFAULT_STAGE_SECONDS, abort)
@@ -181,13 +182,13 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         _record_measurement(report, measurement)
 
 
-def _record_pairing(report: Report, paired: RestoreResult) -> None:
+def _record_pairing(report: ReportDraft, paired: RestoreResult) -> None:
     report.mismatches = list(paired.mismatches)
     report.notices += paired.notices
     report.optimizer = paired.optimizer_state
 
 
-def _record_measurement(report: Report, measured: Measurement) -> None:
+def _record_measurement(report: ReportDraft, measured: Measurement) -> None:
     report.extra["golden_outputs"] = measured.golden_outputs
     report.extra["thresholds"] = measured.thresholds
     report.drift += measured.drift
@@ -198,7 +199,7 @@ def _record_measurement(report: Report, measured: Measurement) -> None:
         report.extra["baseline"] = measured.baseline_source
 
 
-def _overrun(options: CheckOptions, report: Report,
+def _overrun(options: CheckOptions, report: ReportDraft,
              workdir: Path) -> Callable[[str, float], None] | None:
     """The watchdog's last resort (CLI only): write the report with the error, exit 2."""
     if options.on_abort is None:
@@ -209,7 +210,7 @@ def _overrun(options: CheckOptions, report: Report,
         try:
             report.add_error(timeout_error(name, seconds, killed=True))
             report.decide()
-            on_abort(report)
+            on_abort(report.freeze())
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             os._exit(2)
@@ -222,7 +223,7 @@ def _overrun(options: CheckOptions, report: Report,
 
 
 
-def apply_base_thresholds(config: Config, base: str, report: Report,
+def apply_base_thresholds(config: Config, base: str, report: ReportDraft,
                           workdir: Path | None = None) -> None:
     """Use the base commit's verdict-deciding settings (checkpoint source, thresholds, allow,
     baseline, optimizer policy: settings/base.py) and the base's version of a checkpoint file

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from restore_gate.core.report import with_numbers
 from restore_gate.present.diagnose import divergence_text, headline_sentences
 from restore_gate.present.layer_table import mismatch_section
 from restore_gate.present.links import NO_LINKS, SourceLinks
@@ -34,6 +33,7 @@ from restore_gate.present.markdown import (
     threshold_text,
     unmeasured,
 )
+from restore_gate.present.view import report_data
 
 
 def headline(report: dict) -> str:
@@ -69,7 +69,7 @@ def render(report: dict, details_limit: int | None = None, *, links: SourceLinks
            budget: int | None = COMMENT_BUDGET, label: str = DEFAULT_OVERRIDE_LABEL) -> str:
     """The whole comment for one runner's report; under `budget` characters unless None
     (the job summary: every layer)."""
-    report = with_numbers(report)
+    report = report_data(report)
     head = [MARKER, headline(report), "", *_diagnosis(report, links)]
     for level in (1, 2, 4, 8) if budget is not None else (0,):  # 0: nothing left out
         before = [*_intro(report), *_notices(report, level), *_errors(report, level)]

@@ -12,10 +12,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from restore_gate.core.report import with_numbers
 from restore_gate.present.grouping import moved_from
 from restore_gate.present.links import NO_LINKS, SourceLinks
 from restore_gate.present.markdown import clip_code, clip_text, percent, source_cell, threshold_text
+from restore_gate.present.view import report_data
 
 NAME = 80  # characters of a name shown in a sentence
 
@@ -35,7 +35,7 @@ def headline_sentences(report: dict, links: SourceLinks = NO_LINKS, most: int = 
 
 def diagnose(report: dict, links: SourceLinks = NO_LINKS) -> list[Finding]:
     """Every pattern the report shows, most decisive first."""
-    report = with_numbers(report)
+    report = report_data(report)
     blocking = [m for m in report.get("mismatches") or [] if not m.get("allowed")]
     findings = [*_errors(report)]
     findings += _structure(blocking, links)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from restore_gate.core.report import exit_code, with_numbers
+from restore_gate.core.report import exit_code
 from restore_gate.present.comment import next_steps, render
 from restore_gate.present.diagnose import headline_sentences
 from restore_gate.present.grouping import LayerGroup, group_by_layer
@@ -32,6 +32,7 @@ from restore_gate.present.markdown import (
     size,
     threshold_text,
 )
+from restore_gate.present.view import report_data
 
 COMMENT_LIMIT = 65_536  # GitHub's limit for an issue comment body (characters)
 SUMMARY_LIMIT = 1024 * 1024  # a job summary is at most 1 MiB per step
@@ -62,7 +63,7 @@ def comment_body(reports: list[dict], rows: int = 200, override: str = "",
                  label: str = DEFAULT_OVERRIDE_LABEL) -> str:
     """The Markdown for one report or a merged table for several, with the override notice;
     under `budget` characters (None: the job summary, every layer)."""
-    reports = [with_numbers(r) for r in reports]
+    reports = [report_data(r) for r in reports]
     room = None if budget is None else budget - (size(override) + 40 if override else 0)
     if len(reports) == 1:
         body = render(reports[0], details_limit=rows, links=links, budget=room, label=label)
