@@ -286,7 +286,7 @@ class Report:
     timings: Mapping[str, float] = field(default_factory=dict)
     extra: ReportExtra = field(default_factory=ReportExtra)
     tool: ToolInfo | None = None  # a file's; None: this restore-gate
-    file_summary: Mapping[str, int] | None = None  # a file's; None: counted from mismatches
+    file_summary: Mapping[str, int] | None = None  # a file's ({} if none); None: counted
 
     def summary(self) -> dict[str, int]:
         if self.file_summary is not None:
@@ -340,7 +340,7 @@ class Report:
             timings=dict(data.get("timings") or {}),
             extra=ReportExtra.from_dict(data.get("extra")),
             tool=ToolInfo.from_dict(data["tool"]) if "tool" in data else None,
-            file_summary=dict(data["summary"]) if "summary" in data else None,
+            file_summary=dict(data.get("summary") or {}),  # what the file says, if anything
         )
 
     def write(self, path: Path) -> None:
