@@ -7,10 +7,10 @@ body under a size limit by dropping detail rows, and says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from restore_gate.core.report import exit_code
+from restore_gate.core.report import Report, exit_code
 from restore_gate.present.comment import next_steps, render
 from restore_gate.present.diagnose import headline_sentences
 from restore_gate.present.grouping import LayerGroup, group_by_layer
@@ -32,7 +32,7 @@ from restore_gate.present.markdown import (
     size,
     threshold_text,
 )
-from restore_gate.present.view import report_data
+from restore_gate.present.view import as_report, report_data
 
 COMMENT_LIMIT = 65_536  # GitHub's limit for an issue comment body (characters)
 SUMMARY_LIMIT = 1024 * 1024  # a job summary is at most 1 MiB per step
@@ -44,26 +44,26 @@ def worst(verdicts: list[str]) -> str:
     return max(verdicts, key=exit_code, default="error")
 
 
-def runner_names(reports: list[dict]) -> list[str]:
+def runner_names(reports: Sequence[Report | Mapping[str, Any]]) -> list[str]:
     """A short, unique column title per report: device and TensorFlow version, or its name."""
     names: list[str] = []
     for index, report in enumerate(reports, 1):
-        runner = report.get("runner") or {}
-        parts = [runner.get("device") or runner.get("name") or f"runner {index}"]
-        if runner.get("tensorflow"):
-            parts.append(f"TF {runner['tensorflow']}")
+        runner = as_report(report).runner
+        parts = [runner.device or runner.name or f"runner {index}"]
+        if runner.tensorflow:
+            parts.append(f"TF {runner.tensorflow}")
         name = " · ".join(str(p) for p in parts)
         names.append(f"{name} ({index})" if name in names else name)
     return names
 
 
-def comment_body(reports: list[dict], rows: int = 200, override: str = "",
+def comment_body(reports: Sequence[Report | Mapping[str, Any]], rows: int = 200, override: str = "",
                  parity: list[dict] | None = None, links: SourceLinks = NO_LINKS,
                  budget: int | None = COMMENT_BUDGET,
                  label: str = DEFAULT_OVERRIDE_LABEL) -> str:
     """The Markdown for one report or a merged table for several, with the override notice;
     under `budget` characters (None: the job summary, every layer)."""
-    reports = [report_data(r) for r in reports]
+    reports = [as_report(r) for r in reports]
     room = None if budget is None else budget - (size(override) + 40 if override else 0)
     if len(reports) == 1:
         body = render(reports[0], details_limit=rows, links=links, budget=room, label=label)
@@ -75,8 +75,8 @@ def comment_body(reports: list[dict], rows: int = 200, override: str = "",
     return body
 
 
-def summary_body(reports: list[dict], override: str = "", parity: list[dict] | None = None,
-                 links: SourceLinks = NO_LINKS) -> str:
+def summary_body(reports: Sequence[Report | Mapping[str, Any]], override: str = "",
+                 parity: list[dict] | None = None, links: SourceLinks = NO_LINKS) -> str:
     """The job summary: every layer and value, trimmed only to GitHub's 1 MiB, no marker."""
     body, _ = fit(lambda rows: comment_body(reports, rows, override, parity, links, None),
                   mismatch_rows(reports), SUMMARY_LIMIT - 1024, utf8_bytes,
@@ -84,9 +84,9 @@ def summary_body(reports: list[dict], override: str = "", parity: list[dict] | N
     return body.replace(MARKER + "\n", "", 1)
 
 
-def mismatch_rows(reports: list[dict]) -> int:
+def mismatch_rows(reports: Sequence[Report | Mapping[str, Any]]) -> int:
     """How many layer rows the mismatch table has (what `fit` trims)."""
-    return len(group_by_layer(_merged_mismatches(reports)))
+    return len(group_by_layer(_merged_mismatches([report_data(r) for r in reports])))
 
 
 def fit(make: Callable[[int], str], total_rows: int, limit: int, measure: Callable[[str], int],
@@ -130,19 +130,21 @@ def parity_verdict(parity: list[dict]) -> str:
     return "fail" if failed else "pass"
 
 
-def merged(reports: list[dict], rows: int, parity: list[dict] = (),
+def merged(reports: Sequence[Report | Mapping[str, Any]], rows: int, parity: list[dict] = (),
            links: SourceLinks = NO_LINKS, budget: int | None = COMMENT_BUDGET,
            label: str = DEFAULT_OVERRIDE_LABEL) -> str:
-    names = runner_names(reports)
-    verdict = worst([r["verdict"] for r in reports] + [parity_verdict(list(parity))])
-    each = ", ".join(f"{escape(n)}: {r['verdict']}" for n, r in zip(names, reports, strict=True))
+    typed = [as_report(r) for r in reports]
+    reports = [report_data(r) for r in typed]  # for the parts that still read keys
+    names = runner_names(typed)
+    verdict = worst([r.verdict for r in typed] + [parity_verdict(list(parity))])
+    each = ", ".join(f"{escape(n)}: {r.verdict}" for n, r in zip(names, typed, strict=True))
     head = [MARKER, f"## {ICONS[verdict]} restore-gate: **{verdict}** across "
-            f"{len(reports)} runners ({each})", ""]
+            f"{len(typed)} runners ({each})", ""]
     head += _diagnosis(reports, links)
-    head += _runner_table(reports, names)
+    head += _runner_table(typed, names)
     most = None if budget is None else 5
-    head += _notices(reports, names, most)
-    head += _errors(reports, names, most)
+    head += _notices(typed, names, most)
+    head += _errors(typed, names, most)
     after = _drift_table(reports, names, most and 4 * most) + _parity_table(list(parity))
     if verdict != "pass":  # a parity failure alone is a fail too
         after += next_steps([*reports, {"verdict": verdict}], label, links)
@@ -167,39 +169,37 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _runner_table(reports: list[dict], names: list[str]) -> list[str]:
-    def cells(get: Callable[[dict], Any]) -> list[str]:
+def _runner_table(reports: list[Report], names: list[str]) -> list[str]:
+    def cells(get: Callable[[Report], Any]) -> list[str]:
         return [escape(get(r)) if get(r) not in (None, "") else "—" for r in reports]
 
-    runner = lambda r: r.get("runner") or {}  # noqa: E731
-    ckpt = lambda r: r.get("checkpoint") or {}  # noqa: E731
     rows = [
-        ("verdict", [f"{ICONS[r['verdict']]} {r['verdict']}" for r in reports]),
-        ("device", cells(lambda r: " ".join(filter(None, (runner(r).get("device"),
-                                                            runner(r).get("device_name")))))),
-        ("TensorFlow", cells(lambda r: runner(r).get("tensorflow"))),
-        ("Keras", cells(lambda r: runner(r).get("keras"))),
-        ("Python", cells(lambda r: runner(r).get("python"))),
-        ("checkpoint", [code(ckpt(r)["source"]) if ckpt(r).get("source") else "—"
+        ("verdict", [f"{ICONS[r.verdict]} {r.verdict}" for r in reports]),
+        ("device", cells(lambda r: " ".join(filter(None, (r.runner.device,
+                                                            r.runner.device_name))))),
+        ("TensorFlow", cells(lambda r: r.runner.tensorflow)),
+        ("Keras", cells(lambda r: r.runner.keras)),
+        ("Python", cells(lambda r: r.runner.python)),
+        ("checkpoint", [code(r.checkpoint.source) if r.checkpoint.source else "—"
                         for r in reports]),
         ("written by", cells(lambda r: ", ".join(f"{k} {v}" for k, v in sorted(
-            (ckpt(r).get("written_by") or {}).items()) if v))),
-        ("blocking mismatches", [str(sum(not m.get("allowed") for m in r["mismatches"]))
+            (r.checkpoint.written_by or {}).items()) if v))),
+        ("blocking mismatches", [str(sum(not m.allowed for m in r.mismatches))
                                  for r in reports]),
-        ("drift over threshold", [str(sum(not d["ok"] and d.get("level", "fail") == "fail"
-                                          for d in r["drift"])) for r in reports]),
-        ("optimizer", cells(lambda r: (r.get("optimizer") or {}).get("status"))),
-        ("time", [f"{sum((r.get('timings') or {}).values()):.1f}s" for r in reports]),
+        ("drift over threshold", [str(sum(not d.ok and d.level == "fail" for d in r.drift))
+                                  for r in reports]),
+        ("optimizer", cells(lambda r: r.optimizer.status if r.optimizer else None)),
+        ("time", [f"{sum(r.timings.values()):.1f}s" for r in reports]),
     ]
     lines = [_row(["", *(escape(n) for n in names)]), _row(["---"] * (len(names) + 1))]
     lines += [_row([label, *values]) for label, values in rows]
     return [*lines, ""]
 
 
-def _notices(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
+def _notices(reports: list[Report], names: list[str], most: int | None = None) -> list[str]:
     seen: dict[str, list[str]] = {}
     for name, report in zip(names, reports, strict=True):
-        for notice in report.get("notices") or []:
+        for notice in report.notices:
             seen.setdefault(notice, []).append(name)
     lines = []
     items = list(seen.items())
@@ -212,15 +212,15 @@ def _notices(reports: list[dict], names: list[str], most: int | None = None) -> 
     return lines
 
 
-def _errors(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
+def _errors(reports: list[Report], names: list[str], most: int | None = None) -> list[str]:
     found = [(name, error) for name, report in zip(names, reports, strict=True)
-             for error in report.get("errors") or []]
+             for error in report.errors]
     text = escape if most is None else (lambda v: clip_text(v, 600))
     lines = []
     for name, error in found if most is None else found[:most]:
-        lines.append(f"- **{escape(name)}**, {escape(error['stage'])}: {text(error['message'])}")
-        if error.get("hint"):
-            lines.append(f"  - how to fix: {text(error['hint'])}")
+        lines.append(f"- **{escape(name)}**, {escape(error.stage)}: {text(error.message)}")
+        if error.hint:
+            lines.append(f"  - how to fix: {text(error.hint)}")
     if most is not None and len(found) > most:
         lines.append(f"- … and {len(found) - most} more errors: see the reports")
     return ["### Errors", "", *lines, ""] if lines else []
