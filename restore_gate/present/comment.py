@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
-from restore_gate.core.report import Report
+from restore_gate.core.report import DriftEntry, Report
 from restore_gate.present.diagnose import divergence_text, headline_sentences
 from restore_gate.present.layer_table import mismatch_section
 from restore_gate.present.links import NO_LINKS, SourceLinks
@@ -58,7 +57,7 @@ def headline(report: Report | Mapping[str, Any]) -> str:
         detail = ", ".join(parts) or "compatibility broken"
     else:
         detail = "the release checkpoint restores into this branch"
-        if not any(d.kind != "device" and not unmeasured(asdict(d)) for d in report.drift):
+        if not any(d.kind != "device" and not unmeasured(d) for d in report.drift):
             detail += " (structure only: drift not measured)"
     return f"## {ICONS[verdict]} restore-gate: **{verdict}** — {detail}"
 
@@ -74,7 +73,7 @@ def render(report: Report | Mapping[str, Any], details_limit: int | None = None,
     head = [MARKER, headline(typed), "", *_diagnosis(data, links)]
     for level in (1, 2, 4, 8) if budget is not None else (0,):  # 0: nothing left out
         before = [*_intro(typed), *_notices(typed, level), *_errors(typed, level)]
-        after = [*_optimizer(typed), *_drift_table(data, level, links),
+        after = [*_optimizer(typed), *_drift_table(typed, level, links),
                  *next_steps([data], label, links), *_environment(typed)]
         fixed = size("\n".join(head + before + after))
         if budget is None or fixed <= budget * 0.6:
@@ -224,46 +223,46 @@ def _optimizer(report: Report) -> list[str]:
     return [text, ""]
 
 
-def _drift_table(report: dict, level: int = 1, links: SourceLinks = NO_LINKS) -> list[str]:
-    drift = report.get("drift") or []
+def _drift_table(report: Report, level: int = 1, links: SourceLinks = NO_LINKS) -> list[str]:
+    drift = report.drift
     if not drift:
         return []
-    ordered = sorted(drift, key=lambda d: d["ok"])  # stable: failures first, else report order
+    ordered = sorted(drift, key=lambda d: d.ok)  # stable: failures first, else report order
     shown = _shown(ordered, DRIFT_SHOWN, level)
     lines = ["### Behaviour against the release", "",
              "| | check | release → branch | change | threshold |",
              "|---|---|---|---|---|"]
     for d in shown:
         mark = drift_mark(d)
-        note = f" ({clip_text(d['note'], 200)})" if d.get("note") else ""
+        note = f" ({clip_text(d.note, 200)})" if d.note else ""
         lines.append(
-            f"| {mark} | {clip_text(d['kind'], 10)}: {clip_code(d['name'], 120)}{note} | "
-            f"{_num(d.get('baseline'))} → {_num(d.get('value'))} | {_change(d)} | "
+            f"| {mark} | {clip_text(d.kind, 10)}: {clip_code(d.name, 120)}{note} | "
+            f"{_num(d.baseline)} → {_num(d.value)} | {_change(d)} | "
             f"{threshold_text(d)} |")
     if len(drift) > len(shown):
         lines.append(f"\n… and {len(drift) - len(shown)} more checks: see the JSON report.")
     return [*lines, "", *_divergence(report, links)]
 
 
-def _divergence(report: dict, links: SourceLinks) -> list[str]:
+def _divergence(report: Report, links: SourceLinks) -> list[str]:
     """The first diverging layer (trace.py), under the drift table."""
-    found = (report.get("extra") or {}).get("divergence")
-    if not found:
+    found = report.extra.divergence
+    if not found:  # none, or an empty block
         return []
-    limit = found.get("limit")
-    tolerance = (f" (tolerance {limit:.3g}: {clip_text(found.get('threshold', ''), 80)} of the "
+    limit = found.limit
+    tolerance = (f" (tolerance {limit:.3g}: {clip_text(_or(found.threshold, ''), 80)} of the "
                  "release's largest value)" if isinstance(limit, (int, float)) else "")
-    before = found.get("compared", 1) - 1
+    before = _or(found.compared, 1) - 1
     match = (f"the {before} layer{'s' if before != 1 else ''} before it match the release"
              if before > 0 else "it is the first layer traced")
     return [f"**{divergence_text(found, links)}**{tolerance}; {match}.", ""]
 
 
-def _change(d: dict) -> str:
-    if d.get("delta") is None:
+def _change(d: DriftEntry) -> str:
+    if d.delta is None:
         return "—"
-    rel = percent(d.get("baseline"), d.get("value")) if d["kind"] == "metric" else ""
-    return f"{d['delta']:+.4g}" + (f", {rel}" if rel else "")
+    rel = percent(d.baseline, d.value) if d.kind == "metric" else ""
+    return f"{d.delta:+.4g}" + (f", {rel}" if rel else "")
 
 
 def _num(value: Any) -> str:

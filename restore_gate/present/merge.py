@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from restore_gate.core.report import Report, exit_code
+from restore_gate.core.report import DriftEntry, Report, exit_code
 from restore_gate.present.comment import next_steps, render
 from restore_gate.present.diagnose import headline_sentences
 from restore_gate.present.grouping import LayerGroup, group_by_layer
@@ -145,7 +145,7 @@ def merged(reports: Sequence[Report | Mapping[str, Any]], rows: int, parity: lis
     most = None if budget is None else 5
     head += _notices(typed, names, most)
     head += _errors(typed, names, most)
-    after = _drift_table(reports, names, most and 4 * most) + _parity_table(list(parity))
+    after = _drift_table(typed, names, most and 4 * most) + _parity_table(list(parity))
     if verdict != "pass":  # a parity failure alone is a fail too
         after += next_steps([*reports, {"verdict": verdict}], label, links)
     room = None if budget is None else budget - size("\n".join(head + after)) - 300
@@ -252,17 +252,17 @@ def _mismatch_table(reports: list[dict], names: list[str], limit: int,
                             names, marks)
 
 
-def _drift_table(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
+def _drift_table(reports: list[Report], names: list[str], most: int | None = None) -> list[str]:
     rows: dict[tuple, dict[str, Any]] = {}
     for index, report in enumerate(reports):
-        for d in report.get("drift") or []:
-            rows.setdefault((d["kind"], d["name"]), {"d": d, "runners": {}})["runners"][index] = d
+        for d in report.drift:
+            rows.setdefault((d.kind, d.name), {"d": d, "runners": {}})["runners"][index] = d
     if not rows:
         return []
     lines = ["### Behaviour against the release", "",
              _row(["check", "threshold", *(escape(n) for n in names)]),
              _row(["---"] * (2 + len(names)))]
-    ordered = sorted(rows.items(), key=lambda item: all(d["ok"] for d in
+    ordered = sorted(rows.items(), key=lambda item: all(d.ok for d in
                                                          item[1]["runners"].values()))
     for (kind, name), row in ordered if most is None else ordered[:most]:
         cells = [_drift_cell(row["runners"].get(i)) for i in range(len(reports))]
@@ -286,17 +286,17 @@ def _parity_table(parity: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
-def _drift_cell(d: dict | None) -> str:
+def _drift_cell(d: DriftEntry | None) -> str:
     if d is None:
         return "—"
     mark = drift_mark(d)
-    if d.get("value") is None:
+    if d.value is None:
         return f"{mark} not measured"
-    text = f"{mark} {_num(d['value'])}"
-    rel = percent(d.get("baseline"), d.get("value")) if d["kind"] == "metric" else ""
-    if d.get("delta") is None:
+    text = f"{mark} {_num(d.value)}"
+    rel = percent(d.baseline, d.value) if d.kind == "metric" else ""
+    if d.delta is None:
         return text
-    return text + f" (Δ {d['delta']:+.4g}{', ' + rel if rel else ''})"
+    return text + f" (Δ {d.delta:+.4g}{', ' + rel if rel else ''})"
 
 
 def _num(value: Any) -> str:
