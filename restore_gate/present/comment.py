@@ -69,25 +69,24 @@ def render(report: Report | Mapping[str, Any], details_limit: int | None = None,
     """The whole comment for one runner's report; under `budget` characters unless None
     (the job summary: every layer)."""
     typed = as_report(report)
-    data = report_data(typed)  # for the parts that still read keys (diagnose, tables)
-    head = [MARKER, headline(typed), "", *_diagnosis(data, links)]
+    head = [MARKER, headline(typed), "", *_diagnosis(typed, links)]
     for level in (1, 2, 4, 8) if budget is not None else (0,):  # 0: nothing left out
         before = [*_intro(typed), *_notices(typed, level), *_errors(typed, level)]
         after = [*_optimizer(typed), *_drift_table(typed, level, links),
-                 *next_steps([data], label, links), *_environment(typed)]
+                 *next_steps([typed], label, links), *_environment(typed)]
         fixed = size("\n".join(head + before + after))
         if budget is None or fixed <= budget * 0.6:
             break
     room = None if budget is None else budget - fixed - 300
-    table = mismatch_section(data["mismatches"], links, details_limit, room)
+    table = mismatch_section(report_data(typed)["mismatches"], links, details_limit, room)
     body = "\n".join(head + before + table + after).rstrip() + "\n"
     return body if budget is None or size(body) <= budget else cut(body, budget)
 
 
-def next_steps(reports: list[dict], label: str, links: SourceLinks = NO_LINKS) -> list[str]:
+def next_steps(reports: list[Report], label: str, links: SourceLinks = NO_LINKS) -> list[str]:
     """What a reviewer does next: on a fail, intended or not; on an error, fix and re-run;
     with the command that reproduces the check locally."""
-    verdicts = {r["verdict"] for r in reports}
+    verdicts = {r.verdict for r in reports}
     if verdicts <= {"pass"}:
         return []
     lines = ["### What to do", ""]
@@ -106,18 +105,17 @@ def next_steps(reports: list[dict], label: str, links: SourceLinks = NO_LINKS) -
     return [*lines, ""]
 
 
-def _fix_hint(reports: list[dict], links: SourceLinks) -> str:
-    blocking = any((r.get("summary") or {}).get("blocking") for r in reports)
-    found = next((d for r in reports if (d := (r.get("extra") or {}).get("divergence"))), None)
-    drifted = any(not d["ok"] and d.get("level") != "warn" for r in reports
-                  for d in r.get("drift") or [])
+def _fix_hint(reports: list[Report], links: SourceLinks) -> str:
+    blocking = any(r.summary().get("blocking") for r in reports)
+    found = next((d for r in reports if (d := r.extra.divergence)), None)
+    drifted = any(not d.ok and d.level != "warn" for r in reports for d in r.drift)
     parts = []
     if blocking:
         parts.append("undo the change named under **What happened**; **How to fix** lists "
                      "each value")
     if drifted and found:
-        where = f" ({source_cell(found['source'], links)})" if found.get("source") else ""
-        parts.append(f"the outputs first diverge after {clip_code(found.get('layer', '?'), 80)}"
+        where = f" ({source_cell(found.source, links)})" if found.source else ""
+        parts.append(f"the outputs first diverge after {clip_code(_or(found.layer, '?'), 80)}"
                      f"{where}: look at what this pull request changed "
                      "there (activation, custom layer code, preprocessing, vocabulary)")
     elif drifted:
@@ -128,8 +126,8 @@ def _fix_hint(reports: list[dict], links: SourceLinks) -> str:
     return "; ".join(parts)[:1].upper() + "; ".join(parts)[1:] + "."
 
 
-def _release_path(reports: list[dict]) -> str:
-    source = next((str((r.get("checkpoint") or {}).get("source") or "") for r in reports), "")
+def _release_path(reports: list[Report]) -> str:
+    source = next((str(r.checkpoint.source or "") for r in reports), "")
     if source.endswith(".tar.gz") and "://" not in source:
         return source
     return "release/model.tar.gz"
@@ -140,12 +138,12 @@ def _plain(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._/@:+=-]", "_", text)[:200]
 
 
-def _reproduce(reports: list[dict]) -> str:
-    base = next((((r.get("extra") or {}).get("base") or {}).get("ref") for r in reports), None)
+def _reproduce(reports: list[Report]) -> str:
+    base = next((r.extra.base.ref if r.extra.base is not None else None for r in reports), None)
     return "restore-gate check" + (f" --base {_plain(str(base))}" if base else "")
 
 
-def _diagnosis(report: dict, links: SourceLinks) -> list[str]:
+def _diagnosis(report: Report, links: SourceLinks) -> list[str]:
     text = headline_sentences(report, links)
     return [f"**What happened:** {text}", ""] if text else []
 

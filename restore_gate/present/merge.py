@@ -134,30 +134,30 @@ def merged(reports: Sequence[Report | Mapping[str, Any]], rows: int, parity: lis
            links: SourceLinks = NO_LINKS, budget: int | None = COMMENT_BUDGET,
            label: str = DEFAULT_OVERRIDE_LABEL) -> str:
     typed = [as_report(r) for r in reports]
-    reports = [report_data(r) for r in typed]  # for the parts that still read keys
     names = runner_names(typed)
     verdict = worst([r.verdict for r in typed] + [parity_verdict(list(parity))])
     each = ", ".join(f"{escape(n)}: {r.verdict}" for n, r in zip(names, typed, strict=True))
     head = [MARKER, f"## {ICONS[verdict]} restore-gate: **{verdict}** across "
             f"{len(typed)} runners ({each})", ""]
-    head += _diagnosis(reports, links)
+    head += _diagnosis(typed, links)
     head += _runner_table(typed, names)
     most = None if budget is None else 5
     head += _notices(typed, names, most)
     head += _errors(typed, names, most)
     after = _drift_table(typed, names, most and 4 * most) + _parity_table(list(parity))
     if verdict != "pass":  # a parity failure alone is a fail too
-        after += next_steps([*reports, {"verdict": verdict}], label, links)
+        after += next_steps([*typed, Report(verdict=verdict)], label, links)
     room = None if budget is None else budget - size("\n".join(head + after)) - 300
-    table = _mismatch_table(reports, names, rows, links, room)
+    data = [report_data(r) for r in typed]  # the mismatch table still reads the JSON values
+    table = _mismatch_table(data, names, rows, links, room)
     body = "\n".join(head + table + after).rstrip() + "\n"
     return body if budget is None or size(body) <= budget else cut(body, budget)
 
 
-def _diagnosis(reports: list[dict], links: SourceLinks) -> list[str]:
+def _diagnosis(reports: list[Report], links: SourceLinks) -> list[str]:
     """The headline diagnosis of the first runner that is not a pass (once, if all agree)."""
     sentences = list(dict.fromkeys(headline_sentences(r, links) for r in reports
-                                   if r["verdict"] != "pass"))
+                                   if r.verdict != "pass"))
     sentences = [s for s in sentences if s]
     if not sentences:
         return []
