@@ -41,11 +41,11 @@ def diagnose(report: Report | Mapping[str, Any], links: SourceLinks = NO_LINKS
              ) -> list[Finding]:
     """Every pattern the report shows, most decisive first."""
     typed = as_report(report)
-    data = report_data(typed)  # for the parts that still read keys (mismatches, versions)
-    blocking = [m for m in data["mismatches"] if not m.get("allowed")]
+    mismatches = report_data(typed)["mismatches"]  # the structure findings still read keys
+    blocking = [m for m in mismatches if not m.get("allowed")]
     findings = [*_errors(typed)]
     findings += _structure(blocking, links)
-    findings += _version_skew(data, blocking)
+    findings += _version_skew(typed, blocking)
     findings += _drift(typed, links)
     findings += _divergence(typed, links)
     findings += _optimizer(typed)
@@ -268,14 +268,13 @@ def _major(version: object) -> str | None:
     return match.group(1) if match else None
 
 
-def _version_skew(report: dict, blocking: list[dict]) -> list[Finding]:
-    written = (report.get("checkpoint") or {}).get("written_by") or {}
-    runner = report.get("runner") or {}
-    release, here = written.get("keras"), runner.get("keras")
+def _version_skew(report: Report, blocking: list[dict]) -> list[Finding]:
+    written = report.checkpoint.written_by or {}
+    release, here = written.get("keras"), report.runner.keras
     generation = written.get("keras_generation")
     if generation and _major(here) == str(generation):
         generation = None  # the release's Keras generation is this run's: no skew
-    skew_notes = [n for n in report.get("notices") or [] if re.search(
+    skew_notes = [n for n in report.notices if re.search(
         r"(?i)version skew|keras 2|tf\.keras", n)]
     if release and here and _major(release) != _major(here):
         cause = (f"the checkpoint was written by Keras {clip_text(release, 30)}, this run uses "
