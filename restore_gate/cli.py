@@ -237,7 +237,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         if args.report:  # first: the verdict is kept even if rendering fails
             report.write(args.report)
-        markdown = render(report.to_dict(), links=source_links())
+        markdown = render(report, links=source_links())
         if args.markdown:
             args.markdown.parent.mkdir(parents=True, exist_ok=True)
             args.markdown.write_text(markdown, encoding="utf-8")

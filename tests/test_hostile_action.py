@@ -100,16 +100,16 @@ def test_a_report_nested_200000_levels_deep_is_an_error_with_outputs(tmp_path):
 def test_verify_takes_the_verdict_from_the_report_not_the_exit_status(tmp_path):
     """The same rule without a check run: a real report of each verdict agrees only with its
     own exit code; a deep or non-strict file is an error with a reason, never a traceback."""
-    from restore_gate.core.report import Report
+    from restore_gate.core.report import DriftEntry
+    from restore_gate.pipeline.draft import ReportDraft
 
     path = tmp_path / "report.json"
     for verdict, code in (("pass", 0), ("fail", 1), ("error", 2)):
-        report = Report(verdict=verdict)
+        report = ReportDraft(verdict=verdict)
         if verdict == "error":
             report.errors.append({"stage": "build", "message": "m", "hint": "h"})
         if verdict == "fail":
-            report.drift.append({"kind": "metric", "name": "loss", "baseline": 1.0, "value": 2.0,
-                                 "delta": 1.0, "threshold": "0.1", "ok": False})
+            report.drift.append(DriftEntry("metric", "loss", 1.0, 2.0, 1.0, "0.1", False))
         report.write(path)
         assert verify(path, code)[:2] == (code, json.loads(path.read_text()))
         assert [verify(path, other)[0] for other in {0, 1, 2} - {code}] == [2, 2]

@@ -291,9 +291,9 @@ def test_weights_h5_soft_link_out_through_an_external_link_is_refused(project, t
 
 
 def _passing_report() -> dict:
-    from restore_gate.core.report import Report
+    from restore_gate.pipeline.draft import ReportDraft
 
-    report = Report(runner={"name": "runner", "device": "CPU", "device_name": "",
+    report = ReportDraft(runner={"name": "runner", "device": "CPU", "device_name": "",
                             "python": "3.11.7", "tensorflow": "2.21.0", "keras": "3.15.1"},
                     checkpoint={"source": "release", "format": "tf-checkpoint", "variables": 1},
                     model={"builder": "model:build", "variables": 1, "restored": 1})

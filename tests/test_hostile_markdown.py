@@ -14,7 +14,8 @@ from collections import Counter
 import pytest
 from github_stub import github_fixture  # noqa: F401  (fixture)
 
-from restore_gate.core.report import Mismatch, Report, TensorSpec
+from restore_gate.core.report import DriftEntry, Mismatch, TensorSpec
+from restore_gate.pipeline.draft import ReportDraft
 from restore_gate.present.comment import render
 from restore_gate.present.merge import comment_body
 
@@ -28,7 +29,7 @@ _GITHUB_LINKED = re.compile(r"@\w|#\d|\b\w[\w.-]*/[\w.-]+#\d|(?i:gh-\d)|(?i:www\
 
 
 def _report(text: str, runner: str = "cpu") -> dict:
-    report = Report(
+    report = ReportDraft(
         runner={"name": runner, "device": "CPU", "device_name": "", "python": "3.11.7",
                 "tensorflow": "2.21.0", "keras": "3.15.1"},
         checkpoint={"source": "release", "format": "tf-checkpoint", "variables": 1},
@@ -147,12 +148,11 @@ _INVISIBLE = ["\u202e", "\u2066", "\u2069", "\ufeff", "\u200b", "\u200d", "\u061
 
 def _named_report(name: str, layer: str) -> dict:
     """A failing report whose mismatch, drift entry and divergence carry branch names."""
-    report = Report(
+    report = ReportDraft(
         mismatches=[Mismatch("shape", name, layer, hint=f"the variable `{name}` changed shape",
                              checkpoint=TensorSpec([4, 8], "float32"),
                              model=TensorSpec([4, 16], "float32"), source="model.py:7")],
-        drift=[{"kind": "output", "name": name, "ok": False, "value": 1.0,
-                "threshold": "atol 1e-05"}],
+        drift=[DriftEntry("output", name, None, 1.0, None, "atol 1e-05", False)],
         extra={"divergence": {"layer": layer, "error": 1.0, "source": "model.py:7"}},
     )
     report.decide()

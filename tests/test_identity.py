@@ -55,3 +55,19 @@ def test_every_format_has_one_adapter():
     assert set(formats.ADAPTERS) == set(formats.FORMATS)
     for adapter in formats.ADAPTERS.values():
         assert callable(adapter.read) and callable(adapter.pair) and callable(adapter.restore)
+
+
+def test_every_adapter_takes_the_same_arguments():
+    """One signature for every format: the dispatcher passes the same arguments to each."""
+    import inspect
+
+    from restore_gate import formats
+
+    expected = {"read": ["path"], "pair": ["info", "built", "roots"],
+                "restore": ["info", "built", "roots", "model", "optimizer"]}
+    for fmt, adapter in formats.ADAPTERS.items():
+        for name, params in expected.items():
+            function = getattr(adapter, name)
+            assert function.__name__ == name, (fmt, name, function)  # no lambda, no alias
+            got = list(inspect.signature(function).parameters)
+            assert len(got) == len(params), (fmt, name, got)

@@ -13,7 +13,8 @@ import pytest
 from github_stub import GitHubStub, clean_environ, github_fixture  # noqa: F401  (fixture)
 
 from restore_gate.cli import main
-from restore_gate.core.report import Mismatch, Report, TensorSpec
+from restore_gate.core.report import Mismatch, TensorSpec
+from restore_gate.pipeline.draft import ReportDraft
 from restore_gate.present.markdown import MARKER
 
 PR = 7
@@ -21,7 +22,7 @@ PR = 7
 
 def make_report(mismatches: list[Mismatch] = (), device: str = "CPU", tf: str = "2.21.0",
                 errors: list[dict] = ()) -> dict:
-    report = Report(runner={"name": "runner", "device": device, "device_name": "",
+    report = ReportDraft(runner={"name": "runner", "device": device, "device_name": "",
                             "python": "3.11.7", "tensorflow": tf, "keras": "3.15.0"},
                     checkpoint={"source": "octo/models v1.0: model-1.0.tar.gz",
                                 "format": "tf-checkpoint", "variables": 4},

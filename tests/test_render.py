@@ -15,10 +15,10 @@ from restore_gate.core.report import (
     DriftEntry,
     Mismatch,
     OptimizerState,
-    Report,
     TensorSpec,
     validate_report,
 )
+from restore_gate.pipeline.draft import ReportDraft
 from restore_gate.present.comment import render
 from restore_gate.present.markdown import MARKER, code, escape
 
@@ -33,7 +33,7 @@ OWN_TAGS = {"<!-- restore-gate:comment -->", "<details>", "</details>", "<summar
 
 
 def hostile_report() -> dict:
-    report = Report(
+    report = ReportDraft(
         runner={"name": HOSTILE[:256], "device": "CPU", "device_name": HOSTILE[:256],
                 "tensorflow": HOSTILE[:256], "keras": "3", "python": "3.11"},
         checkpoint={"source": HOSTILE, "format": HOSTILE[:256], "variables": 1,
@@ -144,3 +144,18 @@ def test_a_fail_says_what_to_do_with_the_configured_label():
     assert "`restore-gate check --base abc123`" in comment_body([based])
     passed = {**drift, "verdict": "pass", "drift": [], "summary": {"blocking": 0}}
     assert "What to do" not in comment_body([passed])
+
+
+def test_a_warn_level_drift_is_no_behaviour_change_in_the_fix_hint():
+    """Only drift that fails points the reviewer at changed behaviour; a warning does not."""
+    draft = ReportDraft(
+        mismatches=[Mismatch("shape", "a/kernel", "a", checkpoint=TensorSpec([2], "float32"),
+                             model=TensorSpec([3], "float32"))],
+        drift=[DriftEntry("metric", "loss", 0.1, 0.2, 0.1, "warn_increase 0.05", False,
+                          level="warn")])
+    draft.decide()
+    hint = next(line for line in render(draft.freeze()).splitlines() if "Not intended?" in line)
+    assert "behaviour changed" not in hint and "undo the change" in hint.lower()
+    draft.drift[0].level = "fail"
+    hint = next(line for line in render(draft.freeze()).splitlines() if "Not intended?" in line)
+    assert "behaviour changed while the weights restore" in hint

@@ -20,9 +20,9 @@ from restore_gate.core.report import (
     failing_drift,
     judge,
     validate_report,
-    with_numbers,
 )
 from restore_gate.errors import GateError
+from restore_gate.pipeline.draft import ReportDraft
 from restore_gate.publish import rejudged
 
 
@@ -68,7 +68,7 @@ def test_exit_codes():
 
 
 def test_decide_sets_the_verdict_from_the_contents():
-    report = Report(mismatches=[Mismatch("shape", "a/kernel", "a", allowed=True)])
+    report = ReportDraft(mismatches=[Mismatch("shape", "a/kernel", "a", allowed=True)])
     assert report.decide() == "pass" and report.verdict == "pass"
     report.drift.append(DriftEntry("metric", "loss", 0.1, float("nan"), None, "", True))
     assert report.decide() == "fail"
@@ -80,7 +80,7 @@ def test_decide_sets_the_verdict_from_the_contents():
 
 
 def test_summary_and_strict_json():
-    report = Report(mismatches=[Mismatch("shape", "a", "a"), Mismatch("missing", "b", "b",
+    report = ReportDraft(mismatches=[Mismatch("shape", "a", "a"), Mismatch("missing", "b", "b",
                                                                      allowed=True)],
                     drift=[DriftEntry("metric", "loss", float("-inf"), float("nan"),
                                       float("inf"), "", False)])
@@ -89,13 +89,13 @@ def test_summary_and_strict_json():
                                "rename": 0, "blocking": 1}
     assert [data["drift"][0][k] for k in ("baseline", "value", "delta")] == [
         "-Infinity", "NaN", "Infinity"]
-    numbers = with_numbers(data)["drift"][0]
-    assert numbers["baseline"] == float("-inf") and numbers["delta"] == float("inf")
-    assert numbers["value"] != numbers["value"]  # NaN
+    numbers = Report.from_dict(data).drift[0]
+    assert numbers.baseline == float("-inf") and numbers.delta == float("inf")
+    assert numbers.value != numbers.value  # NaN
 
 
 def valid(verdict: str, **contents) -> dict:
-    report = Report(runner={"name": "r", "device": "CPU", "device_name": "", "python": "3.11",
+    report = ReportDraft(runner={"name": "r", "device": "CPU", "device_name": "", "python": "3.11",
                             "tensorflow": "2.21.0", "keras": "3"}, **contents)
     report.decide()
     data = json.loads(json.dumps(report.to_dict()))

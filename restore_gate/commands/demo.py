@@ -66,7 +66,7 @@ def run_gate(project: Path, label: str, show_comment: bool = True):
     """Check the project as it is now; print the comment the gate would post."""
     report = run_check(CheckOptions(config=project / ".restore-gate.yml", quiet=True))
     if show_comment or report.errors:
-        print(render(report.to_dict()))
+        print(render(report))
     code = exit_code(report.verdict)
     say(f"verdict on {label}: {report.verdict} (exit code {code})")
     return report

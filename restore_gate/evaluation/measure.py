@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from restore_gate.core.checkpoint import CheckpointInfo
-from restore_gate.core.report import DriftEntry, Report
+from restore_gate.core.report import DriftEntry
+from restore_gate.core.results import Measurement, MeasurementFailed
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.evaluation import evaluate, model_state
@@ -34,13 +36,14 @@ PARITY_VALUES = 4096
 
 
 def measure(
-    config: Config, built: BuiltModel, source: CheckpointSource, report: Report,
+    config: Config, built: BuiltModel, source: CheckpointSource, runner: dict[str, Any],
     rebuild: Any = None,
-) -> None:
-    """Add output, top-1 and metric drift entries (and parity data) to the report.
+) -> Measurement:
+    """Output, top-1 and metric drift entries (and parity data) of the restored branch model.
 
     The baseline is the bundle's record, else the release's code rebuilt by `rebuild(golden,
-    data)` (a git ref), else baseline values in the config, else "not measured".
+    data)` (a git ref), else baseline values in the config, else "not measured". Raises
+    `MeasurementFailed` (with what was measured) when the outputs cannot be compared.
     """
     baseline = from_manifest(source.manifest, source.bundle_dir)
     data = _eval_data_if_needed(config)
@@ -53,64 +56,73 @@ def measure(
         baseline = rebuild(golden, data)
     if baseline is None:
         baseline = from_config(config.baseline.metrics)
-    report.extra["golden_outputs"] = _parity_sample(result.output_names, result.golden_outputs)
     thresholds = config.thresholds
-    report.extra["thresholds"] = {"devices": thresholds.get("devices")}
+    measured = Measurement(
+        golden_outputs=_parity_sample(result.output_names, result.golden_outputs),
+        thresholds={"devices": thresholds.get("devices")},
+    )
+    drift: list[DriftEntry] = []
+    notices: list[str] = []
+    divergence = None
     if baseline is not None and baseline.golden_outputs is not None:
-        tol = tolerance(thresholds.get("outputs"), DEFAULT_TOLERANCES[_regime(report)])
+        tol = tolerance(thresholds.get("outputs"), DEFAULT_TOLERANCES[_regime(runner)])
         top1 = (thresholds.get("outputs") or {}).get("max_top1_changed", DEFAULT_MAX_TOP1_CHANGED)
-        report.drift += compare_outputs(
-            baseline.output_names, baseline.golden_outputs,
-            _align(baseline.output_names, result), tol, top1,
-        )
-        _trace(report, baseline, built, golden, tol)
+        try:
+            aligned = _align(baseline.output_names, result)
+        except GateError as error:
+            raise MeasurementFailed(measured, error) from error
+        drift += compare_outputs(baseline.output_names, baseline.golden_outputs, aligned, tol,
+                                 top1)
+        divergence = _trace(drift, notices, baseline, built, golden, tol)
     else:
-        report.drift.append(unjudged_outputs(result.golden_outputs))
-    report.drift += _metric_entries(config, baseline, result)
-    _state(report, source, built)
+        drift.append(unjudged_outputs(result.golden_outputs))
+    drift += _metric_entries(config, baseline, result)
+    state = _state(notices, source, built)
     if baseline is None:
-        report.notices.append(
+        notices.append(
             "Drift not measured: the release is a bare checkpoint. Release it with "
             "`restore-gate snapshot`, set baseline.ref (the release's git tag) or write "
             "baseline.metrics in the config."
         )
-    else:
-        report.extra["baseline"] = baseline.source
+    return replace(measured, drift=tuple(drift), notices=tuple(notices), divergence=divergence,
+                   baseline_source=None if baseline is None else baseline.source, state=state)
 
 
-def _trace(report: Report, baseline: Baseline, built: BuiltModel, golden: Any,
-           tol: dict[str, float]) -> None:
+def _trace(drift: list[DriftEntry], notices: list[str], baseline: Baseline, built: BuiltModel,
+           golden: Any, tol: dict[str, float]) -> dict[str, Any] | None:
     """When outputs drift: the first layer whose output differs from the release's."""
-    if not any(d.kind == "output" and not d.ok for d in report.drift):
-        return
+    if not any(d.kind == "output" and not d.ok for d in drift):
+        return None
     try:
         found = divergence_block(baseline.fingerprints, built.model, golden, tol,
                                  built.source_of)
     except Exception as exc:  # tracing only explains a drift already judged: never an error
-        report.notices.append(f"The first diverging layer could not be traced: "
-                              f"{type(exc).__name__}: {str(exc)[:200]}")
-        return
+        notices.append(f"The first diverging layer could not be traced: "
+                       f"{type(exc).__name__}: {str(exc)[:200]}")
+        return None
     if found:
-        report.extra["divergence"] = found
-    elif not isinstance(baseline.fingerprints, list):
-        report.notices.append("The first diverging layer is not named: the release has no "
-                              "per-layer fingerprints (a bundle written before them, or a "
-                              "model that could not be traced); re-release with "
-                              "`restore-gate snapshot` to have it.")
+        return found
+    if not isinstance(baseline.fingerprints, list):
+        notices.append("The first diverging layer is not named: the release has no "
+                       "per-layer fingerprints (a bundle written before them, or a "
+                       "model that could not be traced); re-release with "
+                       "`restore-gate snapshot` to have it.")
     else:
-        report.notices.append("The first diverging layer is not named: no traced layer's "
-                              "output differs from the release's beyond the tolerance (the "
-                              "difference is below the fingerprint's resolution, or in an "
-                              "operation outside the model's layers).")
+        notices.append("The first diverging layer is not named: no traced layer's "
+                       "output differs from the release's beyond the tolerance (the "
+                       "difference is below the fingerprint's resolution, or in an "
+                       "operation outside the model's layers).")
+    return None
 
 
-def _state(report: Report, source: CheckpointSource, built: BuiltModel) -> None:
+def _state(notices: list[str], source: CheckpointSource, built: BuiltModel) -> dict[str, Any]:
     """What changed in state the weights do not hold (vocabularies, compute dtypes)."""
     try:
-        model_state.compare(source.manifest, built.model, report)
+        return model_state.compare(source.manifest, built.model)
     except Exception as exc:  # it only explains: never an error
-        report.notices.append(f"The lookup vocabularies and compute dtypes could not be "
-                              f"compared: {type(exc).__name__}: {str(exc)[:200]}")
+        notices.append(f"The lookup vocabularies and compute dtypes could not be "
+                       f"compared: {type(exc).__name__}: {str(exc)[:200]}")
+        return {}
 
 
 def _golden_or_none(config: Config, built: BuiltModel, data: Any, required: bool) -> Any:
@@ -160,14 +172,14 @@ def _metric_entries(
     return entries
 
 
-def _regime(report: Report) -> str:
+def _regime(runner: dict[str, Any]) -> str:
     try:
         import keras
 
         policy = keras.config.dtype_policy().name
     except Exception:
         policy = None
-    return regime(policy, report.runner.get("tf32"))
+    return regime(policy, runner.get("tf32"))
 
 
 def _parity_sample(names: list[str], outputs: list[np.ndarray]) -> dict[str, list]:

@@ -13,7 +13,6 @@ import hashlib
 from typing import Any
 
 from restore_gate._compat.keras import flatten_layers
-from restore_gate.core.report import Report
 
 MAX_RECORDED = 256  # layers recorded per kind (a bound on the manifest's size)
 
@@ -57,17 +56,19 @@ def record(model: Any) -> dict[str, Any]:
             "dtype_policy": policy_name(model)}
 
 
-def compare(manifest: dict[str, Any] | None, model: Any, report: Report) -> None:
-    """`report.extra["lookup_state"]` / `["compute_dtype"]` when the branch's differ."""
+def compare(manifest: dict[str, Any] | None, model: Any) -> dict[str, Any]:
+    """The report's `extra.lookup_state` / `extra.compute_dtype`, when the branch's differ."""
+    found: dict[str, Any] = {}
     if not isinstance(manifest, dict):
-        return
+        return found
     lookups = _changed_lookups(manifest.get("lookup_state"), lookup_state(model))
     if lookups:
-        report.extra["lookup_state"] = lookups
+        found["lookup_state"] = lookups
     dtypes = _changed_dtypes(manifest.get("compute_dtypes"), compute_dtypes(model))
     if dtypes:
         dtypes["policy"] = policy_name(model)
-        report.extra["compute_dtype"] = dtypes
+        found["compute_dtype"] = dtypes
+    return found
 
 
 def _changed_lookups(release: Any, branch: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Each adapter reads a `CheckpointInfo` from metadata (`read`), pairs its values
 with a built model's variables (`pair`) and restores them (`restore`); `ADAPTERS`
-registers one `Adapter` of that shape per format, and `detect` picks the format.
+registers one `Adapter` (a format module with those three functions, the same arguments
+for every format) per format, and `detect` picks the format.
 
 | format           | adapter            | matched by                                    |
 |------------------|--------------------|-----------------------------------------------|
@@ -10,30 +11,22 @@ registers one `Adapter` of that shape per format, and `detect` picks the format.
 | tf1-checkpoint   | tf1_checkpoint     | variable name (V1 and V2, optional `.meta`)   |
 | saved-model      | saved_model        | object graph (TF2) or name; + signatures      |
 | keras-weights    | keras_v3           | Keras 3 saving paths (`layers/dense/vars/0`)  |
-| keras            | keras_v3           | same, + safe rebuild of the release's config  |
+| keras            | keras/archive      | as keras_v3, + safe rebuild of its config     |
 | keras-h5         | keras_h5           | layer order, then weight order (as Keras 3)   |
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from restore_gate.core.checkpoint import CheckpointInfo
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
-from restore_gate.formats import generation
+from restore_gate.formats.keras import archive as keras_archive
 from restore_gate.formats.keras import h5 as keras_h5
 from restore_gate.formats.keras import v3 as keras_v3
-from restore_gate.formats.keras.config import (
-    check_loadable,
-    is_custom,
-    layer_classes,
-    objects,
-    read_keras_config,
-)
 from restore_gate.formats.keras.zip import is_keras_zip
 from restore_gate.formats.tensorflow import (
     checkpoint as tf_checkpoint,
@@ -44,7 +37,6 @@ from restore_gate.formats.tensorflow import (
 from restore_gate.formats.tensorflow import (
     saved_model,
     tf1_checkpoint,
-    untracked,
 )
 
 FORMATS = ("tf-checkpoint", "keras-weights", "keras", "saved-model", "tf1-checkpoint", "keras-h5")
@@ -115,91 +107,29 @@ def restore(
     return _adapter(info).restore(info, built, roots, model, optimizer)
 
 
-@dataclass(frozen=True)
-class Adapter:
-    """One checkpoint format: read metadata, pair with a built model, restore into it."""
+class Adapter(Protocol):
+    """One checkpoint format: read metadata, pair with a built model, restore into it.
 
-    read: Callable[[Path], CheckpointInfo]
-    pair: Callable[[CheckpointInfo, BuiltModel, dict[str, str]], tuple[Pairing, Pairing]]
-    restore: Callable[[CheckpointInfo, BuiltModel, dict[str, str], Pairing, Pairing | None], int]
+    Every format module is one (the same three functions, the same arguments); `pair`
+    returns complete pairings (notes, notices and extra mismatches included)."""
 
+    def read(self, path: Path, /) -> CheckpointInfo: ...
 
-def _read_keras(path: Path) -> CheckpointInfo:
-    info = keras_v3.read(path)
-    info.details["config"] = read_keras_config(path)
-    info.extra["layer_classes"] = layer_classes(info.details["config"])
-    generation.from_keras_config(info.written_by, info.details["config"])
-    return info
+    def pair(self, info: CheckpointInfo, built: BuiltModel, roots: dict[str, str], /
+             ) -> tuple[Pairing, Pairing]: ...
 
-
-def _read_tf(prefix: Path) -> CheckpointInfo:
-    info = tf_checkpoint.read(prefix)  # a name-based checkpoint is found here first
-    return tf1_checkpoint.complete(info) if info.format == tf1_checkpoint.FORMAT else info
-
-
-def _pair_tf(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]):
-    model, optimizer = tf_checkpoint.pair(info, built, roots)
-    untracked.explain(model, built, tf_checkpoint.python_root(info, built, roots))
-    return model, optimizer
-
-
-def _pair_keras(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]):
-    notices = _check_release_config(info)
-    model, optimizer = keras_v3.pair(info, built)
-    model.notices[:0] = notices
-    return model, optimizer
-
-
-def _restore_keras(info, built, roots, model, optimizer) -> int:
-    return keras_v3.restore(info, built, model, optimizer)
+    def restore(self, info: CheckpointInfo, built: BuiltModel, roots: dict[str, str],
+                model: Pairing, optimizer: Pairing | None, /) -> int: ...
 
 
 ADAPTERS: dict[str, Adapter] = {
-    tf_checkpoint.FORMAT: Adapter(_read_tf, _pair_tf, tf_checkpoint.restore),
-    keras_v3.WEIGHTS_FORMAT: Adapter(
-        keras_v3.read, lambda info, built, roots: keras_v3.pair(info, built), _restore_keras),
-    keras_v3.KERAS_FORMAT: Adapter(_read_keras, _pair_keras, _restore_keras),
-    saved_model.FORMAT: Adapter(saved_model.read, saved_model.pair, saved_model.restore),
-    tf1_checkpoint.FORMAT: Adapter(
-        tf1_checkpoint.read, lambda info, built, roots: tf1_checkpoint.pair(info, built),
-        lambda info, built, roots, model, opt: tf1_checkpoint.restore(info, model, opt)),
-    keras_h5.FORMAT: Adapter(
-        keras_h5.read, lambda info, built, roots: keras_h5.pair(info, built),
-        lambda info, built, roots, model, opt: keras_h5.restore(info, model, opt)),
+    tf_checkpoint.FORMAT: tf_checkpoint,
+    keras_v3.WEIGHTS_FORMAT: keras_v3,
+    keras_archive.FORMAT: keras_archive,
+    saved_model.FORMAT: saved_model,
+    tf1_checkpoint.FORMAT: tf1_checkpoint,
+    keras_h5.FORMAT: keras_h5,
 }
-
-
-def _check_release_config(info: CheckpointInfo) -> list[str]:
-    """Rebuild the release's config with the branch's classes (an extra check: the weights
-    never need it); a Keras 2 config is one Keras 3 cannot rebuild: a notice, not an error."""
-    import keras
-
-    config = info.details.get("config") or read_keras_config(info.path)
-    written = info.written_by.get(generation.GENERATION)
-    here = generation.major(keras.__version__)
-    if written and here and written != here:
-        return [
-            f"The release's model config was not rebuilt: Keras {written} wrote it "
-            f"({info.written_by.get(generation.EVIDENCE, 'its metadata')}), and "
-            f"keras.saving.load_model of Keras {keras.__version__} cannot rebuild it. Its "
-            "weights are paired as the branch model's load_weights reads them. For a release "
-            "Keras 3 can load_model, re-save it with Keras 3: build the branch model, "
-            "load_weights the release, model.save('model.keras')."
-        ]
-
-    custom = any(is_custom(e) for e in objects(config))  # before Keras consumes the config
-    try:
-        check_loadable(info.path, config)
-    except GateError as error:
-        if "does not rebuild" not in error.message or custom:
-            raise  # a Lambda, or the branch's own classes: the error is the finding
-        return [  # only Keras's own classes: load_model breaks, load_weights does not
-            f"The release's model config does not rebuild with Keras {keras.__version__} "
-            f"({error.message.split(': ', 1)[-1][:300]}); it holds no custom class, so this is "
-            "no change in the branch: its weights are paired as the branch model's "
-            "load_weights reads them. keras.saving.load_model of this release fails."
-        ]
-    return []
 
 
 def _adapter(info: CheckpointInfo) -> Adapter:

@@ -22,15 +22,22 @@ from restore_gate.branch.build import build_model, build_optimizer_slots
 from restore_gate.branch.strategy import describe as describe_strategy
 from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo
 from restore_gate.core.report import Report
+from restore_gate.core.results import Measurement, MeasurementFailed, RestoreResult
 from restore_gate.errors import GateError, stopped
 from restore_gate.evaluation.measure import measure, rebuild_at_ref
 from restore_gate.github import GitHub
 from restore_gate.pipeline.deadline import StageLimit, stage_deadline, timeout_error
+from restore_gate.pipeline.draft import ReportDraft
 from restore_gate.release.base_commit import base_checkpoint_file
 from restore_gate.release.bundle import digest
 from restore_gate.release.source import CheckpointSource, prefetch, resolve
 from restore_gate.restore.findings import positional_moves, version_skew
-from restore_gate.restore.restore import needs_optimizer_slots, restore_release
+from restore_gate.restore.restore import (
+    check_complete,
+    needs_optimizer_slots,
+    pair_release,
+    restore_release,
+)
 from restore_gate.runtime import describe_device, prepare_device
 from restore_gate.settings.base import (
     MAX_CHANGES,
@@ -72,7 +79,7 @@ def progress(message: str, quiet: bool = False) -> None:
 
 
 @contextmanager
-def stage(report: Report, name: str, quiet: bool = False,
+def stage(report: ReportDraft, name: str, quiet: bool = False,
           limit: StageLimit | None = None) -> Iterator[None]:
     """Time a stage, print its progress, record its error; `limit` bounds its time."""
     progress(f"{name} ...", quiet)
@@ -109,16 +116,16 @@ def stage(report: Report, name: str, quiet: bool = False,
 
 def run_check(options: CheckOptions) -> Report:
     """Run the whole gate and return the decided report (never raises a GateError)."""
-    report = Report()
+    report = ReportDraft()
     with tempfile.TemporaryDirectory(prefix="restore-gate-") as workdir, suppress(StageFailed):
         _pipeline(options, report, Path(workdir))
     if not options.base and not report.errors:  # an error: no settings decided anything
         report.notices.append(NO_BASE)
     report.decide()
-    return report
+    return report.freeze()
 
 
-def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
+def _pipeline(options: CheckOptions, report: ReportDraft, workdir: Path) -> None:
     quiet = options.quiet
     abort = _overrun(options, report, workdir)
     limit = StageLimit(options.stage_timeout or DEFAULT_STAGE_SECONDS, abort)
@@ -154,14 +161,18 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         if built.strategy is not None:
             report.model["strategy"] = describe_strategy(built.strategy)
     with stage(report, "restore", quiet, limit):
-        model_pairing = restore_release(config, info, built, report)
-        report.mismatches += positional_moves(info, source, model_pairing, built)
+        paired = pair_release(config, info, built)
+        _record_pairing(report, paired)  # kept in the report if restoring fails
+        restored = restore_release(config, info, built, paired)
+        report.model["restored"] = restored.verified
+        check_complete(restored, built)
+        report.mismatches += positional_moves(info, source, restored.model, built)
         report.notices[:0] = version_skew(report.checkpoint.get("written_by", {}), report.runner)
     if not hasattr(built.model, "predict"):
         report.notices.append("Drift not measured: the branch model is not a Keras model "
                               "(it has no predict), so only its variables are checked.")
         return
-    if report.model.get("restored", 0) < len(built.variables):
+    if (restored.verified or 0) < len(built.variables):
         report.notices.append("Drift not measured: not every weight of the branch model "
                               "restores from the release.")
         return
@@ -171,10 +182,33 @@ def _pipeline(options: CheckOptions, report: Report, workdir: Path) -> None:
         if ref:
             def rebuild(golden, data):
                 return rebuild_at_ref(config, ref, workdir, info, golden, data)
-        measure(config, built, source, report, rebuild)
+        try:
+            measurement = measure(config, built, source, report.runner, rebuild)
+        except MeasurementFailed as failed:
+            _record_measurement(report, failed.partial)
+            raise failed.error from failed
+        _record_measurement(report, measurement)
 
 
-def _overrun(options: CheckOptions, report: Report,
+def _record_pairing(report: ReportDraft, paired: RestoreResult) -> None:
+    report.mismatches = list(paired.mismatches)
+    report.notices += paired.notices
+    report.optimizer = paired.optimizer_state
+
+
+def _record_measurement(report: ReportDraft, measured: Measurement) -> None:
+    report.extra["golden_outputs"] = measured.golden_outputs
+    report.extra["thresholds"] = measured.thresholds
+    report.drift += measured.drift
+    report.notices += measured.notices
+    if measured.divergence is not None:
+        report.extra["divergence"] = measured.divergence
+    if measured.baseline_source is not None:
+        report.extra["baseline"] = measured.baseline_source
+    report.extra.update(measured.state)
+
+
+def _overrun(options: CheckOptions, report: ReportDraft,
              workdir: Path) -> Callable[[str, float], None] | None:
     """The watchdog's last resort (CLI only): write the report with the error, exit 2."""
     if options.on_abort is None:
@@ -185,7 +219,7 @@ def _overrun(options: CheckOptions, report: Report,
         try:
             report.add_error(timeout_error(name, seconds, killed=True))
             report.decide()
-            on_abort(report)
+            on_abort(report.freeze())
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             os._exit(2)
@@ -198,7 +232,7 @@ def _overrun(options: CheckOptions, report: Report,
 
 
 
-def apply_base_thresholds(config: Config, base: str, report: Report,
+def apply_base_thresholds(config: Config, base: str, report: ReportDraft,
                           workdir: Path | None = None) -> Config:
     """The config to check with: the base commit's verdict-deciding settings (checkpoint
     source, thresholds, allow, baseline, optimizer policy: settings/base.py) and the base's

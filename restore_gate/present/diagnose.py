@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from restore_gate.core.report import with_numbers
+from restore_gate.core.report import Divergence, DriftEntry, Report
 from restore_gate.present.grouping import moved_from
 from restore_gate.present.links import NO_LINKS, SourceLinks
 from restore_gate.present.markdown import clip_code, clip_text, percent, source_cell, threshold_text
@@ -22,6 +24,7 @@ from restore_gate.present.state_text import (
     loss_scale_changed,
     precision_finding,
 )
+from restore_gate.present.view import as_report, report_data
 
 NAME = 80  # characters of a name shown in a sentence
 
@@ -34,42 +37,46 @@ class Finding:
     text: str
 
 
-def headline_sentences(report: dict, links: SourceLinks = NO_LINKS, most: int = 2) -> str:
+def headline_sentences(report: Report | Mapping[str, Any], links: SourceLinks = NO_LINKS,
+                       most: int = 2) -> str:
     """The first `most` findings as one paragraph (empty when there is nothing to explain)."""
     return " ".join(f.text for f in diagnose(report, links)[:most])
 
 
-def diagnose(report: dict, links: SourceLinks = NO_LINKS) -> list[Finding]:
+def diagnose(report: Report | Mapping[str, Any], links: SourceLinks = NO_LINKS
+             ) -> list[Finding]:
     """Every pattern the report shows, most decisive first."""
-    report = with_numbers(report)
-    blocking = [m for m in report.get("mismatches") or [] if not m.get("allowed")]
-    findings = [*_errors(report)]
+    typed = as_report(report)
+    mismatches = report_data(typed)["mismatches"]  # the structure findings still read keys
+    blocking = [m for m in mismatches if not m.get("allowed")]
+    findings = [*_errors(typed)]
     findings += _structure(blocking, links)
-    findings += _version_skew(report, blocking)
-    findings += [Finding(k, t) for k, t in lookup_findings(report)]
-    findings += _precision_or_drift(report, links)
-    findings += _divergence(report, links)
-    findings += _optimizer(report)
+    data = report_data(typed)
+    findings += _version_skew(typed, blocking)
+    findings += [Finding(k, t) for k, t in lookup_findings(data)]
+    findings += _precision_or_drift(typed, data, links)
+    findings += _divergence(typed, links)
+    findings += _optimizer(typed, data)
     return findings
 
 
-def _precision_or_drift(report: dict, links: SourceLinks) -> list[Finding]:
+def _precision_or_drift(report: Report, data: dict, links: SourceLinks) -> list[Finding]:
     """The drift finding, or one naming the compute dtype change that causes it."""
     drift = _drift(report, links)
     lead = drift[0].text.split(": ", 1)[1] if drift and ": " in drift[0].text else None
-    precision = precision_finding(report, lead)
+    precision = precision_finding(data, lead)
     return [Finding(*precision)] if precision else drift
 
 
 # errors -------------------------------------------------------------------------------------
-def _errors(report: dict) -> list[Finding]:
-    errors = report.get("errors") or []
+def _errors(report: Report) -> list[Finding]:
+    errors = report.errors
     if not errors:
         return []
     first = errors[0]
     more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
-    return [Finding("error", f"The gate could not decide: the {clip_text(first['stage'], 20)} "
-                             f"stage failed: {clip_text(_first_sentence(first['message']), 300)}"
+    return [Finding("error", f"The gate could not decide: the {clip_text(first.stage, 20)} "
+                             f"stage failed: {clip_text(_first_sentence(first.message), 300)}"
                              f"{more}.")]
 
 
@@ -293,14 +300,13 @@ def _major(version: object) -> str | None:
     return match.group(1) if match else None
 
 
-def _version_skew(report: dict, blocking: list[dict]) -> list[Finding]:
-    written = (report.get("checkpoint") or {}).get("written_by") or {}
-    runner = report.get("runner") or {}
-    release, here = written.get("keras"), runner.get("keras")
+def _version_skew(report: Report, blocking: list[dict]) -> list[Finding]:
+    written = report.checkpoint.written_by or {}
+    release, here = written.get("keras"), report.runner.keras
     generation = written.get("keras_generation")
     if generation and _major(here) == str(generation):
         generation = None  # the release's Keras generation is this run's: no skew
-    skew_notes = [n for n in report.get("notices") or [] if re.search(
+    skew_notes = [n for n in report.notices if re.search(
         r"(?i)version skew|keras 2|tf\.keras", n)]
     if release and here and _major(release) != _major(here):
         cause = (f"the checkpoint was written by Keras {clip_text(release, 30)}, this run uses "
@@ -321,74 +327,78 @@ def _version_skew(report: dict, blocking: list[dict]) -> list[Finding]:
     return [Finding("version", f"Note: {cause}.")]
 
 
-def _drift(report: dict, links: SourceLinks) -> list[Finding]:
-    failed = [d for d in report.get("drift") or [] if not d["ok"] and d.get("level") == "fail"]
+def _drift(report: Report, links: SourceLinks) -> list[Finding]:
+    failed = [d for d in report.drift if not d.ok and d.level == "fail"]
     if not failed:
         return []
-    metrics = [d for d in failed if d["kind"] == "metric"]
-    outputs = [d for d in failed if d["kind"] != "metric"]
+    metrics = [d for d in failed if d.kind == "metric"]
+    outputs = [d for d in failed if d.kind != "metric"]
     parts = [_metric_change(d) for d in metrics[:2]]
     if outputs:
         d = outputs[0]
-        value = f" by up to {d['value']:.3g}" if d.get("value") is not None else ""
-        name = str(d["name"]).removesuffix(" max abs error")
-        parts.append(f"{'outputs' if d['kind'] == 'output' else clip_text(d['kind'], 10)} "
+        value = f" by up to {d.value:.3g}" if d.value is not None else ""
+        name = str(d.name).removesuffix(" max abs error")
+        parts.append(f"{'outputs' if d.kind == 'output' else clip_text(d.kind, 10)} "
                      f"{clip_code(name, NAME)} differ{value} "
-                     f"({clip_text(d.get('threshold', ''), 80)})")
+                     f"({clip_text(d.threshold, 80)})")
     shown = min(len(metrics), 2) + (1 if outputs else 0)
     more = len(failed) - shown - max(len(outputs) - 1, 0)
     tail = f" (and {more} more checks)" if more > 0 else ""
-    structural = any(not m.get("allowed") for m in report.get("mismatches") or [])
+    structural = any(not m.allowed for m in report.mismatches)
     lead = "Behaviour drifts" if structural else "Weights restore cleanly, but behaviour drifts"
     return [Finding("drift", f"{lead}: {'; '.join(parts)}{tail}.")]
 
 
-def divergence_text(found: dict, links: SourceLinks = NO_LINKS) -> str:
+def divergence_text(found: Divergence | Mapping[str, Any], links: SourceLinks = NO_LINKS) -> str:
     """"Outputs first diverge after `hidden` (`net.py:8`): max abs error 0.48"."""
-    where = f" ({source_cell(found['source'], links)})" if found.get("source") else ""
-    error = found.get("error")
+    if not isinstance(found, Divergence):
+        found = Divergence.from_dict(found)
+    where = f" ({source_cell(found.source, links)})" if found.source else ""
+    error = found.error
     amount = f"max abs error {error:.3g}" if isinstance(error, (int, float)) else "not a number"
-    sketch = " in its fingerprint" if found.get("projected") else ""
-    new = found.get("unmatched_before") or []
+    sketch = " in its fingerprint" if found.projected else ""
+    new = found.unmatched_before or []
     after = (f", right after {', '.join(clip_code(n, NAME) for n in new)} (not in the release)"
              if new else "")
-    return (f"Outputs first diverge after {clip_code(found.get('layer', '?'), NAME)}{where}: "
+    layer = "?" if found.layer is None else found.layer
+    return (f"Outputs first diverge after {clip_code(layer, NAME)}{where}: "
             f"{amount}{sketch}{after}{divergence_cause(found)}")
 
 
-def _divergence(report: dict, links: SourceLinks) -> list[Finding]:
-    found = (report.get("extra") or {}).get("divergence")
+def _divergence(report: Report, links: SourceLinks) -> list[Finding]:
+    found = report.extra.divergence
     return [Finding("divergence", divergence_text(found, links) + ".")] if found else []
 
 
-def _metric_change(d: dict) -> str:
+def _metric_change(d: DriftEntry) -> str:
     """`loss` 0.0888 → 0.256 (+189 % vs max +5 %)."""
-    name = clip_code(d["name"], NAME)
-    if d.get("baseline") is None or d.get("value") is None:
-        return f"{name} could not be measured ({clip_text(d.get('note', ''), 120)})"
-    change = percent(d["baseline"], d["value"]) or f"{d['value'] - d['baseline']:+.3g}"
-    return f"{name} {d['baseline']:.3g} → {d['value']:.3g} ({change} vs {threshold_text(d)})"
+    name = clip_code(d.name, NAME)
+    if d.baseline is None or d.value is None:
+        return f"{name} could not be measured ({clip_text(d.note, 120)})"
+    change = percent(d.baseline, d.value) or f"{d.value - d.baseline:+.3g}"
+    return f"{name} {d.baseline:.3g} → {d.value:.3g} ({change} vs {threshold_text(d)})"
 
 
-def _optimizer(report: dict) -> list[Finding]:
-    state = report.get("optimizer") or {}
-    old, new = state.get("checkpoint_type"), state.get("model_type")
-    changed = bool(old and new and _kind_of(old) != _kind_of(new))
-    if not state or (state.get("ok", True) and not changed):
+def _optimizer(report: Report, data: dict) -> list[Finding]:
+    state = report.optimizer
+    if state is None:
         return []
-    if changed and loss_scale_changed(report) and (report.get("extra") or {}).get(
-            "compute_dtype"):
+    old, new = state.checkpoint_type, state.model_type
+    changed = bool(old and new and _kind_of(old) != _kind_of(new))
+    if state.ok and not changed:
+        return []
+    if changed and loss_scale_changed(data) and (data.get("extra") or {}).get("compute_dtype"):
         return []  # the precision finding says it: LossScaleOptimizer follows the policy
-    blocks = "" if state.get("ok", True) else (
-        f" (this blocks: checkpoint.optimizer is {clip_text(state.get('policy', ''), 20)})")
+    blocks = "" if state.ok else (
+        f" (this blocks: checkpoint.optimizer is {clip_text(state.policy, 20)})")
     if changed:
         return [Finding("optimizer", f"The optimizer changed {clip_text(old, 40)} → "
                                      f"{clip_text(new, 40)}: its state does not restore{blocks}.")]
-    hint = str(state.get("hint") or "")
+    hint = str(state.hint or "")
     if hint.startswith("TensorFlow refuses"):  # judge/compare.py _refused
         return [Finding("optimizer", f"{clip_text(_first_sentence(hint), 300)}{blocks}.")]
     return [Finding("optimizer", f"The optimizer state does not restore "
-                                 f"({clip_text(state.get('status', ''), 20)}){blocks}.")]
+                                 f"({clip_text(state.status, 20)}){blocks}.")]
 
 
 def _kind_of(optimizer: object) -> str:

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from typing import Any
 
+from restore_gate.core.report import DriftEntry
 from restore_gate.present.links import NO_LINKS, SourceLinks
 
 MARKER = "<!-- restore-gate:comment -->"
@@ -16,16 +17,16 @@ ICONS = {"pass": "✅", "fail": "❌", "error": "⚠️"}
 DEFAULT_OVERRIDE_LABEL = "restore-gate: allow-break"
 
 
-def unmeasured(d: dict) -> bool:
+def unmeasured(d: DriftEntry) -> bool:
     """A drift entry shown but not compared (no release value to compare with)."""
-    return bool(d["ok"]) and d.get("level") == "info" and d.get("baseline") is None
+    return bool(d.ok) and d.level == "info" and d.baseline is None
 
 
-def drift_mark(d: dict) -> str:
+def drift_mark(d: DriftEntry) -> str:
     """✅ within threshold, ⚠️ warn, ❌ fail, ➖ not measured (never a ✅ for a check not made)."""
     if unmeasured(d):
         return "➖"
-    return "✅" if d["ok"] else ("⚠️" if d.get("level") == "warn" else "❌")
+    return "✅" if d.ok else ("⚠️" if d.level == "warn" else "❌")
 
 
 _SPECIAL = re.compile(r"([\\*_\[\]|~])")
@@ -160,12 +161,12 @@ def cut(body: str, budget: int) -> str:
 _RULE = re.compile(r"\b(max|warn)_(drop|increase) (-?[0-9.]+(?:e-?[0-9]+)?)(%?)")
 
 
-def threshold_text(d: dict) -> str:
+def threshold_text(d: DriftEntry) -> str:
     """The rule as configured, with a relative form beside an absolute one ("max +5 %")."""
-    text = clip_text(d.get("threshold", ""), 120)
-    match = _RULE.search(str(d.get("threshold", "")))
-    baseline = d.get("baseline")
-    if not match or d["kind"] != "metric":
+    text = clip_text(d.threshold, 120)
+    match = _RULE.search(str(d.threshold))
+    baseline = d.baseline
+    if not match or d.kind != "metric":
         return text
     level, way, amount, pct = match.groups()
     sign = "-" if way == "drop" else "+"

@@ -7,10 +7,10 @@ body under a size limit by dropping detail rows, and says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from restore_gate.core.report import exit_code, with_numbers
+from restore_gate.core.report import DriftEntry, Report, exit_code
 from restore_gate.present.comment import next_steps, render
 from restore_gate.present.diagnose import headline_sentences
 from restore_gate.present.grouping import LayerGroup, group_by_layer
@@ -32,6 +32,7 @@ from restore_gate.present.markdown import (
     size,
     threshold_text,
 )
+from restore_gate.present.view import as_report, report_data
 
 COMMENT_LIMIT = 65_536  # GitHub's limit for an issue comment body (characters)
 SUMMARY_LIMIT = 1024 * 1024  # a job summary is at most 1 MiB per step
@@ -43,26 +44,26 @@ def worst(verdicts: list[str]) -> str:
     return max(verdicts, key=exit_code, default="error")
 
 
-def runner_names(reports: list[dict]) -> list[str]:
+def runner_names(reports: Sequence[Report | Mapping[str, Any]]) -> list[str]:
     """A short, unique column title per report: device and TensorFlow version, or its name."""
     names: list[str] = []
     for index, report in enumerate(reports, 1):
-        runner = report.get("runner") or {}
-        parts = [runner.get("device") or runner.get("name") or f"runner {index}"]
-        if runner.get("tensorflow"):
-            parts.append(f"TF {runner['tensorflow']}")
+        runner = as_report(report).runner
+        parts = [runner.device or runner.name or f"runner {index}"]
+        if runner.tensorflow:
+            parts.append(f"TF {runner.tensorflow}")
         name = " · ".join(str(p) for p in parts)
         names.append(f"{name} ({index})" if name in names else name)
     return names
 
 
-def comment_body(reports: list[dict], rows: int = 200, override: str = "",
+def comment_body(reports: Sequence[Report | Mapping[str, Any]], rows: int = 200, override: str = "",
                  parity: list[dict] | None = None, links: SourceLinks = NO_LINKS,
                  budget: int | None = COMMENT_BUDGET,
                  label: str = DEFAULT_OVERRIDE_LABEL) -> str:
     """The Markdown for one report or a merged table for several, with the override notice;
     under `budget` characters (None: the job summary, every layer)."""
-    reports = [with_numbers(r) for r in reports]
+    reports = [as_report(r) for r in reports]
     room = None if budget is None else budget - (size(override) + 40 if override else 0)
     if len(reports) == 1:
         body = render(reports[0], details_limit=rows, links=links, budget=room, label=label)
@@ -74,8 +75,8 @@ def comment_body(reports: list[dict], rows: int = 200, override: str = "",
     return body
 
 
-def summary_body(reports: list[dict], override: str = "", parity: list[dict] | None = None,
-                 links: SourceLinks = NO_LINKS) -> str:
+def summary_body(reports: Sequence[Report | Mapping[str, Any]], override: str = "",
+                 parity: list[dict] | None = None, links: SourceLinks = NO_LINKS) -> str:
     """The job summary: every layer and value, trimmed only to GitHub's 1 MiB, no marker."""
     body, _ = fit(lambda rows: comment_body(reports, rows, override, parity, links, None),
                   mismatch_rows(reports), SUMMARY_LIMIT - 1024, utf8_bytes,
@@ -83,9 +84,9 @@ def summary_body(reports: list[dict], override: str = "", parity: list[dict] | N
     return body.replace(MARKER + "\n", "", 1)
 
 
-def mismatch_rows(reports: list[dict]) -> int:
+def mismatch_rows(reports: Sequence[Report | Mapping[str, Any]]) -> int:
     """How many layer rows the mismatch table has (what `fit` trims)."""
-    return len(group_by_layer(_merged_mismatches(reports)))
+    return len(group_by_layer(_merged_mismatches([report_data(r) for r in reports])))
 
 
 def fit(make: Callable[[int], str], total_rows: int, limit: int, measure: Callable[[str], int],
@@ -129,32 +130,34 @@ def parity_verdict(parity: list[dict]) -> str:
     return "fail" if failed else "pass"
 
 
-def merged(reports: list[dict], rows: int, parity: list[dict] = (),
+def merged(reports: Sequence[Report | Mapping[str, Any]], rows: int, parity: list[dict] = (),
            links: SourceLinks = NO_LINKS, budget: int | None = COMMENT_BUDGET,
            label: str = DEFAULT_OVERRIDE_LABEL) -> str:
-    names = runner_names(reports)
-    verdict = worst([r["verdict"] for r in reports] + [parity_verdict(list(parity))])
-    each = ", ".join(f"{escape(n)}: {r['verdict']}" for n, r in zip(names, reports, strict=True))
+    typed = [as_report(r) for r in reports]
+    names = runner_names(typed)
+    verdict = worst([r.verdict for r in typed] + [parity_verdict(list(parity))])
+    each = ", ".join(f"{escape(n)}: {r.verdict}" for n, r in zip(names, typed, strict=True))
     head = [MARKER, f"## {ICONS[verdict]} restore-gate: **{verdict}** across "
-            f"{len(reports)} runners ({each})", ""]
-    head += _diagnosis(reports, links)
-    head += _runner_table(reports, names)
+            f"{len(typed)} runners ({each})", ""]
+    head += _diagnosis(typed, links)
+    head += _runner_table(typed, names)
     most = None if budget is None else 5
-    head += _notices(reports, names, most)
-    head += _errors(reports, names, most)
-    after = _drift_table(reports, names, most and 4 * most) + _parity_table(list(parity))
+    head += _notices(typed, names, most)
+    head += _errors(typed, names, most)
+    after = _drift_table(typed, names, most and 4 * most) + _parity_table(list(parity))
     if verdict != "pass":  # a parity failure alone is a fail too
-        after += next_steps([*reports, {"verdict": verdict}], label, links)
+        after += next_steps([*typed, Report(verdict=verdict)], label, links)
     room = None if budget is None else budget - size("\n".join(head + after)) - 300
-    table = _mismatch_table(reports, names, rows, links, room)
+    data = [report_data(r) for r in typed]  # the mismatch table still reads the JSON values
+    table = _mismatch_table(data, names, rows, links, room)
     body = "\n".join(head + table + after).rstrip() + "\n"
     return body if budget is None or size(body) <= budget else cut(body, budget)
 
 
-def _diagnosis(reports: list[dict], links: SourceLinks) -> list[str]:
+def _diagnosis(reports: list[Report], links: SourceLinks) -> list[str]:
     """The headline diagnosis of the first runner that is not a pass (once, if all agree)."""
     sentences = list(dict.fromkeys(headline_sentences(r, links) for r in reports
-                                   if r["verdict"] != "pass"))
+                                   if r.verdict != "pass"))
     sentences = [s for s in sentences if s]
     if not sentences:
         return []
@@ -166,39 +169,37 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _runner_table(reports: list[dict], names: list[str]) -> list[str]:
-    def cells(get: Callable[[dict], Any]) -> list[str]:
+def _runner_table(reports: list[Report], names: list[str]) -> list[str]:
+    def cells(get: Callable[[Report], Any]) -> list[str]:
         return [escape(get(r)) if get(r) not in (None, "") else "—" for r in reports]
 
-    runner = lambda r: r.get("runner") or {}  # noqa: E731
-    ckpt = lambda r: r.get("checkpoint") or {}  # noqa: E731
     rows = [
-        ("verdict", [f"{ICONS[r['verdict']]} {r['verdict']}" for r in reports]),
-        ("device", cells(lambda r: " ".join(filter(None, (runner(r).get("device"),
-                                                            runner(r).get("device_name")))))),
-        ("TensorFlow", cells(lambda r: runner(r).get("tensorflow"))),
-        ("Keras", cells(lambda r: runner(r).get("keras"))),
-        ("Python", cells(lambda r: runner(r).get("python"))),
-        ("checkpoint", [code(ckpt(r)["source"]) if ckpt(r).get("source") else "—"
+        ("verdict", [f"{ICONS[r.verdict]} {r.verdict}" for r in reports]),
+        ("device", cells(lambda r: " ".join(filter(None, (r.runner.device,
+                                                            r.runner.device_name))))),
+        ("TensorFlow", cells(lambda r: r.runner.tensorflow)),
+        ("Keras", cells(lambda r: r.runner.keras)),
+        ("Python", cells(lambda r: r.runner.python)),
+        ("checkpoint", [code(r.checkpoint.source) if r.checkpoint.source else "—"
                         for r in reports]),
         ("written by", cells(lambda r: ", ".join(f"{k} {v}" for k, v in sorted(
-            (ckpt(r).get("written_by") or {}).items()) if v))),
-        ("blocking mismatches", [str(sum(not m.get("allowed") for m in r["mismatches"]))
+            (r.checkpoint.written_by or {}).items()) if v))),
+        ("blocking mismatches", [str(sum(not m.allowed for m in r.mismatches))
                                  for r in reports]),
-        ("drift over threshold", [str(sum(not d["ok"] and d.get("level", "fail") == "fail"
-                                          for d in r["drift"])) for r in reports]),
-        ("optimizer", cells(lambda r: (r.get("optimizer") or {}).get("status"))),
-        ("time", [f"{sum((r.get('timings') or {}).values()):.1f}s" for r in reports]),
+        ("drift over threshold", [str(sum(not d.ok and d.level == "fail" for d in r.drift))
+                                  for r in reports]),
+        ("optimizer", cells(lambda r: r.optimizer.status if r.optimizer else None)),
+        ("time", [f"{sum(r.timings.values()):.1f}s" for r in reports]),
     ]
     lines = [_row(["", *(escape(n) for n in names)]), _row(["---"] * (len(names) + 1))]
     lines += [_row([label, *values]) for label, values in rows]
     return [*lines, ""]
 
 
-def _notices(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
+def _notices(reports: list[Report], names: list[str], most: int | None = None) -> list[str]:
     seen: dict[str, list[str]] = {}
     for name, report in zip(names, reports, strict=True):
-        for notice in report.get("notices") or []:
+        for notice in report.notices:
             seen.setdefault(notice, []).append(name)
     lines = []
     items = list(seen.items())
@@ -211,15 +212,15 @@ def _notices(reports: list[dict], names: list[str], most: int | None = None) -> 
     return lines
 
 
-def _errors(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
+def _errors(reports: list[Report], names: list[str], most: int | None = None) -> list[str]:
     found = [(name, error) for name, report in zip(names, reports, strict=True)
-             for error in report.get("errors") or []]
+             for error in report.errors]
     text = escape if most is None else (lambda v: clip_text(v, 600))
     lines = []
     for name, error in found if most is None else found[:most]:
-        lines.append(f"- **{escape(name)}**, {escape(error['stage'])}: {text(error['message'])}")
-        if error.get("hint"):
-            lines.append(f"  - how to fix: {text(error['hint'])}")
+        lines.append(f"- **{escape(name)}**, {escape(error.stage)}: {text(error.message)}")
+        if error.hint:
+            lines.append(f"  - how to fix: {text(error.hint)}")
     if most is not None and len(found) > most:
         lines.append(f"- … and {len(found) - most} more errors: see the reports")
     return ["### Errors", "", *lines, ""] if lines else []
@@ -251,17 +252,17 @@ def _mismatch_table(reports: list[dict], names: list[str], limit: int,
                             names, marks)
 
 
-def _drift_table(reports: list[dict], names: list[str], most: int | None = None) -> list[str]:
+def _drift_table(reports: list[Report], names: list[str], most: int | None = None) -> list[str]:
     rows: dict[tuple, dict[str, Any]] = {}
     for index, report in enumerate(reports):
-        for d in report.get("drift") or []:
-            rows.setdefault((d["kind"], d["name"]), {"d": d, "runners": {}})["runners"][index] = d
+        for d in report.drift:
+            rows.setdefault((d.kind, d.name), {"d": d, "runners": {}})["runners"][index] = d
     if not rows:
         return []
     lines = ["### Behaviour against the release", "",
              _row(["check", "threshold", *(escape(n) for n in names)]),
              _row(["---"] * (2 + len(names)))]
-    ordered = sorted(rows.items(), key=lambda item: all(d["ok"] for d in
+    ordered = sorted(rows.items(), key=lambda item: all(d.ok for d in
                                                          item[1]["runners"].values()))
     for (kind, name), row in ordered if most is None else ordered[:most]:
         cells = [_drift_cell(row["runners"].get(i)) for i in range(len(reports))]
@@ -285,17 +286,17 @@ def _parity_table(parity: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
-def _drift_cell(d: dict | None) -> str:
+def _drift_cell(d: DriftEntry | None) -> str:
     if d is None:
         return "—"
     mark = drift_mark(d)
-    if d.get("value") is None:
+    if d.value is None:
         return f"{mark} not measured"
-    text = f"{mark} {_num(d['value'])}"
-    rel = percent(d.get("baseline"), d.get("value")) if d["kind"] == "metric" else ""
-    if d.get("delta") is None:
+    text = f"{mark} {_num(d.value)}"
+    rel = percent(d.baseline, d.value) if d.kind == "metric" else ""
+    if d.delta is None:
         return text
-    return text + f" (Δ {d['delta']:+.4g}{', ' + rel if rel else ''})"
+    return text + f" (Δ {d.delta:+.4g}{', ' + rel if rel else ''})"
 
 
 def _num(value: Any) -> str:

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from restore_gate import formats
 from restore_gate.branch.build import build_model
 from restore_gate.branch.strategy import scope as strategy_scope
 from restore_gate.core.checkpoint import OPTIMIZER, CheckpointInfo
 from restore_gate.core.pairing import Pairing
-from restore_gate.core.report import Report
+from restore_gate.core.results import RestoreResult
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError
 from restore_gate.judge.compare import find_mismatches, judge_optimizer, same_optimizer
 from restore_gate.settings.config import Config
 
 
-def restore_release(config: Config, info: CheckpointInfo, built, report: Report) -> Pairing:
-    """Pair, judge and restore; return the model pairing (what loads into what)."""
+def pair_release(config: Config, info: CheckpointInfo, built: BuiltModel) -> RestoreResult:
+    """Pair and judge: which release value each branch variable takes, and what breaks."""
     roots = config.checkpoint.root
     model_pairing, optimizer_pairing = formats.pair(info, built, roots)
-    report.mismatches = find_mismatches(model_pairing, built, asdict(config.allow))
-    report.notices += model_pairing.notices + optimizer_pairing.notices
+    mismatches = find_mismatches(model_pairing, built, asdict(config.allow))
+    notices = (*model_pairing.notices, *optimizer_pairing.notices)
     policy = config.checkpoint.optimizer
-    report.optimizer = judge_optimizer(
+    state = judge_optimizer(
         policy, info.optimizer_type, info.group(OPTIMIZER), built, optimizer_pairing
     )
     unnamed = info.optimizer_type is None and bool(info.group(OPTIMIZER))  # judged by pairing
@@ -31,19 +31,30 @@ def restore_release(config: Config, info: CheckpointInfo, built, report: Report)
         same_optimizer(info.optimizer_type, built) or (unnamed and optimizer_pairing.clean))
     if not info.group(OPTIMIZER):  # nothing to restore into it: the library's restore may run
         optimizer_pairing, restore_optimizer = Pairing(), True
+    return RestoreResult(model_pairing, optimizer_pairing, state, tuple(mismatches), notices,
+                         restore_optimizer)
+
+
+def restore_release(config: Config, info: CheckpointInfo, built: BuiltModel,
+                    paired: RestoreResult) -> RestoreResult:
+    """Restore what `pair_release` paired; return it with the verified count."""
+    roots = config.checkpoint.root
+    optimizer = paired.optimizer if paired.restore_optimizer else None
     with strategy_scope(built.strategy):
-        verified = formats.restore(
-            info, built, roots, model_pairing, optimizer_pairing if restore_optimizer else None
-        )
-    report.model["restored"] = verified
-    if model_pairing.clean and verified != len(built.variables):
+        verified = formats.restore(info, built, roots, paired.model, optimizer)
+    return replace(paired, verified=verified)
+
+
+def check_complete(result: RestoreResult, built: BuiltModel) -> None:
+    """A clean pairing restores every model variable; anything less is a restore-gate bug."""
+    if result.model.clean and result.verified != len(built.variables):
         raise GateError(
             "restore",
-            f"only {verified} of {len(built.variables)} model variables hold a checkpoint value",
+            f"only {result.verified} of {len(built.variables)} model variables hold a "
+            "checkpoint value",
             "report this with `restore-gate inspect --json` output",
             code="restore-incomplete",
         )
-    return model_pairing
 
 
 def restored_model(config: Config, info: CheckpointInfo) -> tuple[BuiltModel, Pairing]:

@@ -165,7 +165,7 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def pair(info: CheckpointInfo, built: BuiltModel) -> tuple[Pairing, Pairing]:
+def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tuple[Pairing, Pairing]:
     """Keras 3's `load_weights` of a legacy `.h5`: topological, as
     `load_weights_from_hdf5_group` loads it: the k-th saved layer holding weights into the
     k-th branch layer holding weights, weight by weight, whatever their names. When the
@@ -216,7 +216,8 @@ def _pair_optimizer(info: CheckpointInfo, built: BuiltModel) -> Pairing:
     return pair_by_name(info.group(OPTIMIZER), built.optimizer_variables, variable_name)
 
 
-def restore(info: CheckpointInfo, model: Pairing, optimizer: Pairing | None) -> int:
+def restore(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str], model: Pairing,
+            optimizer: Pairing | None) -> int:
     """Assign each compatible value from the file, then verify every one."""
     import h5py
 

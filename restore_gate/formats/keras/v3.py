@@ -154,12 +154,18 @@ def _keras_metadata(path: Path) -> dict[str, str]:
 
 
 
-def pair(info: CheckpointInfo, built: BuiltModel) -> tuple[Pairing, Pairing]:
+def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tuple[Pairing, Pairing]:
     """Pair file datasets and branch variables by the path Keras loads them from."""
+    return pair_with_notices(info, built, [])
+
+
+def pair_with_notices(info: CheckpointInfo, built: BuiltModel,
+                      notices: list[str]) -> tuple[Pairing, Pairing]:
+    """`pair`, the model pairing opening with `notices` (the .keras adapter's, keras/archive.py)."""
     layout = {k: o for k, o in loading_layout(built.model, info).items()
               if _group_of(k) != OTHER}
     known = {id(v.obj): v for v in [*built.variables, *built.optimizer_variables]}
-    pairings = {MODEL: Pairing(), OPTIMIZER: Pairing()}
+    pairings = {MODEL: Pairing(notices=list(notices)), OPTIMIZER: Pairing()}
     saved = {v.key: v for v in info.variables if v.group != OTHER}
     for key, obj in layout.items():
         group = _group_of(key)
@@ -226,7 +232,8 @@ def _unknown(key: str, obj: Any, group: str) -> ModelVariable:
 
 
 def restore(
-    info: CheckpointInfo, built: BuiltModel, model: Pairing, optimizer: Pairing | None
+    info: CheckpointInfo, built: BuiltModel, roots: dict[str, str], model: Pairing,
+    optimizer: Pairing | None,
 ) -> int:
     """Keras's own `load_weights` when the metadata match; else assign what fits."""
     with open_weights(info) as handle:

@@ -34,7 +34,7 @@ from restore_gate.formats.tensorflow import (
 from restore_gate.formats.tensorflow import (
     index as tf_index,
 )
-from restore_gate.formats.tensorflow import loop_roots
+from restore_gate.formats.tensorflow import loop_roots, tf1_checkpoint, untracked
 from restore_gate.formats.tensorflow.raw import lazy_reader
 from restore_gate.formats.values import restore_values
 from restore_gate.runtime import import_tensorflow
@@ -54,7 +54,13 @@ def checkpoint_files(prefix: Path) -> list[Path]:
 
 
 def read(prefix: Path) -> CheckpointInfo:
-    """Keys, shapes, dtypes and the object graph; no variable values are read."""
+    """Keys, shapes, dtypes and the object graph; no variable values are read. A
+    name-based checkpoint (no object graph) is found here first: tf1_checkpoint reads it."""
+    info = _read(prefix)
+    return tf1_checkpoint.complete(info) if info.format == TF1_FORMAT else info
+
+
+def _read(prefix: Path) -> CheckpointInfo:
     files = checkpoint_files(prefix)  # raises naming any missing data shard
     listing = tf_index.list_checkpoint(prefix)  # the .index table, read without TensorFlow
     shapes, dtypes = listing.shapes, listing.dtypes
@@ -263,7 +269,9 @@ def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tupl
         model.notices.append(loop_roots.missing_child_notice(
             graph, model_name, len(model.matched), len(built.variables)))
     _explain_upgrade(info, model, view, root, built, roots)
-    return model, _pairing(by_node, bound, built.optimizer_variables, OPTIMIZER)
+    optimizer = _pairing(by_node, bound, built.optimizer_variables, OPTIMIZER)
+    untracked.explain(model, built, root)
+    return model, optimizer
 
 
 def _explain_upgrade(info: CheckpointInfo, model: Pairing, view: Any, root: Any,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from restore_gate._compat.tensorflow import build_functions, build_v1_graph
-from restore_gate.core.checkpoint import MODEL, OPTIMIZER, CheckpointInfo, CkptVariable, layer_of
+from restore_gate.core.checkpoint import MODEL, CheckpointInfo, CkptVariable, layer_of
 from restore_gate.core.pairing import Pairing
 from restore_gate.core.variables import BuiltModel
 from restore_gate.errors import GateError, first_line
@@ -32,7 +32,6 @@ from restore_gate.formats.tensorflow import (
 from restore_gate.formats.tensorflow import (
     signatures,
     tf1_checkpoint,
-    untracked,
 )
 from restore_gate.formats.tensorflow.saved_model_pb import parse_saved_model, serving_meta_graph
 from restore_gate.runtime import import_tensorflow
@@ -137,8 +136,7 @@ def _variables(path: Path) -> CheckpointInfo | None:
     prefix = path / "variables" / "variables"
     if not Path(f"{prefix}.index").is_file():
         return None
-    info = tf_checkpoint.read(prefix)
-    return tf1_checkpoint.complete(info) if info.format == tf_checkpoint.TF1_FORMAT else info
+    return tf_checkpoint.read(prefix)
 
 
 def _mode(inner: CheckpointInfo | None, path: Path) -> str:
@@ -176,12 +174,8 @@ def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tupl
         model, optimizer = Pairing(missing=list(built.variables)), Pairing()
     elif info.details["mode"] == OBJECT_GRAPH:
         model, optimizer = tf_checkpoint.pair(inner, built, roots)
-        untracked.explain(model, built, tf_checkpoint.python_root(inner, built, roots))
     else:
-        model = tf1_checkpoint.pair_by_name(
-            inner.group(MODEL), built.variables, tf1_checkpoint.variable_name)
-        optimizer = Pairing(missing=list(built.optimizer_variables),
-                            unexpected=inner.group(OPTIMIZER))
+        model, optimizer = tf1_checkpoint.pair(inner, built, roots)
     style = _writer_style(info)
     release = info.extra.get("signatures", {})
     model.extra += signatures.compare(release, signatures.of_branch(built, style))
@@ -250,4 +244,4 @@ def restore(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str], mode
         return 0
     if info.details["mode"] == OBJECT_GRAPH:
         return tf_checkpoint.restore(inner, built, roots, model, optimizer)
-    return tf1_checkpoint.restore(inner, model, optimizer)
+    return tf1_checkpoint.restore(inner, built, roots, model, optimizer)

@@ -109,7 +109,7 @@ def variable_name(model_var: ModelVariable) -> str:
     return re.sub(r":\d+$", "", str(name))
 
 
-def pair(info: CheckpointInfo, built: BuiltModel) -> tuple[Pairing, Pairing]:
+def pair(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str]) -> tuple[Pairing, Pairing]:
     """Match by name; branch optimizer state never matches TF1 slot names."""
     model = pair_by_name(info.group(MODEL), built.variables, variable_name)
     optimizer = Pairing(missing=list(built.optimizer_variables),
@@ -133,7 +133,8 @@ def pair_by_name(saved: list[CkptVariable], variables: list[ModelVariable],
     return pairing
 
 
-def restore(info: CheckpointInfo, model: Pairing, optimizer: Pairing | None) -> int:
+def restore(info: CheckpointInfo, built: BuiltModel, roots: dict[str, str], model: Pairing,
+            optimizer: Pairing | None) -> int:
     """Assign every compatible value with TF's reader; verify each one."""
     tf = import_tensorflow("restore")
     reader = tf.train.load_checkpoint(str(info.path))
