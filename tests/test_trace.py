@@ -193,18 +193,18 @@ def test_a_drift_the_trace_cannot_place_says_why():
     """Issue 17: outputs drift but no first diverging layer is named: a notice says why."""
     from types import SimpleNamespace
 
-    from restore_gate.core.report import DriftEntry, Report
+    from restore_gate.core.report import DriftEntry
     from restore_gate.evaluation.baseline import Baseline
     from restore_gate.evaluation.measure import _trace
 
     def traced(fingerprints):
-        report = Report(drift=[DriftEntry(kind="output", name="out max abs error", baseline=0.0,
-                                          value=0.5, delta=0.5, threshold="atol=1e-05",
-                                          ok=False)])
+        drift = [DriftEntry(kind="output", name="out max abs error", baseline=0.0, value=0.5,
+                            delta=0.5, threshold="atol=1e-05", ok=False)]
+        notices: list[str] = []
         built = SimpleNamespace(model=None, source_of=lambda name: None)
-        _trace(report, Baseline(source="bundle", fingerprints=fingerprints), built, None,
-               {"atol": 1e-5, "rtol": 1e-4})
-        return report
+        found = _trace(drift, notices, Baseline(source="bundle", fingerprints=fingerprints),
+                       built, None, {"atol": 1e-5, "rtol": 1e-4})
+        return SimpleNamespace(extra={"divergence": found} if found else {}, notices=notices)
 
     unfingerprinted = traced(None)
     assert "divergence" not in unfingerprinted.extra
