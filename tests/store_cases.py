@@ -40,4 +40,4 @@ def assert_widened_fails(report) -> None:
 
 def error_of(report) -> dict:
     assert report.verdict == "error" and report.errors, report.verdict
-    return report.errors[0] if isinstance(report.errors[0], dict) else report.errors[0].as_dict()
+    return report.to_dict()["errors"][0]

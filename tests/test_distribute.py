@@ -141,7 +141,7 @@ for fmt in ("tf", "h5"):
             results[name] = {
                 "gate": report.verdict, "plain": verdict, "plain_error": why,
                 "errors": [e.message for e in report.errors],
-                "strategy": report.model.get("strategy"),
+                "strategy": report.to_dict()["model"].get("strategy"),
                 "mismatches": sorted({m.kind for m in report.mismatches}),
                 "outputs": [d.ok for d in report.drift if d.kind == "output"],
             }

@@ -47,6 +47,15 @@ def _client(boto3: Any, settings: dict[str, Any]) -> Any:
                                           config=config)
 
 
+def _credential_method() -> str:
+    """Where boto3's chain found the credentials it signed with ("env", "assume-role-with-web-
+    identity", ...), through its public session API."""
+    import boto3
+
+    credentials = boto3.session.Session().get_credentials()
+    return str(getattr(credentials, "method", None) or "unknown")
+
+
 def _resolve(client: Any, bucket: str, path: str, uri: str) -> str:
     prefix, is_glob = common.split_glob(path)
     if not is_glob:
@@ -133,7 +142,7 @@ class _errors:
         code = str(error.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code in DENIED or status == 403:
-            method = getattr(self.client._request_signer._credentials, "method", "unknown")
+            method = _credential_method()
             return GateError("fetch", f"access to {where} was denied ({code}) with the AWS "
                              f"credentials from {method!r} "
                              f"({common.credential_names(CREDENTIALS)})",
