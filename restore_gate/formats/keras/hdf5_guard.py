@@ -10,11 +10,12 @@ link before any value is read; the first such object is an error naming it and t
 
 from __future__ import annotations
 
-from typing import Any
-
-import h5py
+from typing import TYPE_CHECKING, Any
 
 from restore_gate.errors import GateError
+
+if TYPE_CHECKING:
+    import h5py
 
 _HINT = ("Keras files hold their weights in the file itself; re-create the release asset "
          "with model.save() / model.save_weights() (no external links, external storage or "
@@ -40,6 +41,8 @@ def refuse_outside_storage(handle: h5py.File, label: str) -> None:
 
 
 def _problem(handle: h5py.File, name: str, link: Any) -> str | None:
+    import h5py  # lazy: `inspect` of a TF checkpoint loads no h5py
+
     if isinstance(link, h5py.ExternalLink):
         return "is an external link to another HDF5 file"
     if isinstance(link, h5py.SoftLink):
@@ -59,6 +62,8 @@ def dataset_at(group: h5py.Group, key: str, label: str) -> h5py.Dataset:
     """`group[key]`, which Keras writes as a dataset (one variable's values); a GateError
     naming the object, what it is instead and the file when it is a group or a named
     datatype."""
+    import h5py  # lazy: `inspect` of a TF checkpoint loads no h5py
+
     found = group[key]
     if isinstance(found, h5py.Dataset):
         return found
