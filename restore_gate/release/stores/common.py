@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any
@@ -20,6 +20,27 @@ from restore_gate.errors import GateError
 from restore_gate.release.download import CACHE_ENV, SUFFIXES, Meter, cache_dir, check_archive, say
 
 _VERSION = re.compile(r"(\d+(?:\.\d+)*)")
+
+
+def message(exc: BaseException) -> str:
+    """The first line of an exception's message, at most 300 characters."""
+    return (str(exc).strip().splitlines() or [""])[0][:300]
+
+
+@contextlib.contextmanager
+def translated(translate: Callable[[Exception], GateError | None]) -> Iterator[None]:
+    """Run the block; a store client's exception leaves it as the GateError `translate`
+    gives (exit 2 naming the source and the credential tried); one `translate` does not know
+    (None) is raised as it is, and a GateError passes through."""
+    try:
+        yield
+    except GateError:
+        raise
+    except Exception as exc:
+        error = translate(exc)
+        if error is None:
+            raise
+        raise error from None
 
 
 def client_module(name: str, extra: str, uri: str) -> ModuleType:

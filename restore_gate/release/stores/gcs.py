@@ -8,6 +8,7 @@ to the generation and checked against the checksum by the client."""
 
 from __future__ import annotations
 
+import contextlib
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -90,48 +91,39 @@ class _Counting:
         return getattr(self.out, name)
 
 
-class _errors:
+def _errors(uri: str) -> contextlib.AbstractContextManager[None]:
     """google-cloud-storage's exceptions as exit-2 errors naming the object and the credential
     tried."""
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or isinstance(exc, GateError):
-            return False
-        from google.api_core import exceptions as api
-        from google.auth import exceptions as auth
-
-        tried = f"Application Default Credentials ({common.credential_names(CREDENTIALS)})"
-        if isinstance(exc, auth.DefaultCredentialsError | auth.RefreshError
-                      | api.Unauthorized | api.Forbidden):
-            raise GateError("fetch", f"cannot read {self.uri} with the {tried}: "
-                            f"{type(exc).__name__}: {_first(exc)}",
-                            "give the job credentials (google-github-actions/auth, or a service "
-                            "account key in GOOGLE_APPLICATION_CREDENTIALS) with "
-                            "storage.objects.get/list on the bucket",
-                            code="store-credentials") from None
-        if isinstance(exc, api.NotFound):
-            raise GateError("fetch", f"{self.uri}: not found (the bucket or object does not "
-                            "exist, or was deleted while the gate read it)",
-                            "fix the URI, or upload the release there (a missing release "
-                            "cannot be checked, so this is not a pass)",
-                            code="store-not-found") from None
-        if isinstance(exc, api.RetryError | api.GoogleAPICallError | OSError) or type(
-                exc).__module__.startswith(("google", "requests", "urllib3")):
-            raise GateError("fetch", f"reading {self.uri} failed after retries: "
-                            f"{type(exc).__name__}: {_first(exc)}",
-                            "check the network / STORAGE_EMULATOR_HOST and re-run the job",
-                            code="store-failed") from None
-        return False
+    return common.translated(lambda exc: _error(uri, exc))
 
 
-def _first(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0][:300]
+def _error(uri: str, exc: Exception) -> GateError | None:
+    from google.api_core import exceptions as api
+    from google.auth import exceptions as auth
+
+    tried = f"Application Default Credentials ({common.credential_names(CREDENTIALS)})"
+    if isinstance(exc, auth.DefaultCredentialsError | auth.RefreshError
+                  | api.Unauthorized | api.Forbidden):
+        return GateError("fetch", f"cannot read {uri} with the {tried}: "
+                         f"{type(exc).__name__}: {common.message(exc)}",
+                         "give the job credentials (google-github-actions/auth, or a service "
+                         "account key in GOOGLE_APPLICATION_CREDENTIALS) with "
+                         "storage.objects.get/list on the bucket",
+                         code="store-credentials")
+    if isinstance(exc, api.NotFound):
+        return GateError("fetch", f"{uri}: not found (the bucket or object does not "
+                         "exist, or was deleted while the gate read it)",
+                         "fix the URI, or upload the release there (a missing release "
+                         "cannot be checked, so this is not a pass)",
+                         code="store-not-found")
+    if isinstance(exc, api.RetryError | api.GoogleAPICallError | OSError) or type(
+            exc).__module__.startswith(("google", "requests", "urllib3")):
+        return GateError("fetch", f"reading {uri} failed after retries: "
+                         f"{type(exc).__name__}: {common.message(exc)}",
+                         "check the network / STORAGE_EMULATOR_HOST and re-run the job",
+                         code="store-failed")
+    return None
+
 
 
 def upload(bundle: Path, uri: str, settings: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ file is taken."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
 from pathlib import Path
@@ -39,7 +40,7 @@ def fetch(uri: str, settings: dict[str, Any]) -> Fetched:
     repo, file, revision = parse(uri)
     endpoint = os.environ.get("HF_ENDPOINT") or None
     api = hub.HfApi(endpoint=endpoint)
-    with _errors(uri, hub):
+    with _errors(uri):
         sha = api.model_info(repo, revision=revision).sha
         shown = f"hf://{repo}@{sha[:12]}" + (f" ({revision})" if revision != sha else "")
         if file is None:
@@ -87,45 +88,36 @@ def _keras_file(hub: Any, repo: str, files: list[str], sha: str, folder: Path,
     return out
 
 
-class _errors:
+def _errors(uri: str) -> contextlib.AbstractContextManager[None]:
     """huggingface_hub's exceptions as exit-2 errors naming the repo and the token tried."""
-
-    def __init__(self, uri: str, hub: Any) -> None:
-        self.uri, self.hub = uri, hub
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or isinstance(exc, GateError):
-            return False
-        from huggingface_hub import errors
-
-        tried = f"the Hub token ({common.credential_names(CREDENTIALS)}, or the login under " \
-                "HF_HOME)"
-        if isinstance(exc, errors.RepositoryNotFoundError):
-            raise GateError("fetch", f"{self.uri}: the repository does not exist, or is private "
-                            f"and {tried} cannot read it", "fix the URI, or give the job a "
-                            "read token in HF_TOKEN (a secret)", code="store-credentials") from None
-        if isinstance(exc, errors.RevisionNotFoundError | errors.EntryNotFoundError):
-            raise GateError("fetch", f"{self.uri}: {type(exc).__name__} (no such revision or "
-                            "file)", "fix the revision or file in the URI (a missing release "
-                            "cannot be checked, so this is not a pass)",
-                            code="store-not-found") from None
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if isinstance(exc, errors.HfHubHTTPError) and status in (401, 403):
-            raise GateError("fetch", f"{self.uri}: HTTP {status} with {tried}",
-                            "fix the token in HF_TOKEN (it must be able to read the repository)",
-                            code="store-credentials") from None
-        if isinstance(exc, errors.HfHubHTTPError | errors.LocalEntryNotFoundError | OSError) or \
-                type(exc).__module__.startswith(("httpx", "requests", "huggingface_hub")):
-            raise GateError("fetch", f"cannot read {self.uri} from the Hub "
-                            f"({os.environ.get('HF_ENDPOINT') or 'huggingface.co'}) after "
-                            f"retries: {type(exc).__name__}: {_first(exc)}",
-                            "check the network / HF_ENDPOINT and re-run the job (this is not "
-                            "'no release yet')", code="store-failed") from None
-        return False
+    return common.translated(lambda exc: _error(uri, exc))
 
 
-def _first(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0][:300]
+def _error(uri: str, exc: Exception) -> GateError | None:
+    from huggingface_hub import errors
+
+    tried = f"the Hub token ({common.credential_names(CREDENTIALS)}, or the login under " \
+            "HF_HOME)"
+    if isinstance(exc, errors.RepositoryNotFoundError):
+        return GateError("fetch", f"{uri}: the repository does not exist, or is private "
+                         f"and {tried} cannot read it", "fix the URI, or give the job a "
+                         "read token in HF_TOKEN (a secret)", code="store-credentials")
+    if isinstance(exc, errors.RevisionNotFoundError | errors.EntryNotFoundError):
+        return GateError("fetch", f"{uri}: {type(exc).__name__} (no such revision or "
+                         "file)", "fix the revision or file in the URI (a missing release "
+                         "cannot be checked, so this is not a pass)",
+                         code="store-not-found")
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(exc, errors.HfHubHTTPError) and status in (401, 403):
+        return GateError("fetch", f"{uri}: HTTP {status} with {tried}",
+                         "fix the token in HF_TOKEN (it must be able to read the repository)",
+                         code="store-credentials")
+    if isinstance(exc, errors.HfHubHTTPError | errors.LocalEntryNotFoundError | OSError) or \
+            type(exc).__module__.startswith(("httpx", "requests", "huggingface_hub")):
+        return GateError("fetch", f"cannot read {uri} from the Hub "
+                         f"({os.environ.get('HF_ENDPOINT') or 'huggingface.co'}) after "
+                         f"retries: {type(exc).__name__}: {common.message(exc)}",
+                         "check the network / HF_ENDPOINT and re-run the job (this is not "
+                         "'no release yet')", code="store-failed")
+    return None
+

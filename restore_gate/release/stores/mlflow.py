@@ -10,6 +10,7 @@ or a new version is a new release."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -149,40 +150,31 @@ def upload(bundle: Path, uri: str, settings: dict[str, Any]) -> str:
     return f"{uri}: attached to version {version.version} of {version.name}{moved}"
 
 
-class _errors:
+def _errors(uri: str, tracking: str) -> contextlib.AbstractContextManager[None]:
     """MLflow's exceptions as exit-2 errors naming the model and the credential tried."""
-
-    def __init__(self, uri: str, tracking: str) -> None:
-        self.uri, self.tracking = uri, tracking
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or isinstance(exc, GateError):
-            return False
-        from mlflow.exceptions import MlflowException
-
-        text = _first(exc)
-        where = f"{self.uri} at {self.tracking}"
-        code = getattr(exc, "error_code", "")
-        if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or re.search(r"\b40[13]\b", text):
-            raise GateError("fetch", f"{where}: access denied with the MLflow credentials "
-                            f"({common.credential_names(CREDENTIALS)}): {text}",
-                            "set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and "
-                            "MLFLOW_TRACKING_PASSWORD, from the job's secrets",
-                            code="store-credentials") from None
-        if code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise GateError("fetch", f"{where}: {text}", "fix the name, version or alias (set "
-                            "the alias on the released version; a missing release cannot be "
-                            "checked, so this is not a pass)", code="store-not-found") from None
-        if isinstance(exc, MlflowException | OSError) or type(exc).__module__.startswith(
-                ("mlflow", "requests", "urllib3")):
-            raise GateError("fetch", f"cannot read {where}: {type(exc).__name__}: {text}",
-                            "check MLFLOW_TRACKING_URI and the network, and re-run the job",
-                            code="store-failed") from None
-        return False
+    return common.translated(lambda exc: _error(uri, tracking, exc))
 
 
-def _first(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0][:300]
+def _error(uri: str, tracking: str, exc: Exception) -> GateError | None:
+    from mlflow.exceptions import MlflowException
+
+    text = common.message(exc)
+    where = f"{uri} at {tracking}"
+    code = getattr(exc, "error_code", "")
+    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or re.search(r"\b40[13]\b", text):
+        return GateError("fetch", f"{where}: access denied with the MLflow credentials "
+                         f"({common.credential_names(CREDENTIALS)}): {text}",
+                         "set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and "
+                         "MLFLOW_TRACKING_PASSWORD, from the job's secrets",
+                         code="store-credentials")
+    if code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+        return GateError("fetch", f"{where}: {text}", "fix the name, version or alias (set "
+                         "the alias on the released version; a missing release cannot be "
+                         "checked, so this is not a pass)", code="store-not-found")
+    if isinstance(exc, MlflowException | OSError) or type(exc).__module__.startswith(
+            ("mlflow", "requests", "urllib3")):
+        return GateError("fetch", f"cannot read {where}: {type(exc).__name__}: {text}",
+                         "check MLFLOW_TRACKING_URI and the network, and re-run the job",
+                         code="store-failed")
+    return None
+

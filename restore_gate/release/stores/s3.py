@@ -8,6 +8,7 @@ to the version id, or re-checked against the ETag (an overwrite mid-download is 
 
 from __future__ import annotations
 
+import contextlib
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -103,60 +104,55 @@ def _verify(client: Any, bucket: str, key: str, part: Path, etag: str, version: 
                         code="download-digest-mismatch")
 
 
-class _errors:
+def _errors(uri: str, client: Any) -> contextlib.AbstractContextManager[None]:
     """botocore's exceptions as exit-2 errors naming the object and the credential tried."""
+    return common.translated(lambda exc: _error(f"{uri} (endpoint {client.meta.endpoint_url})",
+                                                exc))
 
-    def __init__(self, uri: str, client: Any) -> None:
-        self.uri, self.client = uri, client
 
-    def __enter__(self) -> None:
-        return None
+def _error(where: str, exc: Exception) -> GateError | None:
+    import botocore.exceptions as bx
 
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or isinstance(exc, GateError):
-            return False
-        import botocore.exceptions as bx
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return GateError("fetch", f"no AWS credentials to read {where}: tried the AWS "
+                         f"credential chain ({common.credential_names(CREDENTIALS)})",
+                         "give the job credentials (aws-actions/configure-aws-credentials, "
+                         "or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY secrets)",
+                         code="store-credentials")
+    if isinstance(exc, bx.ClientError):
+        return _client_error(exc, where)
+    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError
+                  | bx.ReadTimeoutError | bx.ConnectionClosedError):
+        return GateError("fetch", f"cannot reach {where}: {type(exc).__name__}",
+                         "check the endpoint (AWS_ENDPOINT_URL / checkpoint.endpoint) and "
+                         "the network", code="store-unreachable")
+    if isinstance(exc, bx.BotoCoreError | OSError) or type(exc).__module__.startswith(
+            ("boto3", "s3transfer")):  # RetriesExceededError: short bodies, every try
+        return GateError("fetch", f"reading {where} failed: {type(exc).__name__}: {exc}",
+                         "re-run the job", code="store-failed")
+    return None
 
-        where = f"{self.uri} (endpoint {self.client.meta.endpoint_url})"
-        if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
-            raise GateError("fetch", f"no AWS credentials to read {where}: tried the AWS "
-                            f"credential chain ({common.credential_names(CREDENTIALS)})",
-                            "give the job credentials (aws-actions/configure-aws-credentials, "
-                            "or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY secrets)",
-                            code="store-credentials") from None
-        if isinstance(exc, bx.ClientError):
-            raise self._client_error(exc, where) from None
-        if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError
-                      | bx.ReadTimeoutError | bx.ConnectionClosedError):
-            raise GateError("fetch", f"cannot reach {where}: {type(exc).__name__}",
-                            "check the endpoint (AWS_ENDPOINT_URL / checkpoint.endpoint) and "
-                            "the network", code="store-unreachable") from None
-        if isinstance(exc, bx.BotoCoreError | OSError) or type(exc).__module__.startswith(
-                ("boto3", "s3transfer")):  # RetriesExceededError: short bodies, every try
-            raise GateError("fetch", f"reading {where} failed: {type(exc).__name__}: {exc}",
-                            "re-run the job", code="store-failed") from None
-        return False
 
-    def _client_error(self, exc: Any, where: str) -> GateError:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in DENIED or status == 403:
-            method = _credential_method()
-            return GateError("fetch", f"access to {where} was denied ({code}) with the AWS "
-                             f"credentials from {method!r} "
-                             f"({common.credential_names(CREDENTIALS)})",
-                             "grant the job's role s3:GetObject and s3:ListBucket on it, or fix "
-                             "the credentials", code="store-credentials")
-        if code in MISSING:
-            return GateError("fetch", f"{where}: {code} (the bucket or object does not exist, or "
-                             "was deleted while the gate read it)",
-                             "fix the URI, or upload the release there (a missing release "
-                             "cannot be checked, so this is not a pass)", code="store-not-found")
-        return GateError("fetch", f"{where} answered {code or status} "
-                         f"({error.get('Message', '')}) after retries",
-                         "re-run the job later (the store throttled or failed)",
-                         code="store-failed")
+def _client_error(exc: Any, where: str) -> GateError:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in DENIED or status == 403:
+        method = _credential_method()
+        return GateError("fetch", f"access to {where} was denied ({code}) with the AWS "
+                         f"credentials from {method!r} "
+                         f"({common.credential_names(CREDENTIALS)})",
+                         "grant the job's role s3:GetObject and s3:ListBucket on it, or fix "
+                         "the credentials", code="store-credentials")
+    if code in MISSING:
+        return GateError("fetch", f"{where}: {code} (the bucket or object does not exist, or "
+                         "was deleted while the gate read it)",
+                         "fix the URI, or upload the release there (a missing release "
+                         "cannot be checked, so this is not a pass)", code="store-not-found")
+    return GateError("fetch", f"{where} answered {code or status} "
+                     f"({error.get('Message', '')}) after retries",
+                     "re-run the job later (the store throttled or failed)",
+                     code="store-failed")
 
 
 def upload(bundle: Path, uri: str, settings: dict[str, Any]) -> str:
