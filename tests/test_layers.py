@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,40 +121,18 @@ def upward(edges: list[tuple[str, str, str]]) -> list[str]:
 
 
 def cycles(edges: list[tuple[str, str, str]]) -> list[list[str]]:
-    """Import cycles between modules (strongly connected components of more than one)."""
+    """Import cycles between modules (strongly connected components of more than one), by
+    tools/layout_figures.py's search, which prints the same figure."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "layout_figures", Path(__file__).resolve().parent.parent / "tools" / "layout_figures.py")
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
     graph: dict[str, set[str]] = {}
     for importer, imported, _ in edges:
         graph.setdefault(importer, set()).add(imported)
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        for w in graph.get(v, ()):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            group = [stack.pop()]
-            while group[-1] != v:
-                group.append(stack.pop())
-            if len(group) > 1:
-                found.append(sorted(group))
-
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 10_000))
-    try:
-        for v in sorted(graph):
-            if v not in index:
-                visit(v)
-    finally:
-        sys.setrecursionlimit(limit)
-    return found
+    return figures.cycles(graph)
 
 
 def lazy_imports_not_allowed() -> list[str]:
