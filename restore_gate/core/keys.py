@@ -1,4 +1,5 @@
-"""Checkpoint keys: which reach their value by position in a container (layer-N, layers/N)."""
+"""Checkpoint keys and names: which reach their value by position in a container (layer-N,
+layers/N), and which optimizer a recorded name stands for."""
 
 from __future__ import annotations
 
@@ -20,3 +21,9 @@ def is_positional_key(key: str) -> bool:
 
 def is_keras2_positional_key(key: str) -> bool:
     return bool(_KERAS2_POSITIONAL.search(key))
+
+
+def optimizer_kind(name: object) -> str:
+    """`adam_1` (a Keras object name, auto-numbered when a session makes a second one) and
+    `Adam` (the class) are one kind of optimizer: `adam`."""
+    return re.sub(r"_\d+$", "", str(name)).lower()

@@ -12,7 +12,7 @@ import difflib
 import re
 
 from restore_gate.core.checkpoint import CkptVariable
-from restore_gate.core.keys import is_positional_key
+from restore_gate.core.keys import is_positional_key, optimizer_kind
 from restore_gate.core.pairing import Pairing, same_spec
 from restore_gate.core.report import Mismatch, OptimizerState, TensorSpec
 from restore_gate.core.variables import BuiltModel, ModelVariable
@@ -267,8 +267,4 @@ def same_optimizer(ckpt_type: str | None, built: BuiltModel) -> bool:
     if ckpt_type is None or built.optimizer is None:
         return False
     names = {built.optimizer_type, str(getattr(built.optimizer, "name", ""))}
-    return _base_name(ckpt_type) in {_base_name(n) for n in names}
-
-
-def _base_name(name: str) -> str:
-    return re.sub(r"_\d+$", "", name).lower()
+    return optimizer_kind(ckpt_type) in {optimizer_kind(n) for n in names}

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from restore_gate.core.keys import optimizer_kind
 from restore_gate.core.report import Divergence, DriftEntry, Report
 from restore_gate.present.grouping import moved_from
 from restore_gate.present.links import NO_LINKS, SourceLinks
@@ -384,7 +385,7 @@ def _optimizer(report: Report, data: dict) -> list[Finding]:
     if state is None:
         return []
     old, new = state.checkpoint_type, state.model_type
-    changed = bool(old and new and _kind_of(old) != _kind_of(new))
+    changed = bool(old and new and optimizer_kind(old) != optimizer_kind(new))
     if state.ok and not changed:
         return []
     if changed and loss_scale_changed(data) and (data.get("extra") or {}).get("compute_dtype"):
@@ -401,6 +402,3 @@ def _optimizer(report: Report, data: dict) -> list[Finding]:
                                  f"({clip_text(state.status, 20)}){blocks}.")]
 
 
-def _kind_of(optimizer: object) -> str:
-    """`adam_1` (a Keras object name) and `Adam` (the class) are one kind of optimizer."""
-    return re.sub(r"_\d+$", "", str(optimizer)).lower()
